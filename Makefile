@@ -1,0 +1,61 @@
+# Two commands on a fresh Debian 12 machine:
+#   make run    set everything up and start the kiosk window on its simulators
+#   make test   set everything up and run the whole suite with no display
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell sha1sum requirements.lock pyproject.toml | sha1sum | cut -c1-12)
+# Debian packages the kiosk and its tests need at run time (Qt's offscreen/xcb platforms, fonts).
+DEB_PACKAGES := python3-venv libegl1 libgl1 libopengl0 libxkbcommon0 libfontconfig1 \
+	libdbus-1-3 libglib2.0-0 fonts-dejavu-core
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+export QT_QPA_FONTDIR ?= /usr/share/fonts/truetype/dejavu
+
+.PHONY: run test lint typecheck contracts deps-debian venv bench lock screenshots clean
+
+deps-debian:
+	@missing=$$(for p in $(DEB_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages: $$missing"; \
+		$(SUDO) apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+$(STAMP): requirements.lock pyproject.toml
+	@$(MAKE) --no-print-directory deps-debian
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check --require-hashes -r requirements.lock
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps -e .
+	rm -f $(VENV)/.installed-*; touch $(STAMP)
+
+venv: $(STAMP)
+
+run: venv
+	$(VENV)/bin/kiosk run --demo
+
+test: venv lint typecheck contracts
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest tests -q -p no:randomly
+
+lint: venv
+	$(VENV)/bin/ruff check kiosk drivers tests
+
+typecheck: venv
+	$(VENV)/bin/mypy
+
+contracts: venv
+	$(VENV)/bin/lint-imports
+
+bench: venv
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest tests/bench --benchmark-only -q -p no:randomly
+
+screenshots: venv
+	QT_QPA_PLATFORM=offscreen $(PY) -m kiosk.ui.screenshots screenshots
+
+# Regenerate the hash-pinned lock after changing dependencies in pyproject.toml.
+lock: venv
+	$(VENV)/bin/pip install -q uv && $(VENV)/bin/uv pip compile pyproject.toml --extra dev \
+		--generate-hashes --python-version 3.11 -o requirements.lock
+
+clean:
+	rm -rf $(VENV) build *.egg-info

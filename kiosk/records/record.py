@@ -1,0 +1,42 @@
+"""The record of a finished session, as queued for the back office.
+
+It carries no card data beyond the masked PAN and the keyed card token. Amounts are integer
+minor units; the same ``final_minor`` is on the screen, in the capture and in this record.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kiosk.session.machine import Session
+
+RECORD_VERSION = 1
+
+
+def session_record(s: Session, *, station_id: str, currency: str) -> dict[str, Any]:
+    def iso(value: object) -> str | None:
+        return value.isoformat() if value is not None else None  # type: ignore[attr-defined]
+
+    return {
+        "record_version": RECORD_VERSION,
+        "session_id": s.id,
+        "station_id": station_id,
+        "connector": s.connector,
+        "outcome": s.outcome.value,
+        "masked_pan": s.masked_pan,
+        "card_token": s.token,
+        "scheme": s.scheme,
+        "auth_code": s.auth_code,
+        "created_at": iso(s.created_at),
+        "charge_started_at": iso(s.charge_started_at),
+        "charge_stopped_at": iso(s.last_reading_at),
+        "meter_start_wh": s.meter_start_wh,
+        "meter_stop_wh": s.meter_now_wh,
+        "energy_wh": s.energy_wh,
+        "duration_s": s.duration_s,
+        "amount_minor": s.final_minor if s.outcome.value == "captured" else 0,
+        "held_minor": s.held_minor,
+        "currency": currency,
+        "stop_reason": s.stop_reason,
+        "message": s.message,
+    }

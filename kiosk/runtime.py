@@ -1,0 +1,147 @@
+"""Builds the running kiosk from its config: devices, journal, machine, runner, adapters.
+
+No Qt here: the same runtime runs under the window (``kiosk/app.py``), in headless scripts and
+in tests. Devices are chosen by name from the config (``sim`` now; the real drivers plug in
+behind the same interfaces as their issues land).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from drivers.acquirer.api import PaymentHost
+from drivers.charger.api import Charger
+from drivers.emv.api import CardTerminal
+from kiosk.billing.simple_tariff import SimpleTariff
+from kiosk.config import KioskConfig
+from kiosk.records.record import session_record
+from kiosk.security.keys import load_or_create_key
+from kiosk.session.adapters import DeviceAdapters
+from kiosk.session.journal import Journal
+from kiosk.session.machine import Policy, SessionMachine
+from kiosk.session.runner import Runner
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+class UnsupportedDevice(Exception):
+    """The config names a device whose driver is not in this build."""
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def tariff_from(config: KioskConfig) -> SimpleTariff:
+    t = config.tariff
+    return SimpleTariff(
+        currency=config.station.currency, energy_price_per_kwh=t.energy_price_per_kwh,
+        time_price_per_hour=t.time_price_per_hour, session_fee=t.session_fee,
+        vat_percent=t.vat_percent,
+    )
+
+
+def policy_from(config: KioskConfig, tariff: SimpleTariff) -> Policy:
+    p = config.payment
+    return Policy(
+        hold_minor=config.to_minor(p.hold_amount),
+        pricer=tariff.amount_minor,
+        increment_minor=config.to_minor(p.increment_amount),
+        max_total_hold_minor=config.to_minor(p.max_total_hold),
+        threshold_percent=p.hold_threshold_percent,
+        allow_increments=p.allow_increments,
+        host_timeout_s=config.host.timeout_s + 5,
+        plug_timeout_s=config.ui.plug_timeout_s,
+        receipt_timeout_s=config.ui.receipt_timeout_s,
+    )
+
+
+@dataclass
+class Runtime:
+    config: KioskConfig
+    journal: Journal
+    machine: SessionMachine
+    runner: Runner
+    adapters: DeviceAdapters
+    card_terminal: CardTerminal
+    charger: Charger
+    host: PaymentHost
+    tariff: SimpleTariff
+    clock: Clock
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def recover(self) -> int:
+        return len(self.runner.recover(self.adapters.probe))
+
+    def close(self) -> None:
+        self.adapters.close()
+        for close in reversed(self.closers):
+            try:
+                close()
+            except Exception:
+                log.exception("error while closing")
+        self.journal.close()
+
+
+def build_runtime(
+    config: KioskConfig,
+    *,
+    clock: Clock = utc_now,
+    journal_path: Path | None = None,
+    card_terminal: CardTerminal | None = None,
+    charger: Charger | None = None,
+    host: PaymentHost | None = None,
+) -> Runtime:
+    closers: list[Callable[[], None]] = []
+    path = journal_path or config.journal_path()
+    if card_terminal is None:
+        if config.reader.kind != "sim":
+            raise UnsupportedDevice("reader.kind = 'pcsc' needs the card reader driver "
+                                    "(not in this build); use 'sim'")
+        from drivers.sim.card_terminal import SimCardTerminal
+        card_terminal = SimCardTerminal(read_delay_s=0.3 if config.ui.demo_mode else 0.0)
+    if charger is None:
+        if config.charger.kind != "sim":
+            raise UnsupportedDevice("charger.kind = 'serial' needs the RAPI driver "
+                                    "(not in this build); use 'sim'")
+        from drivers.sim.charger import SimCharger
+        sim = SimCharger(connectors=tuple(c.id for c in config.connectors), auto=True,
+                         speed=config.charger.sim_speed)
+        closers.append(sim.close)
+        charger = sim
+    if host is None:
+        if config.host.kind != "sim":
+            raise UnsupportedDevice("host.kind = 'iso8583' needs the ISO 8583 link "
+                                    "(not in this build); use 'sim'")
+        from drivers.sim.host import HostSimulator, SimHostClient
+        port = config.host.port
+        if port == 0:
+            server = HostSimulator()
+            server.start()
+            closers.append(server.stop)
+            port = server.port
+        client = SimHostClient(config.host.address, port, timeout_s=config.host.timeout_s)
+        closers.append(client.close)
+        host = client
+
+    journal = Journal(path)
+    tariff = tariff_from(config)
+    machine = SessionMachine(policy_from(config, tariff))
+    station_id, currency = config.station.id, config.station.currency
+    runner = Runner(machine, journal, clock=clock,
+                    record_builder=lambda s: session_record(s, station_id=station_id,
+                                                            currency=currency))
+    adapters = DeviceAdapters(
+        post=runner.post, card_terminal=card_terminal, host=host, charger=charger,
+        currency=currency, token_key=load_or_create_key(path.parent / "card-token.key"),
+        clock=clock,
+    )
+    runner.executor = adapters
+    return Runtime(config, journal, machine, runner, adapters, card_terminal, charger, host,
+                   tariff, clock, closers)

@@ -1,0 +1,250 @@
+"""Adapters: perform the machine's effects on the devices and turn device news into events.
+
+One worker thread per device, each with its own command queue (DESIGN.md): the card reader,
+the payment host and the charger never block the runner's thread, and one slow device never
+holds up another. Results come back to the runner with :meth:`Runner.post`.
+
+Card data stays in this module's memory: the PAN and the PIN go from the card terminal to the
+payment host request and are dropped; the runner and the journal see only the masked PAN and
+the keyed token.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from datetime import datetime
+
+from drivers.acquirer.api import AuthRequest, HostError, HostTimeout, HostUnavailable, PaymentHost
+from drivers.charger.api import (
+    Charger,
+    ChargerError,
+    ChargerEvent,
+    ChargerFaulted,
+    MeterReading,
+    PilotState,
+    StateChanged,
+)
+from drivers.emv.api import CardError, CardOutcome, CardTerminal, Cvm
+from kiosk.security.cards import CardIdentity
+from kiosk.session import effects as fx
+from kiosk.session import events as ev
+
+log = logging.getLogger(__name__)
+
+CHARGING_STATES = (PilotState.C, PilotState.D)
+
+
+class Worker:
+    """One thread that runs submitted jobs in order."""
+
+    def __init__(self, name: str) -> None:
+        self._jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def submit(self, job: Callable[[], None]) -> None:
+        self._jobs.put(job)
+
+    def _run(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            try:
+                job()
+            except Exception:
+                log.exception("device job failed on %s", self._thread.name)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._jobs.put(None)
+        self._thread.join(timeout)
+
+
+class DeviceAdapters:
+    def __init__(
+        self,
+        *,
+        post: Callable[[ev.Event], None],
+        card_terminal: CardTerminal,
+        host: PaymentHost,
+        charger: Charger,
+        currency: str,
+        token_key: bytes,
+        clock: Callable[[], datetime],
+        card_timeout_s: float = 60.0,
+    ) -> None:
+        self.post = post
+        self.card_terminal = card_terminal
+        self.host = host
+        self.charger = charger
+        self.currency = currency
+        self.token_key = token_key
+        self.clock = clock
+        self.card_timeout_s = card_timeout_s
+        self._cards: dict[str, CardOutcome] = {}
+        self._pins: dict[str, bytes] = {}
+        self._last_state: dict[int, PilotState] = {}
+        self._lock = threading.Lock()
+        self.card_worker = Worker("kiosk-card")
+        self.host_worker = Worker("kiosk-host")
+        self.charger_worker = Worker("kiosk-charger")
+        for c in charger.connectors:
+            self._last_state[c] = charger.status(c).state
+        charger.subscribe(self._on_charger_event)
+
+    def close(self) -> None:
+        self.card_terminal.cancel()
+        for w in (self.card_worker, self.host_worker, self.charger_worker):
+            w.stop()
+
+    # --- effects ---------------------------------------------------------------------------
+    def __call__(self, effect: fx.Effect) -> None:
+        match effect:
+            case fx.ReadCard():
+                self.card_worker.submit(lambda: self._read_card(effect))
+            case fx.CancelCardRead():
+                self.card_terminal.cancel()
+                self._forget(effect.session_id)
+            case fx.AskPin():
+                pass  # the screen shows the PIN pad because the session is in PIN_ENTRY
+            case fx.Authorize():
+                self.host_worker.submit(lambda: self._authorize(effect))
+            case fx.Increment():
+                self.host_worker.submit(lambda: self._increment(effect))
+            case fx.Capture():
+                self.host_worker.submit(lambda: self._capture(effect))
+            case fx.Reverse():
+                self.host_worker.submit(lambda: self._reverse(effect))
+            case fx.EnableCharger():
+                self.charger_worker.submit(lambda: self._enable(effect.connector))
+            case fx.DisableCharger():
+                self.charger_worker.submit(lambda: self._disable(effect.connector))
+            case _:
+                log.error("no adapter for effect %s", type(effect).__name__)
+
+    def submit_pin(self, session_id: str, pin: str) -> None:
+        """From the PIN pad. Kept in memory until the authorization request is built."""
+        with self._lock:
+            self._pins[session_id] = pin.encode("ascii")
+        self.post(ev.PinEntered(session_id))
+
+    def _forget(self, session_id: str) -> None:
+        with self._lock:
+            self._cards.pop(session_id, None)
+            self._pins.pop(session_id, None)
+
+    # --- card ------------------------------------------------------------------------------
+    def _read_card(self, e: fx.ReadCard) -> None:
+        try:
+            outcome = self.card_terminal.read_card(e.amount_minor, self.currency,
+                                                   self.card_timeout_s)
+            ident = CardIdentity.from_pan(outcome.pan, outcome.expiry, outcome.scheme,
+                                          self.token_key)
+        except CardError as exc:
+            self.post(ev.CardFailed(e.session_id, str(exc) or "The card could not be read."))
+            return
+        except ValueError:
+            self.post(ev.CardFailed(e.session_id, "The card could not be read."))
+            return
+        with self._lock:
+            self._cards[e.session_id] = outcome
+        self.post(ev.CardRead(e.session_id, ident.masked_pan, ident.token, ident.scheme,
+                              needs_online_pin=outcome.cvm is Cvm.ONLINE_PIN))
+
+    # --- host ------------------------------------------------------------------------------
+    def _authorize(self, e: fx.Authorize) -> None:
+        with self._lock:
+            card = self._cards.pop(e.session_id, None)
+            pin = self._pins.pop(e.session_id, b"")
+        if card is None:  # only after a restart, and recovery never re-authorizes
+            self.post(ev.HostDeclined(e.session_id, "card", "Please present your card again."))
+            return
+        req = AuthRequest(ref=e.ref, amount_minor=e.amount_minor, currency=self.currency,
+                          pan=card.pan, expiry=card.expiry, icc_data=card.icc_data,
+                          pin_block=pin)
+        del card, pin
+        try:
+            result = self.host.authorize(req)
+        except HostUnavailable as exc:  # never reached the host: nothing to reverse
+            self.post(ev.HostDeclined(e.session_id, "unavailable", str(exc)))
+            return
+        except HostError:  # timeout or nonsense: the outcome is unknown → reversal
+            self.post(ev.HostTimedOut(e.session_id))
+            return
+        if result.approved:
+            self.post(ev.HostApproved(e.session_id, result.auth_code, result.approved_minor))
+        else:
+            self.post(ev.HostDeclined(e.session_id, result.response_code, result.message))
+
+    def _increment(self, e: fx.Increment) -> None:
+        try:
+            result = self.host.increment(e.ref, e.amount_minor, e.new_total_minor)
+        except HostError as exc:
+            self.post(ev.IncrementDeclined(e.session_id, str(exc)))
+            return
+        if result.approved:
+            self.post(ev.IncrementApproved(e.session_id, e.new_total_minor))
+        else:
+            self.post(ev.IncrementDeclined(e.session_id, result.message))
+
+    def _capture(self, e: fx.Capture) -> None:
+        try:
+            ack = self.host.complete(e.ref, e.amount_minor)
+        except HostError as exc:
+            self.post(ev.CaptureFailed(e.session_id, str(exc)))
+            return
+        if ack.ok:
+            self.post(ev.Captured(e.session_id, e.amount_minor))
+        else:
+            self.post(ev.CaptureFailed(e.session_id, f"{ack.response_code} {ack.message}"))
+
+    def _reverse(self, e: fx.Reverse) -> None:
+        self._forget(e.session_id)
+        try:
+            ack = self.host.reverse(e.ref, e.amount_minor, e.reason)
+        except (HostError, HostTimeout) as exc:
+            self.post(ev.ReverseFailed(e.session_id, str(exc)))
+            return
+        if ack.ok:
+            self.post(ev.Reversed(e.session_id))
+        else:
+            self.post(ev.ReverseFailed(e.session_id, f"{ack.response_code} {ack.message}"))
+
+    # --- charger ---------------------------------------------------------------------------
+    def _enable(self, connector: int) -> None:
+        try:
+            self.charger.enable(connector)
+        except ChargerError as exc:
+            self.post(ev.ChargerFault(connector, str(exc), self.clock()))
+
+    def _disable(self, connector: int) -> None:
+        try:
+            self.charger.disable(connector)
+            status = self.charger.status(connector)
+        except ChargerError as exc:
+            log.error("disable failed on connector %s: %s", connector, exc)
+            return  # the machine's stop timer settles on the last reading
+        self.post(ev.ChargingStopped(connector, status.energy_wh, status.at))
+
+    def probe(self, connector: int) -> tuple[bool, int | None]:
+        """For recovery: is the connector charging now, and what does its meter say?"""
+        status = self.charger.status(connector)
+        return status.state in CHARGING_STATES, status.energy_wh
+
+    def _on_charger_event(self, e: ChargerEvent) -> None:
+        """Runs on the charger's thread: translate, never block."""
+        if isinstance(e, MeterReading):
+            self.post(ev.Reading(e.connector, e.energy_wh, e.power_w, e.at))
+        elif isinstance(e, ChargerFaulted):
+            self.post(ev.ChargerFault(e.connector, e.message, e.at))
+        elif isinstance(e, StateChanged):
+            before = self._last_state.get(e.connector)
+            self._last_state[e.connector] = e.state
+            if e.state in CHARGING_STATES and before not in CHARGING_STATES:
+                meter = self.charger.status(e.connector).energy_wh
+                self.post(ev.ChargingStarted(e.connector, meter, e.at))
+            elif before in CHARGING_STATES and e.state not in CHARGING_STATES:
+                meter = self.charger.status(e.connector).energy_wh
+                self.post(ev.ChargingStopped(e.connector, meter, e.at))
+            if e.state is PilotState.A:
+                self.post(ev.CarUnplugged(e.connector, e.at))

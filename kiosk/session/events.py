@@ -1,0 +1,196 @@
+"""Events: what happened. They come from the driver (UI), the devices and the clock.
+
+Events addressed to one session carry ``session_id``; events from a charger carry
+``connector`` and the runner routes them to the session on that connector; ``Tick`` and
+``Recover`` reach every unfinished session. Time is always a field, never read from a clock,
+so tests control it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from kiosk.session.codec import register
+
+
+@dataclass(frozen=True)
+class Event:
+    """Base class of every event."""
+
+
+# --- from the driver ---------------------------------------------------------------------
+@register
+@dataclass(frozen=True)
+class CardRead(Event):
+    session_id: str
+    masked_pan: str
+    token: str
+    scheme: str
+    needs_online_pin: bool = False
+
+
+@register
+@dataclass(frozen=True)
+class CardFailed(Event):
+    session_id: str
+    message: str
+
+
+@register
+@dataclass(frozen=True)
+class PinEntered(Event):
+    """The PIN itself stays in the payment adapter's memory; the journal sees only this."""
+
+    session_id: str
+
+
+@register
+@dataclass(frozen=True)
+class Cancelled(Event):
+    session_id: str
+
+
+@register
+@dataclass(frozen=True)
+class StopRequested(Event):
+    session_id: str
+    by: str = "driver"  # "driver" (button) or "card" (same card tapped again)
+
+
+@register
+@dataclass(frozen=True)
+class Dismissed(Event):
+    session_id: str
+
+
+# --- from the payment host ---------------------------------------------------------------
+@register
+@dataclass(frozen=True)
+class HostApproved(Event):
+    session_id: str
+    auth_code: str
+    approved_minor: int
+
+
+@register
+@dataclass(frozen=True)
+class HostDeclined(Event):
+    session_id: str
+    response_code: str
+    message: str
+
+
+@register
+@dataclass(frozen=True)
+class HostTimedOut(Event):
+    session_id: str
+
+
+@register
+@dataclass(frozen=True)
+class IncrementApproved(Event):
+    session_id: str
+    new_total_minor: int
+
+
+@register
+@dataclass(frozen=True)
+class IncrementDeclined(Event):
+    session_id: str
+    message: str
+
+
+@register
+@dataclass(frozen=True)
+class Captured(Event):
+    session_id: str
+    amount_minor: int
+
+
+@register
+@dataclass(frozen=True)
+class CaptureFailed(Event):
+    session_id: str
+    message: str
+
+
+@register
+@dataclass(frozen=True)
+class Reversed(Event):
+    session_id: str
+
+
+@register
+@dataclass(frozen=True)
+class ReverseFailed(Event):
+    session_id: str
+    message: str
+
+
+# --- from the charger --------------------------------------------------------------------
+@register
+@dataclass(frozen=True)
+class ChargingStarted(Event):
+    connector: int
+    meter_wh: int
+    at: datetime
+
+
+@register
+@dataclass(frozen=True)
+class Reading(Event):
+    connector: int
+    meter_wh: int
+    power_w: int
+    at: datetime
+
+
+@register
+@dataclass(frozen=True)
+class ChargingStopped(Event):
+    """The charger stopped delivering (after a disable, or the car finished)."""
+
+    connector: int
+    meter_wh: int
+    at: datetime
+
+
+@register
+@dataclass(frozen=True)
+class CarUnplugged(Event):
+    connector: int
+    at: datetime
+
+
+@register
+@dataclass(frozen=True)
+class ChargerFault(Event):
+    connector: int
+    message: str
+    at: datetime
+
+
+# --- from the clock and from start-up ----------------------------------------------------
+@register
+@dataclass(frozen=True)
+class Tick(Event):
+    now: datetime
+
+
+@register
+@dataclass(frozen=True)
+class Recover(Event):
+    """Sent once to each unfinished session after a restart, with what the charger says now."""
+
+    now: datetime
+    charging: bool
+    meter_wh: int | None
+
+
+@register
+@dataclass(frozen=True)
+class Started(Event):
+    """Journal entry of a session's first transition (``SessionMachine.start``)."""
+
+    connector: int

@@ -1,0 +1,253 @@
+"""The journal: every session transition, committed before its effects run.
+
+SQLite in WAL mode with ``synchronous=FULL``: a transition that :meth:`Journal.commit`
+returned from survives a power cut. Schema changes go through Alembic migrations
+(``kiosk/session/migrations``) from the first table on.
+
+Tables: ``sessions`` (the latest snapshot of each session), ``transitions`` (every
+event → snapshot step with its effects, append-only, unique per session and step) and
+``outbox`` (records for the back office, written in the same transaction as the transition
+that produced them, unique per session and kind, so a replay never duplicates one).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Engine,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+
+from kiosk.session import codec
+from kiosk.session.effects import Effect
+from kiosk.session.events import Event
+from kiosk.session.machine import Session
+
+SCHEMA_REVISION = "0001"  # the Alembic head; a test checks they agree
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+metadata = MetaData()
+sessions = Table(
+    "sessions", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("connector", Integer, nullable=False),
+    Column("state", String(32), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("finished", Boolean, nullable=False, index=True),
+    Column("created_at", String(40), nullable=False),
+    Column("updated_at", String(40), nullable=False),
+    Column("snapshot", Text, nullable=False),
+)
+transitions = Table(
+    "transitions", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("session_id", String(64), ForeignKey("sessions.id"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("at", String(40), nullable=False),
+    Column("from_state", String(32), nullable=True),
+    Column("to_state", String(32), nullable=False),
+    Column("event", Text, nullable=False),
+    Column("effects", Text, nullable=False),
+    UniqueConstraint("session_id", "seq", name="uq_transitions_session_seq"),
+)
+outbox = Table(
+    "outbox", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("session_id", String(64), ForeignKey("sessions.id"), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("created_at", String(40), nullable=False),
+    Column("sent_at", String(40), nullable=True),
+    UniqueConstraint("session_id", "kind", name="uq_outbox_session_kind"),
+)
+
+
+class JournalError(Exception):
+    """The journal cannot be opened or refused a write. Says which file and why."""
+
+
+class JournalConflict(JournalError):
+    """A commit did not follow the stored snapshot (a step was lost or replayed)."""
+
+
+@dataclass(frozen=True)
+class TransitionRow:
+    session_id: str
+    seq: int
+    at: datetime
+    from_state: str | None
+    to_state: str
+    event: Event
+    effects: list[Effect]
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    id: int
+    session_id: str
+    kind: str
+    payload: dict[str, Any]
+    created_at: str
+    sent_at: str | None
+
+
+def _on_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+    cur = dbapi_connection.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=FULL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=5000")
+    cur.close()
+
+
+def _stored_revision(path: Path) -> str | None:
+    """The Alembic revision of an existing file, read without importing Alembic (fast start)."""
+    if not path.exists():
+        return None
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        row = con.execute("SELECT version_num FROM alembic_version").fetchone()
+    except sqlite3.DatabaseError:
+        return None
+    finally:
+        con.close()
+    return str(row[0]) if row else None
+
+
+def upgrade(engine: Engine) -> None:
+    """Bring the schema to the newest migration."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+class Journal:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            current = _stored_revision(self.path)
+        except (OSError, sqlite3.Error) as exc:
+            raise JournalError(f"journal {self.path}: cannot open: {exc}") from exc
+        self.engine = create_engine(f"sqlite:///{self.path}")
+        event.listen(self.engine, "connect", _on_connect)
+        if current != SCHEMA_REVISION:
+            try:
+                upgrade(self.engine)
+            except Exception as exc:
+                self.engine.dispose()
+                raise JournalError(f"journal {self.path}: cannot migrate: {exc}") from exc
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # --- writing ---------------------------------------------------------------------------
+    def commit(
+        self,
+        old: Session | None,
+        new: Session,
+        event_: Event,
+        effects: Sequence[Effect],
+        now: datetime,
+        records: Sequence[tuple[str, dict[str, Any]]] = (),
+    ) -> None:
+        """Store one step atomically: the snapshot, the transition, and any outbox records."""
+        snap = codec.dumps(new)
+        values = dict(
+            state=new.state.value, seq=new.seq, finished=new.finished,
+            updated_at=new.updated_at.isoformat(), snapshot=snap,
+        )
+        try:
+            with self.engine.begin() as conn:
+                if old is None:
+                    conn.execute(insert(sessions).values(
+                        id=new.id, connector=new.connector,
+                        created_at=new.created_at.isoformat(), **values))
+                else:
+                    res = conn.execute(update(sessions).where(
+                        sessions.c.id == new.id, sessions.c.seq == old.seq).values(**values))
+                    if res.rowcount != 1:
+                        raise JournalConflict(
+                            f"session {new.id}: stored step is not {old.seq}; refusing step "
+                            f"{new.seq}")
+                conn.execute(insert(transitions).values(
+                    session_id=new.id, seq=new.seq, at=now.isoformat(),
+                    from_state=old.state.value if old else None, to_state=new.state.value,
+                    event=codec.dumps(event_), effects=codec.dumps(list(effects))))
+                for kind, payload in records:
+                    conn.execute(insert(outbox).prefix_with("OR IGNORE").values(
+                        session_id=new.id, kind=kind, created_at=now.isoformat(),
+                        payload=json.dumps(payload, sort_keys=True, separators=(",", ":"))))
+        except IntegrityError as exc:
+            raise JournalConflict(f"session {new.id}: step {new.seq} already stored") from exc
+
+    def mark_sent(self, outbox_ids: Sequence[int], at: datetime) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(outbox).where(outbox.c.id.in_(list(outbox_ids)))
+                         .values(sent_at=at.isoformat()))
+
+    # --- reading ---------------------------------------------------------------------------
+    def unfinished(self) -> list[Session]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(sessions.c.snapshot).where(sessions.c.finished.is_(False))
+                                .order_by(sessions.c.created_at)).all()
+        return [codec.loads(r[0]) for r in rows]
+
+    def session(self, session_id: str) -> Session | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(sessions.c.snapshot).where(
+                sessions.c.id == session_id)).first()
+        return codec.loads(row[0]) if row else None
+
+    def all_sessions(self) -> list[Session]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(sessions.c.snapshot).order_by(sessions.c.created_at)).all()
+        return [codec.loads(r[0]) for r in rows]
+
+    def transitions(self, session_id: str | None = None) -> list[TransitionRow]:
+        q = select(transitions).order_by(transitions.c.id)
+        if session_id is not None:
+            q = q.where(transitions.c.session_id == session_id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(q).all()
+        return [TransitionRow(r.session_id, r.seq, datetime.fromisoformat(r.at), r.from_state,
+                              r.to_state, codec.loads(r.event), codec.loads(r.effects))
+                for r in rows]
+
+    def outbox(self, *, pending_only: bool = False) -> list[OutboxRow]:
+        q = select(outbox).order_by(outbox.c.id)
+        if pending_only:
+            q = q.where(outbox.c.sent_at.is_(None))
+        with self.engine.connect() as conn:
+            rows = conn.execute(q).all()
+        return [OutboxRow(r.id, r.session_id, r.kind, json.loads(r.payload), r.created_at,
+                          r.sent_at) for r in rows]
+
+    def __iter__(self) -> Iterator[Session]:
+        return iter(self.all_sessions())

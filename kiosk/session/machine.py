@@ -1,0 +1,437 @@
+"""The charging + payment session as a pure state machine.
+
+Theory of operation
+-------------------
+One :class:`Session` per driver transaction. ``SessionMachine.handle(session, event)`` returns
+the next session snapshot and the effects to perform; it never performs I/O and never reads a
+clock (time arrives in events). The runner writes (event, new snapshot, effects) to the journal
+in one transaction *before* any effect runs, so after a power cut the journal knows exactly
+where each session stood, and :class:`~kiosk.session.events.Recover` finishes it:
+
+* no authorization sent yet → the session is dropped, no money moved;
+* an authorization may be at the host, no energy delivered → reversal (void);
+* charging still running → monitoring resumes; charging over → capture of the metered energy;
+* a capture or reversal in flight → sent again with the same reference (the host dedupes).
+
+Every preauthorization therefore ends in exactly one capture or one reversal.
+
+The table :data:`TRANSITIONS` lists every (state, event) pair a state accepts and the handler
+that decides; :data:`IGNORED` lists the pairs that are benign late or duplicate arrivals (a host
+answer after its timeout, a second stop press). Any other pair raises :class:`UnexpectedEvent`,
+which names both.
+
+``Tick`` and ``Recover`` are accepted in every live state. ``DONE`` accepts nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from kiosk.session import effects as fx
+from kiosk.session import events as ev
+from kiosk.session.codec import register
+
+
+class State(StrEnum):
+    READING_CARD = "READING_CARD"
+    PIN_ENTRY = "PIN_ENTRY"
+    AUTHORIZING = "AUTHORIZING"
+    WAIT_PLUG = "WAIT_PLUG"
+    CHARGING = "CHARGING"
+    STOPPING = "STOPPING"
+    CAPTURING = "CAPTURING"
+    REVERSING = "REVERSING"
+    RECEIPT = "RECEIPT"
+    DECLINED = "DECLINED"
+    ERROR = "ERROR"  # ended without a charge; ``message`` says why
+    DONE = "DONE"
+
+
+class Outcome(StrEnum):
+    NONE = ""
+    ABORTED = "aborted"  # ended before any authorization was sent
+    DECLINED = "declined"
+    CAPTURED = "captured"
+    REVERSED = "reversed"
+
+
+@register
+@dataclass(frozen=True)
+class Session:
+    """A snapshot of one session; the journal stores each one it passes through."""
+
+    id: str
+    connector: int
+    state: State
+    created_at: datetime
+    updated_at: datetime
+    seq: int = 0
+    masked_pan: str = ""
+    token: str = ""
+    scheme: str = ""
+    auth_code: str = ""
+    held_minor: int = 0  # what the host holds for us (authorized total)
+    increment_pending: bool = False
+    deadline: datetime | None = None  # the timer of the current state
+    attempts: int = 0  # failed capture / reversal deliveries
+    charge_started_at: datetime | None = None
+    meter_start_wh: int = 0
+    meter_now_wh: int = 0
+    power_w: int = 0
+    last_reading_at: datetime | None = None
+    cost_minor: int = 0
+    stop_reason: str = ""
+    final_minor: int = 0
+    outcome: Outcome = Outcome.NONE
+    message: str = ""
+
+    @property
+    def ref(self) -> str:
+        """The host reference of this session's authorization, capture and reversal."""
+        return self.id
+
+    @property
+    def energy_wh(self) -> int:
+        return max(0, self.meter_now_wh - self.meter_start_wh)
+
+    @property
+    def duration_s(self) -> int:
+        if self.charge_started_at is None or self.last_reading_at is None:
+            return 0
+        return max(0, int((self.last_reading_at - self.charge_started_at).total_seconds()))
+
+    @property
+    def finished(self) -> bool:
+        return self.state is State.DONE
+
+
+Pricer = Callable[[int, int], int]  # (energy Wh, duration s) → amount incl. VAT, minor units
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What the operator configured; the machine's only knobs."""
+
+    hold_minor: int
+    pricer: Pricer
+    increment_minor: int = 0
+    max_total_hold_minor: int = 0
+    threshold_percent: int = 90
+    allow_increments: bool = False
+    card_timeout_s: int = 60
+    pin_timeout_s: int = 60
+    host_timeout_s: int = 30  # backstop; the host adapter times out first
+    plug_timeout_s: int = 180
+    stop_timeout_s: int = 30
+    retry_s: int = 30
+    receipt_timeout_s: int = 60
+    message_timeout_s: int = 20
+
+
+class UnexpectedEvent(Exception):
+    """An event arrived in a state that cannot take it."""
+
+    def __init__(self, state: State, event: ev.Event) -> None:
+        super().__init__(f"state {state.value} cannot take event {type(event).__name__}")
+        self.state = state
+        self.event = event
+
+
+Result = tuple[Session, list[fx.Effect]]
+S = State
+TRANSITIONS: dict[tuple[State, type[ev.Event]], str] = {
+    (S.READING_CARD, ev.CardRead): "_card_read",            # → AUTHORIZING | PIN_ENTRY
+    (S.READING_CARD, ev.CardFailed): "_card_failed",        # → ERROR
+    (S.READING_CARD, ev.Cancelled): "_abort",               # → DONE
+    (S.PIN_ENTRY, ev.PinEntered): "_pin_entered",           # → AUTHORIZING
+    (S.PIN_ENTRY, ev.Cancelled): "_abort",                  # → DONE
+    (S.AUTHORIZING, ev.HostApproved): "_approved",          # → WAIT_PLUG
+    (S.AUTHORIZING, ev.HostDeclined): "_declined",          # → DECLINED
+    (S.AUTHORIZING, ev.HostTimedOut): "_auth_timed_out",    # → REVERSING
+    (S.WAIT_PLUG, ev.ChargingStarted): "_charging_started", # → CHARGING
+    (S.WAIT_PLUG, ev.Cancelled): "_void",                   # → REVERSING
+    (S.WAIT_PLUG, ev.StopRequested): "_void",               # → REVERSING
+    (S.WAIT_PLUG, ev.ChargerFault): "_void",                # → REVERSING
+    (S.CHARGING, ev.Reading): "_reading",                   # → CHARGING | STOPPING (hold used)
+    (S.CHARGING, ev.IncrementApproved): "_increment_approved",
+    (S.CHARGING, ev.IncrementDeclined): "_stop",            # → STOPPING
+    (S.CHARGING, ev.StopRequested): "_stop",                # → STOPPING
+    (S.CHARGING, ev.CarUnplugged): "_stop",                 # → STOPPING
+    (S.CHARGING, ev.ChargerFault): "_stop",                 # → STOPPING
+    (S.CHARGING, ev.ChargingStopped): "_charging_stopped",  # → CAPTURING | REVERSING
+    (S.STOPPING, ev.Reading): "_reading",
+    (S.STOPPING, ev.IncrementApproved): "_increment_approved",
+    (S.STOPPING, ev.ChargingStopped): "_charging_stopped",  # → CAPTURING | REVERSING
+    (S.CAPTURING, ev.Captured): "_captured",                # → RECEIPT
+    (S.CAPTURING, ev.CaptureFailed): "_delivery_failed",    # retried on Tick
+    (S.REVERSING, ev.Reversed): "_reversed",                # → ERROR | DECLINED
+    (S.REVERSING, ev.ReverseFailed): "_delivery_failed",    # retried on Tick
+    (S.RECEIPT, ev.Dismissed): "_done",
+    (S.DECLINED, ev.Dismissed): "_done",
+    (S.ERROR, ev.Dismissed): "_done",
+}
+LIVE_STATES = tuple(s for s in State if s is not S.DONE)
+for _s in LIVE_STATES:
+    TRANSITIONS[(_s, ev.Tick)] = "_tick"
+    TRANSITIONS[(_s, ev.Recover)] = "_recover"
+
+# Benign arrivals that change nothing: late host answers after a timeout or a cancel, the
+# charger's echo of our own stop, a second press of a button.
+IGNORED: frozenset[tuple[State, type[ev.Event]]] = frozenset(
+    [(s, e) for s in (S.REVERSING, S.DECLINED, S.ERROR) for e in
+     (ev.HostApproved, ev.HostDeclined, ev.HostTimedOut, ev.CardRead, ev.CardFailed)]
+    + [(s, e) for s in (S.CAPTURING, S.REVERSING, S.RECEIPT, S.DECLINED, S.ERROR) for e in
+       (ev.Reading, ev.ChargingStopped, ev.CarUnplugged, ev.ChargerFault, ev.StopRequested,
+        ev.IncrementApproved, ev.IncrementDeclined, ev.Cancelled)]
+    + [(S.WAIT_PLUG, e) for e in (ev.Reading, ev.ChargingStopped, ev.CarUnplugged)]
+    + [(S.STOPPING, e) for e in (ev.StopRequested, ev.CarUnplugged, ev.ChargerFault,
+                                  ev.IncrementDeclined, ev.Cancelled)]
+    + [(S.CHARGING, ev.Cancelled), (S.AUTHORIZING, ev.Cancelled)]
+    + [(s, ev.ChargingStarted) for s in (S.CHARGING, S.STOPPING, S.CAPTURING, S.REVERSING,
+                                         S.RECEIPT, S.DECLINED, S.ERROR)]
+    + [(s, ev.Captured) for s in (S.RECEIPT,)]
+    + [(s, ev.Reversed) for s in (S.DECLINED, S.ERROR)]
+)
+
+MSG_NOT_CHARGED = "Your card has not been charged."
+
+
+class SessionMachine:
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+
+    # --- entry points --------------------------------------------------------------------
+    def start(self, session_id: str, connector: int, now: datetime) -> Result:
+        """The driver chose a connector and pressed *Pay*: read a card for the hold amount."""
+        s = Session(
+            id=session_id, connector=connector, state=S.READING_CARD, created_at=now,
+            updated_at=now, seq=1, deadline=now + timedelta(seconds=self.policy.card_timeout_s),
+        )
+        return s, [fx.ReadCard(s.id, self.policy.hold_minor)]
+
+    def accepts(self, state: State, event: ev.Event) -> bool:
+        return (state, type(event)) in TRANSITIONS
+
+    def handle(self, s: Session, event: ev.Event, now: datetime) -> Result:
+        """Decide what ``event`` does to ``s`` at time ``now`` (the runner's clock).
+
+        Returns ``s`` itself (same object) when nothing changes and nothing is to be done.
+        """
+        key = (s.state, type(event))
+        name = TRANSITIONS.get(key)
+        if name is None:
+            if key in IGNORED:
+                return s, []
+            raise UnexpectedEvent(s.state, event)
+        stamped = replace(s, updated_at=now)
+        new, effects = getattr(self, name)(stamped, event)
+        if new == stamped and not effects:
+            return s, []
+        return replace(new, seq=s.seq + 1), effects
+
+    # --- card and PIN ----------------------------------------------------------------------
+    def _card_read(self, s: Session, e: ev.CardRead) -> Result:
+        s = replace(s, masked_pan=e.masked_pan, token=e.token, scheme=e.scheme)
+        if e.needs_online_pin:
+            return replace(s, state=S.PIN_ENTRY, deadline=_later(s, self.policy.pin_timeout_s)), [
+                fx.AskPin(s.id)]
+        return self._authorize(s)
+
+    def _pin_entered(self, s: Session, e: ev.PinEntered) -> Result:
+        return self._authorize(s)
+
+    def _authorize(self, s: Session) -> Result:
+        s = replace(s, state=S.AUTHORIZING, deadline=_later(s, self.policy.host_timeout_s))
+        return s, [fx.Authorize(s.id, s.ref, self.policy.hold_minor)]
+
+    def _card_failed(self, s: Session, e: ev.CardFailed) -> Result:
+        return self._notice(replace(s, outcome=Outcome.ABORTED), S.ERROR, e.message), []
+
+    def _abort(self, s: Session, e: ev.Event) -> Result:
+        effects: list[fx.Effect] = [fx.CancelCardRead(s.id)] if s.state is S.READING_CARD else []
+        return replace(s, state=S.DONE, outcome=Outcome.ABORTED, deadline=None), effects
+
+    # --- authorization ---------------------------------------------------------------------
+    def _approved(self, s: Session, e: ev.HostApproved) -> Result:
+        s = replace(s, state=S.WAIT_PLUG, auth_code=e.auth_code, held_minor=e.approved_minor,
+                    deadline=_later(s, self.policy.plug_timeout_s))
+        return s, [fx.EnableCharger(s.connector)]
+
+    def _declined(self, s: Session, e: ev.HostDeclined) -> Result:
+        s = self._notice(replace(s, outcome=Outcome.DECLINED), S.DECLINED, e.message)
+        return s, [fx.Enqueue(s.id, "session")]
+
+    def _auth_timed_out(self, s: Session, e: ev.Event) -> Result:
+        msg = "The payment service did not answer. " + MSG_NOT_CHARGED
+        return self._reverse(replace(s, message=msg), "host timeout")
+
+    def _void(self, s: Session, e: ev.Event) -> Result:
+        if isinstance(e, ev.ChargerFault):
+            msg = f"{e.message}. {MSG_NOT_CHARGED}"
+            reason = "charger fault"
+        elif isinstance(e, ev.Tick):
+            msg = "No car was connected in time. " + MSG_NOT_CHARGED
+            reason = "car not plugged in"
+        elif isinstance(e, ev.Recover):
+            msg = "The terminal restarted before charging began. " + MSG_NOT_CHARGED
+            reason = "restart before charging"
+        else:
+            msg = "Cancelled. " + MSG_NOT_CHARGED
+            reason = "cancelled by driver"
+        s, effects = self._reverse(replace(s, message=msg), reason)
+        return s, [fx.DisableCharger(s.connector), *effects]
+
+    def _reverse(self, s: Session, reason: str) -> Result:
+        s = replace(s, state=S.REVERSING, stop_reason=s.stop_reason or reason, deadline=None,
+                    attempts=0)
+        return s, [fx.Reverse(s.id, s.ref, self.policy.hold_minor, reason)]
+
+    # --- charging --------------------------------------------------------------------------
+    def _charging_started(self, s: Session, e: ev.ChargingStarted) -> Result:
+        return replace(s, state=S.CHARGING, charge_started_at=e.at, meter_start_wh=e.meter_wh,
+                       meter_now_wh=e.meter_wh, last_reading_at=e.at, deadline=None), []
+
+    def _reading(self, s: Session, e: ev.Reading) -> Result:
+        if e.meter_wh < s.meter_now_wh:  # a meter never runs backwards: keep what we have
+            return s, []
+        s = replace(s, meter_now_wh=e.meter_wh, power_w=e.power_w, last_reading_at=e.at)
+        s = replace(s, cost_minor=self.policy.pricer(s.energy_wh, s.duration_s))
+        if s.state is not S.CHARGING:
+            return s, []
+        if s.cost_minor >= s.held_minor:
+            return self._stop(s, e, reason="hold used up")
+        threshold = s.held_minor * self.policy.threshold_percent // 100
+        if s.cost_minor < threshold or s.increment_pending:
+            return s, []
+        p = self.policy
+        if p.allow_increments and p.increment_minor > 0 and (
+                s.held_minor + p.increment_minor <= p.max_total_hold_minor):
+            s = replace(s, increment_pending=True)
+            return s, [fx.Increment(s.id, s.ref, p.increment_minor,
+                                    s.held_minor + p.increment_minor)]
+        return self._stop(s, e, reason="hold nearly used")
+
+    def _increment_approved(self, s: Session, e: ev.IncrementApproved) -> Result:
+        return replace(s, held_minor=max(s.held_minor, e.new_total_minor),
+                       increment_pending=False), []
+
+    def _stop(self, s: Session, e: ev.Event, reason: str = "") -> Result:
+        if not reason:
+            reason = {
+                ev.StopRequested: "stopped by driver", ev.CarUnplugged: "car unplugged",
+                ev.IncrementDeclined: "hold used, increment declined",
+            }.get(type(e), "")
+            if isinstance(e, ev.ChargerFault):
+                reason = f"charger fault: {e.message}"
+        s = replace(s, state=S.STOPPING, stop_reason=reason, increment_pending=False,
+                    deadline=_later(s, self.policy.stop_timeout_s))
+        return s, [fx.DisableCharger(s.connector)]
+
+    def _charging_stopped(self, s: Session, e: ev.ChargingStopped) -> Result:
+        if e.meter_wh >= s.meter_now_wh:
+            s = replace(s, meter_now_wh=e.meter_wh, last_reading_at=e.at)
+        effects: list[fx.Effect] = []
+        if s.state is S.CHARGING:  # the car (or the charger) ended it
+            s = replace(s, stop_reason="car finished")
+            effects.append(fx.DisableCharger(s.connector))
+        s, more = self._settle(s)
+        return s, effects + more
+
+    def _settle(self, s: Session) -> Result:
+        """Charging is over: capture what was delivered, or void when nothing was."""
+        if s.energy_wh == 0:
+            s = replace(s, message="No energy was delivered. " + MSG_NOT_CHARGED)
+            return self._reverse(s, "no energy delivered")
+        cost = self.policy.pricer(s.energy_wh, s.duration_s)
+        final = min(cost, s.held_minor)  # never capture more than the hold
+        s = replace(s, state=S.CAPTURING, cost_minor=cost, final_minor=final, deadline=None,
+                    attempts=0, power_w=0)
+        return s, [fx.Capture(s.id, s.ref, final)]
+
+    # --- settlement ------------------------------------------------------------------------
+    def _captured(self, s: Session, e: ev.Captured) -> Result:
+        s = replace(s, state=S.RECEIPT, outcome=Outcome.CAPTURED,
+                    deadline=_later(s, self.policy.receipt_timeout_s))
+        return s, [fx.Enqueue(s.id, "session")]
+
+    def _reversed(self, s: Session, e: ev.Reversed) -> Result:
+        s = self._notice(replace(s, outcome=Outcome.REVERSED), S.ERROR, s.message)
+        return s, [fx.Enqueue(s.id, "session")]
+
+    def _delivery_failed(self, s: Session, e: ev.CaptureFailed | ev.ReverseFailed) -> Result:
+        backoff = min(self.policy.retry_s * (2 ** min(s.attempts, 5)), 3600)
+        return replace(s, attempts=s.attempts + 1, deadline=_later(s, backoff)), []
+
+    def _resend(self, s: Session) -> list[fx.Effect]:
+        if s.state is S.CAPTURING:
+            return [fx.Capture(s.id, s.ref, s.final_minor)]
+        return [fx.Reverse(s.id, s.ref, self.policy.hold_minor, s.stop_reason)]
+
+    def _done(self, s: Session, e: ev.Event) -> Result:
+        return replace(s, state=S.DONE, deadline=None), []
+
+    def _notice(self, s: Session, state: State, message: str) -> Session:
+        return replace(s, state=state, message=message,
+                       deadline=_later(s, self.policy.message_timeout_s))
+
+    # --- time ------------------------------------------------------------------------------
+    def _tick(self, s: Session, e: ev.Tick) -> Result:
+        if s.deadline is None or e.now < s.deadline:
+            return s, []
+        st = s.state
+        if st in (S.READING_CARD, S.PIN_ENTRY):
+            return self._abort(s, e)
+        if st is S.AUTHORIZING:
+            return self._auth_timed_out(s, e)
+        if st is S.WAIT_PLUG:
+            return self._void(s, e)
+        if st is S.STOPPING:  # the charger never confirmed: settle on the last reading
+            return self._settle(s)
+        if st in (S.CAPTURING, S.REVERSING):
+            return replace(s, deadline=None), self._resend(s)
+        if st in (S.RECEIPT, S.DECLINED, S.ERROR):
+            return self._done(s, e)
+        return replace(s, deadline=None), []
+
+    # --- after a restart -------------------------------------------------------------------
+    def _recover(self, s: Session, e: ev.Recover) -> Result:
+        st = s.state
+        if st in (S.READING_CARD, S.PIN_ENTRY):
+            return replace(s, state=S.DONE, outcome=Outcome.ABORTED, deadline=None), []
+        if st is S.AUTHORIZING:
+            msg = "The terminal restarted during payment. " + MSG_NOT_CHARGED
+            return self._reverse(replace(s, message=msg), "restart during authorization")
+        if st is S.WAIT_PLUG:
+            return self._void(s, e)
+        if st is S.CHARGING and e.charging:
+            if e.meter_wh is not None and e.meter_wh >= s.meter_now_wh:
+                s = replace(s, meter_now_wh=e.meter_wh, last_reading_at=e.now)
+            return replace(s, increment_pending=False), [fx.EnableCharger(s.connector)]
+        if st in (S.CHARGING, S.STOPPING):
+            if e.meter_wh is not None and e.meter_wh > s.meter_now_wh and st is S.STOPPING:
+                s = replace(s, meter_now_wh=e.meter_wh)
+            s = replace(s, stop_reason=s.stop_reason or "terminal restarted")
+            s, effects = self._settle(s)
+            return s, [fx.DisableCharger(s.connector), *effects]
+        if st in (S.CAPTURING, S.REVERSING):
+            return replace(s, deadline=None), self._resend(s)
+        return self._done(s, e)
+
+
+def _later(s: Session, seconds: int) -> datetime:
+    """A deadline ``seconds`` after the current event (``updated_at`` is stamped with it)."""
+    return s.updated_at + timedelta(seconds=seconds)
+
+
+def table_rows() -> list[tuple[str, str, str]]:
+    """(state, event, handler) rows, for documentation and tests."""
+    return sorted((s.value, e.__name__, h) for (s, e), h in TRANSITIONS.items())
+
+
+__all__ = [
+    "IGNORED", "TRANSITIONS", "Outcome", "Policy", "Pricer", "Session", "SessionMachine",
+    "State", "UnexpectedEvent",
+]

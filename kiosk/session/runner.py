@@ -1,0 +1,174 @@
+"""The runner: feeds events to the session machine, journals each step, then runs its effects.
+
+It owns the live sessions and runs on one thread (the Qt thread in the app, the test's thread
+headless). Devices post events from their own threads with :meth:`Runner.post`; the owner
+calls :meth:`Runner.process_pending` (the app does so when the bridge signals).
+
+Order of a step, the heart of crash safety: decide → commit to the journal → run effects.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from kiosk.session import effects as fx
+from kiosk.session import events as ev
+from kiosk.session.journal import Journal
+from kiosk.session.machine import Session, SessionMachine, State, UnexpectedEvent
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+Probe = Callable[[int], tuple[bool, int | None]]  # connector → (charging now, meter Wh)
+RecordBuilder = Callable[[Session], dict[str, Any]]
+FaultHook = Callable[[str, int], None]  # ("before_commit" | "after_commit", step number)
+
+
+class Busy(Exception):
+    """A session is already running on that connector (or the card reader is in use)."""
+
+
+class Runner:
+    def __init__(
+        self,
+        machine: SessionMachine,
+        journal: Journal,
+        *,
+        clock: Clock,
+        record_builder: RecordBuilder,
+        new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
+    ) -> None:
+        self.machine = machine
+        self.journal = journal
+        self.clock = clock
+        self.record_builder = record_builder
+        self.new_id = new_id
+        self.sessions: dict[str, Session] = {}
+        self.executor: Callable[[fx.Effect], None] | None = None
+        self.listeners: list[Callable[[Session], None]] = []
+        self.wakeup: Callable[[], None] | None = None
+        self.fault_hook: FaultHook | None = None
+        self.steps = 0
+        self._queue: queue.SimpleQueue[ev.Event] = queue.SimpleQueue()
+
+    # --- input -----------------------------------------------------------------------------
+    def post(self, event: ev.Event) -> None:
+        """Thread-safe: queue an event for the runner's thread."""
+        self._queue.put(event)
+        if self.wakeup is not None:
+            self.wakeup()
+
+    def process_pending(self) -> int:
+        n = 0
+        while True:
+            try:
+                event = self._queue.get_nowait()
+            except queue.Empty:
+                return n
+            self.dispatch(event)
+            n += 1
+
+    def wait_and_process(self, timeout: float) -> int:
+        """Headless loops: block until one event arrives (or ``timeout``), then drain."""
+        try:
+            event = self._queue.get(timeout=timeout)
+        except queue.Empty:
+            return 0
+        self.dispatch(event)
+        return 1 + self.process_pending()
+
+    # --- sessions --------------------------------------------------------------------------
+    def active(self) -> Session | None:
+        """The newest live session (what the driver's screen shows)."""
+        live = sorted(self.sessions.values(), key=lambda s: s.created_at)
+        return live[-1] if live else None
+
+    def session_on(self, connector: int) -> Session | None:
+        for s in self.sessions.values():
+            if s.connector == connector:
+                return s
+        return None
+
+    def start_session(self, connector: int) -> Session:
+        if any(s.state in (State.READING_CARD, State.PIN_ENTRY, State.AUTHORIZING)
+               for s in self.sessions.values()):
+            raise Busy("the card reader is busy with another driver")
+        if self.session_on(connector) is not None:
+            raise Busy(f"connector {connector} is in use")
+        now = self.clock()
+        new, effects = self.machine.start(self.new_id(), connector, now)
+        self._apply(None, new, ev.Started(connector), effects, now)
+        return new
+
+    def dispatch(self, event: ev.Event) -> None:
+        now = self.clock()
+        if isinstance(event, ev.Tick | ev.Recover):
+            for s in list(self.sessions.values()):
+                self._step(s, event, now)
+            return
+        target = self._route(event)
+        if target is None:
+            log.debug("no live session for %s", type(event).__name__)
+            return
+        self._step(target, event, now)
+
+    def _route(self, event: ev.Event) -> Session | None:
+        sid = getattr(event, "session_id", None)
+        if isinstance(sid, str):
+            return self.sessions.get(sid)
+        connector = getattr(event, "connector", None)
+        if isinstance(connector, int):
+            return self.session_on(connector)
+        return None
+
+    def _step(self, old: Session, event: ev.Event, now: datetime) -> None:
+        try:
+            new, effects = self.machine.handle(old, event, now)
+        except UnexpectedEvent as exc:
+            log.warning("ignored: %s", exc, extra={"fields": {"session": old.id}})
+            return
+        if new is old:
+            return
+        self._apply(old, new, event, effects, now)
+
+    def _apply(self, old: Session | None, new: Session, event: ev.Event,
+               effects: list[fx.Effect], now: datetime) -> None:
+        records = [(e.kind, self.record_builder(new)) for e in effects
+                   if isinstance(e, fx.Enqueue)]
+        self.steps += 1
+        if self.fault_hook is not None:
+            self.fault_hook("before_commit", self.steps)
+        self.journal.commit(old, new, event, effects, now, records)
+        if self.fault_hook is not None:
+            self.fault_hook("after_commit", self.steps)
+        if new.finished:
+            self.sessions.pop(new.id, None)
+        else:
+            self.sessions[new.id] = new
+        log.info("%s -> %s on %s", old.state.value if old else "-", new.state.value,
+                 type(event).__name__, extra={"fields": {"session": new.id, "seq": new.seq}})
+        for listener in list(self.listeners):
+            listener(new)
+        for effect in effects:
+            if self.executor is not None and not isinstance(effect, fx.Enqueue):
+                self.executor(effect)
+
+    # --- start-up --------------------------------------------------------------------------
+    def recover(self, probe: Probe) -> list[Session]:
+        """Finish what a crash or power cut interrupted. Returns the sessions found."""
+        found = self.journal.unfinished()
+        for s in found:
+            self.sessions[s.id] = s
+        for s in found:
+            try:
+                charging, meter = probe(s.connector)
+            except Exception:  # a dead charger link counts as "not charging, meter unknown"
+                log.exception("charger probe failed during recovery")
+                charging, meter = False, None
+            self._step(s, ev.Recover(self.clock(), charging, meter), self.clock())
+        return found

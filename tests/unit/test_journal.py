@@ -1,0 +1,125 @@
+"""The journal: migrations, atomic steps, conflicts, outbox idempotency, durability settings."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.config import Config
+
+from kiosk.session import events as ev
+from kiosk.session.journal import (
+    MIGRATIONS, SCHEMA_REVISION, Journal, JournalConflict, JournalError, metadata,
+)
+from tests.support.machine import T0, Driver
+
+
+@pytest.fixture
+def journal(tmp_path: Path):
+    j = Journal(tmp_path / "journal.sqlite")
+    yield j
+    j.close()
+
+
+def test_schema_revision_is_the_alembic_head() -> None:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    assert ScriptDirectory.from_config(cfg).get_current_head() == SCHEMA_REVISION
+
+
+def test_migrations_build_exactly_the_declared_tables(journal: Journal) -> None:
+    with journal.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert diff == []
+
+
+def test_durability_settings(journal: Journal) -> None:
+    with journal.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+
+
+def test_steps_round_trip_and_unfinished_sessions_are_found(journal: Journal) -> None:
+    d = Driver()
+    journal.commit(None, d.s, ev.Started(1), d.effects, d.now)
+    old = d.s
+    d.send(ev.CardRead(d.s.id, "476173******0010", "tok", "visa"))
+    journal.commit(old, d.s, ev.CardRead(d.s.id, "476173******0010", "tok", "visa"),
+                   d.effects, d.now)
+    assert journal.unfinished() == [d.s]
+    rows = journal.transitions(d.s.id)
+    assert [r.seq for r in rows] == [1, 2]
+    assert rows[1].event == ev.CardRead(d.s.id, "476173******0010", "tok", "visa")
+    assert rows[1].effects == d.effects
+
+
+def test_a_replayed_or_skipped_step_is_refused(journal: Journal) -> None:
+    d = Driver()
+    journal.commit(None, d.s, ev.Started(1), d.effects, d.now)
+    first = d.s
+    with pytest.raises(JournalConflict):
+        journal.commit(None, first, ev.Started(1), d.effects, d.now)
+    d.send(ev.CardRead(d.s.id, "m", "t", "visa"))
+    journal.commit(first, d.s, ev.Dismissed(d.s.id), [], d.now)
+    with pytest.raises(JournalConflict):  # the same step again, from the stale snapshot
+        journal.commit(first, d.s, ev.Dismissed(d.s.id), [], d.now)
+    assert [r.seq for r in journal.transitions()] == [1, 2]
+
+
+def test_outbox_records_are_written_once_per_session_and_kind(journal: Journal) -> None:
+    d = Driver()
+    journal.commit(None, d.s, ev.Started(1), [], d.now, [("session", {"amount_minor": 1})])
+    old = d.s
+    d.send(ev.Cancelled(d.s.id))
+    journal.commit(old, d.s, ev.Cancelled(d.s.id), [], d.now, [("session", {"amount_minor": 2})])
+    rows = journal.outbox()
+    assert len(rows) == 1 and rows[0].payload == {"amount_minor": 1}
+    journal.mark_sent([rows[0].id], T0)
+    assert journal.outbox(pending_only=True) == []
+
+
+def test_a_failed_step_leaves_nothing_half_written(journal: Journal) -> None:
+    d = Driver()
+    journal.commit(None, d.s, ev.Started(1), [], d.now)
+    old = d.s
+    d.send(ev.Cancelled(d.s.id))
+    with pytest.raises(JournalConflict):
+        journal.commit(d.s, d.s, ev.Cancelled(d.s.id), [], d.now, [("session", {"x": 1})])
+    assert journal.outbox() == [] and len(journal.transitions()) == 1
+    assert journal.session(old.id) == old
+
+
+def test_reopening_skips_migrations_and_keeps_everything(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    d = Driver()
+    j = Journal(path)
+    j.commit(None, d.s, ev.Started(1), d.effects, d.now)
+    j.close()
+    j = Journal(path)
+    assert j.unfinished() == [d.s]
+    j.close()
+
+
+def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(JournalError, match="j.sqlite"):
+        Journal(path)
+
+
+def test_an_unwritable_location_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(JournalError, match="cannot open"):
+        Journal(blocker / "sub" / "j.sqlite")
+
+
+def test_the_journal_is_a_plain_sqlite_file(journal: Journal) -> None:
+    con = sqlite3.connect(journal.path)
+    tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    con.close()
+    assert {"sessions", "transitions", "outbox", "alembic_version"} <= tables

@@ -1,0 +1,342 @@
+"""The session machine's transition table: every state, every event, every failure branch."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kiosk.session import effects as fx
+from kiosk.session import events as ev
+from kiosk.session.machine import (
+    IGNORED, TRANSITIONS, Outcome, Session, SessionMachine, State, UnexpectedEvent, table_rows,
+)
+from tests.support.machine import T0, Driver, policy
+
+SID = "sess-1"
+
+
+def sample_events(now=T0) -> list[ev.Event]:
+    """One instance of every event type the machine can receive."""
+    return [
+        ev.CardRead(SID, "476173******0010", "tok", "visa"),
+        ev.CardFailed(SID, "Card removed too early."),
+        ev.PinEntered(SID), ev.Cancelled(SID), ev.StopRequested(SID), ev.Dismissed(SID),
+        ev.HostApproved(SID, "A1", 5000), ev.HostDeclined(SID, "51", "Insufficient funds"),
+        ev.HostTimedOut(SID), ev.IncrementApproved(SID, 7500),
+        ev.IncrementDeclined(SID, "no"), ev.Captured(SID, 100), ev.CaptureFailed(SID, "down"),
+        ev.Reversed(SID), ev.ReverseFailed(SID, "down"),
+        ev.ChargingStarted(1, 0, now), ev.Reading(1, 10, 1000, now),
+        ev.ChargingStopped(1, 10, now), ev.CarUnplugged(1, now), ev.ChargerFault(1, "GFI", now),
+        ev.Tick(now), ev.Recover(now, False, None),
+    ]
+
+
+def session_in(state: State) -> Session:
+    m = SessionMachine(policy())
+    s, _ = m.start(SID, 1, T0)
+    from dataclasses import replace
+    return replace(s, state=state, held_minor=5000, charge_started_at=T0,
+                   last_reading_at=T0, meter_start_wh=0, meter_now_wh=5)
+
+
+def test_every_state_and_event_is_decided_or_raises_a_clear_error() -> None:
+    m = SessionMachine(policy())
+    decided = 0
+    for state in State:
+        for event in sample_events():
+            s = session_in(state)
+            key = (state, type(event))
+            if key in TRANSITIONS or key in IGNORED:
+                new, effects = m.handle(s, event, T0 + timedelta(seconds=5))
+                assert isinstance(new, Session)
+                assert all(isinstance(e, fx.Effect) for e in effects)
+                if key in IGNORED:
+                    assert new is s and effects == []
+                decided += 1
+            else:
+                with pytest.raises(UnexpectedEvent) as info:
+                    m.handle(s, event, T0)
+                assert state.value in str(info.value)
+                assert type(event).__name__ in str(info.value)
+    assert decided > 100
+
+
+def test_table_and_ignored_do_not_overlap_and_done_accepts_nothing() -> None:
+    assert not set(TRANSITIONS) & IGNORED
+    assert not [k for k in TRANSITIONS if k[0] is State.DONE]
+    assert not [k for k in IGNORED if k[0] is State.DONE]
+    assert ("CHARGING", "StopRequested", "_stop") in table_rows()
+
+
+def test_happy_path_captures_the_priced_energy() -> None:
+    d = Driver()
+    assert d.effects == [fx.ReadCard(SID, 5000)]
+    d.send(ev.CardRead(SID, "476173******0010", "tok", "visa"))
+    assert d.s.state is State.AUTHORIZING and d.effects == [fx.Authorize(SID, SID, 5000)]
+    d.send(ev.HostApproved(SID, "A1B2C3", 5000))
+    assert d.s.state is State.WAIT_PLUG and d.effects == [fx.EnableCharger(1)]
+    d.send(ev.ChargingStarted(1, 1000, d.now))
+    d.reading(11_000)  # 10 kWh
+    assert d.s.cost_minor == 702  # 10 × 0.59 × 1.19 = 7.021 → 7.02
+    d.send(ev.StopRequested(SID))
+    assert d.s.state is State.STOPPING and d.effects == [fx.DisableCharger(1)]
+    d.send(ev.ChargingStopped(1, 11_000, d.now))
+    assert d.s.state is State.CAPTURING and d.effects == [fx.Capture(SID, SID, 702)]
+    d.send(ev.Captured(SID, 702))
+    assert d.s.state is State.RECEIPT and d.s.outcome is Outcome.CAPTURED
+    assert d.effects == [fx.Enqueue(SID, "session")]
+    d.send(ev.Dismissed(SID))
+    assert d.s.state is State.DONE and d.s.final_minor == 702
+
+
+def test_online_pin_is_asked_before_authorizing() -> None:
+    d = Driver()
+    d.send(ev.CardRead(SID, "541333******0011", "tok", "mastercard", needs_online_pin=True))
+    assert d.s.state is State.PIN_ENTRY and d.effects == [fx.AskPin(SID)]
+    d.send(ev.PinEntered(SID))
+    assert d.s.state is State.AUTHORIZING
+
+
+def test_decline_ends_without_money_and_queues_the_record() -> None:
+    d = Driver().to(State.AUTHORIZING)
+    d.send(ev.HostDeclined(SID, "51", "Insufficient funds"))
+    assert d.s.state is State.DECLINED and d.s.message == "Insufficient funds"
+    assert d.effects == [fx.Enqueue(SID, "session")]
+    assert not any(isinstance(e, fx.Capture | fx.Reverse) for e in d.all_effects)
+
+
+def test_card_removed_shows_the_reason() -> None:
+    d = Driver()
+    d.send(ev.CardFailed(SID, "The card was removed too early."))
+    assert d.s.state is State.ERROR and "removed" in d.s.message
+    assert d.s.outcome is Outcome.ABORTED
+
+
+def test_host_timeout_reverses() -> None:
+    d = Driver().to(State.AUTHORIZING)
+    d.send(ev.HostTimedOut(SID))
+    assert d.s.state is State.REVERSING
+    assert d.effects == [fx.Reverse(SID, SID, 5000, "host timeout")]
+    d.send(ev.HostApproved(SID, "late", 5000))  # a late answer changes nothing
+    assert d.s.state is State.REVERSING and d.effects == []
+    d.send(ev.Reversed(SID))
+    assert d.s.state is State.ERROR and d.s.outcome is Outcome.REVERSED
+    assert "not been charged" in d.s.message
+
+
+def test_the_machine_times_out_a_silent_host_itself() -> None:
+    d = Driver().to(State.AUTHORIZING)
+    d.send(ev.Tick(d.now + timedelta(seconds=29)), after_s=29)
+    assert d.s.state is State.AUTHORIZING
+    d.send(ev.Tick(d.now + timedelta(seconds=2)), after_s=2)
+    assert d.s.state is State.REVERSING
+
+
+def test_car_never_plugged_in_voids_the_hold() -> None:
+    d = Driver().to(State.WAIT_PLUG)
+    d.send(ev.Tick(d.now + timedelta(seconds=181)), after_s=181)
+    assert d.s.state is State.REVERSING
+    assert d.effects == [fx.DisableCharger(1), fx.Reverse(SID, SID, 5000, "car not plugged in")]
+
+
+@pytest.mark.parametrize("event", [ev.Cancelled(SID), ev.StopRequested(SID)])
+def test_driver_cancels_before_plugging(event: ev.Event) -> None:
+    d = Driver().to(State.WAIT_PLUG)
+    d.send(event)
+    assert d.s.state is State.REVERSING and d.s.stop_reason == "cancelled by driver"
+
+
+def test_charger_fault_while_waiting_voids_and_while_charging_captures() -> None:
+    d = Driver().to(State.WAIT_PLUG)
+    d.send(ev.ChargerFault(1, "Ground fault detected", d.now))
+    assert d.s.state is State.REVERSING and "Ground fault" in d.s.message
+    d = Driver().to(State.CHARGING)
+    d.reading(3000)
+    d.send(ev.ChargerFault(1, "Ground fault detected", d.now))
+    assert d.s.state is State.STOPPING and d.effects == [fx.DisableCharger(1)]
+    d.send(ev.ChargingStopped(1, 3000, d.now))
+    assert d.s.state is State.CAPTURING and d.s.final_minor > 0
+
+
+def test_car_unplugged_mid_charge_captures_what_was_delivered() -> None:
+    d = Driver().to(State.CHARGING)
+    d.reading(6000)
+    d.send(ev.ChargingStopped(1, 6000, d.now))  # the charger saw the car go
+    assert d.s.state is State.CAPTURING
+    d.send(ev.CarUnplugged(1, d.now))
+    assert d.s.state is State.CAPTURING
+
+
+def test_no_energy_delivered_is_a_void() -> None:
+    d = Driver().to(State.CHARGING)
+    d.send(ev.StopRequested(SID))
+    d.send(ev.ChargingStopped(1, 1000, d.now))
+    assert d.s.state is State.REVERSING and d.effects[0] == fx.Reverse(
+        SID, SID, 5000, "no energy delivered")
+
+
+def test_hold_nearly_used_stops_when_increments_are_off() -> None:
+    d = Driver().to(State.CHARGING)
+    # 90 % of 50.00 € = 45.00 €; 0.7021 €/kWh → 64.1 kWh reaches it
+    d.reading(1000 + 60_000)
+    assert d.s.state is State.CHARGING
+    d.reading(1000 + 64_200)
+    assert d.s.state is State.STOPPING and d.s.stop_reason == "hold nearly used"
+
+
+def test_hold_nearly_used_asks_for_an_increment_then_stops_when_declined() -> None:
+    d = Driver(SessionMachine(policy(allow_increments=True))).to(State.CHARGING)
+    d.reading(1000 + 64_200)
+    assert d.s.state is State.CHARGING and d.effects == [fx.Increment(SID, SID, 2500, 7500)]
+    d.reading(1000 + 64_300)
+    assert d.effects == []  # only one increment in flight
+    d.send(ev.IncrementApproved(SID, 7500))
+    assert d.s.held_minor == 7500 and not d.s.increment_pending
+    d.reading(1000 + 96_200)  # 90 % of 75.00 €
+    assert d.effects == [fx.Increment(SID, SID, 2500, 10000)]
+    d.send(ev.IncrementDeclined(SID, "declined"))
+    assert d.s.state is State.STOPPING
+
+
+def test_cost_never_exceeds_the_hold_in_the_capture() -> None:
+    d = Driver(SessionMachine(policy(threshold_percent=99))).to(State.CHARGING)
+    d.reading(1000 + 80_000)  # 56 € of energy at once: beyond the 50 € hold
+    assert d.s.state is State.STOPPING and d.s.stop_reason == "hold used up"
+    d.send(ev.ChargingStopped(1, 81_000, d.now))
+    assert d.effects == [fx.Capture(SID, SID, 5000)]
+
+
+def test_a_meter_running_backwards_is_not_billed() -> None:
+    d = Driver().to(State.CHARGING)
+    d.reading(5000)
+    before = d.s
+    d.reading(4000)
+    assert d.s is before
+
+
+def test_failed_capture_is_retried_with_the_same_reference() -> None:
+    d = Driver().to(State.CAPTURING)
+    amount = d.s.final_minor
+    d.send(ev.CaptureFailed(SID, "host down"))
+    assert d.s.state is State.CAPTURING and d.effects == [] and d.s.attempts == 1
+    d.send(ev.Tick(d.now + timedelta(seconds=10)), after_s=10)
+    assert d.effects == []
+    d.send(ev.Tick(d.now + timedelta(seconds=30)), after_s=30)
+    assert d.effects == [fx.Capture(SID, SID, amount)]
+    d.send(ev.Captured(SID, amount))
+    d.send(ev.Captured(SID, amount))  # a duplicate answer
+    assert d.s.state is State.RECEIPT and d.effects == []
+
+
+def test_stop_never_confirmed_settles_on_the_last_reading() -> None:
+    d = Driver().to(State.STOPPING)
+    d.send(ev.Tick(d.now + timedelta(seconds=31)), after_s=31)
+    assert d.s.state is State.CAPTURING and d.effects == [fx.Capture(SID, SID, 702)]
+
+
+def test_screens_time_out_to_idle() -> None:
+    for state in (State.RECEIPT, State.DECLINED, State.ERROR):
+        s = session_in(state)
+        from dataclasses import replace
+        s = replace(s, deadline=T0 + timedelta(seconds=60))
+        m = SessionMachine(policy())
+        assert m.handle(s, ev.Tick(T0 + timedelta(seconds=59)), T0)[0] is s
+        assert m.handle(s, ev.Tick(T0 + timedelta(seconds=60)), T0)[0].state is State.DONE
+
+
+# --- power loss: Recover in every state ----------------------------------------------------
+def recover(d: Driver, charging: bool = False, meter: int | None = None) -> None:
+    d.send(ev.Recover(d.now, charging, meter))
+
+
+@pytest.mark.parametrize("state", [State.READING_CARD, State.PIN_ENTRY])
+def test_recover_before_authorization_drops_the_session(state: State) -> None:
+    d = Driver()
+    if state is State.PIN_ENTRY:
+        d.send(ev.CardRead(SID, "x", "t", "mc", needs_online_pin=True))
+    recover(d)
+    assert d.s.state is State.DONE and d.effects == [] and d.s.outcome is Outcome.ABORTED
+
+
+def test_recover_during_authorization_reverses() -> None:
+    d = Driver().to(State.AUTHORIZING)
+    recover(d)
+    assert d.s.state is State.REVERSING and isinstance(d.effects[0], fx.Reverse)
+
+
+def test_recover_waiting_for_the_car_voids() -> None:
+    d = Driver().to(State.WAIT_PLUG)
+    recover(d, charging=True, meter=1500)
+    assert d.s.state is State.REVERSING
+    assert fx.DisableCharger(1) in d.effects
+
+
+def test_recover_while_still_charging_resumes_monitoring() -> None:
+    d = Driver().to(State.CHARGING)
+    d.reading(4000)
+    recover(d, charging=True, meter=4500)
+    assert d.s.state is State.CHARGING and d.s.meter_now_wh == 4500
+    assert d.effects == [fx.EnableCharger(1)]
+
+
+def test_recover_after_charging_stopped_captures_the_journaled_energy() -> None:
+    d = Driver().to(State.CHARGING)
+    d.reading(11_000)
+    recover(d, charging=False, meter=0)  # a fresh controller counter must not lower the bill
+    assert d.s.state is State.CAPTURING
+    assert d.effects == [fx.DisableCharger(1), fx.Capture(SID, SID, 702)]
+
+
+def test_recover_while_stopping_captures() -> None:
+    d = Driver().to(State.STOPPING)
+    recover(d, charging=False, meter=None)
+    assert d.s.state is State.CAPTURING
+
+
+def test_recover_resends_capture_and_reversal() -> None:
+    d = Driver().to(State.CAPTURING)
+    recover(d)
+    assert d.s.state is State.CAPTURING and d.effects == [fx.Capture(SID, SID, 702)]
+    d = Driver().to(State.AUTHORIZING)
+    d.send(ev.HostTimedOut(SID))
+    recover(d)
+    assert d.effects == [fx.Reverse(SID, SID, 5000, "host timeout")]
+
+
+@pytest.mark.parametrize("state", [State.RECEIPT, State.DECLINED, State.ERROR])
+def test_recover_on_a_final_screen_finishes(state: State) -> None:
+    m = SessionMachine(policy())
+    new, effects = m.handle(session_in(state), ev.Recover(T0, False, None), T0)
+    assert new.state is State.DONE and effects == []
+
+
+# --- properties ----------------------------------------------------------------------------
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, len(sample_events()) - 1), st.integers(0, 400)),
+                max_size=40),
+       st.lists(st.integers(0, 3000), min_size=40, max_size=40))
+def test_random_event_streams_keep_the_money_invariants(steps, meters) -> None:
+    """Whatever arrives in whatever order: no crash but UnexpectedEvent, seq grows by one,
+    at most one of capture/reversal is ever asked for, and never more than the hold."""
+    d = Driver(SessionMachine(policy(allow_increments=True)))
+    meter = 0
+    for i, (idx, dt) in enumerate(steps):
+        event = sample_events(d.now + timedelta(seconds=dt))[idx]
+        if isinstance(event, ev.Reading | ev.ChargingStopped):
+            meter += meters[i]
+            event = type(event)(*([1, meter, 7000, event.at] if isinstance(event, ev.Reading)
+                                  else [1, meter, event.at]))
+        try:
+            d.send(event, after_s=dt)
+        except UnexpectedEvent:
+            continue
+        if d.s.state is State.DONE:
+            break
+    kinds = {type(e) for e in d.all_effects if isinstance(e, fx.Capture | fx.Reverse)}
+    assert len(kinds) <= 1
+    for e in d.all_effects:
+        if isinstance(e, fx.Capture):
+            assert 0 < e.amount_minor <= max(d.s.held_minor, 1)
