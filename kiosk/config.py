@@ -1,0 +1,258 @@
+"""The kiosk's configuration: one TOML file, one typed schema.
+
+Every value is checked when the file is read; a wrong value gives one :class:`ConfigError` that
+names the file and the dotted key (``payment.hold_amount``), and the kiosk does not start half
+configured. Unknown keys are errors too: a misspelled key must not silently fall back to its
+default. Amounts are decimal strings in major units (``"50.00"``), so no float ever touches
+money.
+
+The defaults are the demo on simulators (``resources/kiosk.toml`` spells them out).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from kiosk.billing.money import MINOR_UNITS, exponent
+
+SCHEMA_VERSION = 1
+RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+DEFAULT_CONFIG_PATH = RESOURCES / "kiosk.toml"
+
+
+class ConfigError(Exception):
+    """The config file is missing, is not TOML, or has a wrong value. The message names the
+    file and the key."""
+
+
+def _no_float(v: object) -> object:
+    if isinstance(v, float | bool):
+        raise ValueError("write amounts as strings, e.g. \"50.00\" (a float is not exact)")
+    return v
+
+
+Money = Annotated[Decimal, BeforeValidator(_no_float),
+                  Field(ge=0, max_digits=12, allow_inf_nan=False, strict=False)]
+Percent = Annotated[Decimal, BeforeValidator(_no_float),
+                    Field(ge=0, le=100, allow_inf_nan=False, strict=False)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+
+
+class _Section(BaseModel):
+    # strict: "yes" is not a bool and "3" is not a number; Decimal fields take strings
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True,
+                              strict=True)
+
+
+class StationConfig(_Section):
+    id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,36}$")] = "DEMO-0001"
+    name: Name = "Demo charging station"
+    operator: Name = "Open EV Kiosk"
+    address: str = ""
+    currency: str = "EUR"
+    timezone: str = "Europe/Berlin"
+    languages: list[Annotated[str, StringConstraints(pattern=r"^[a-z]{2}$")]] = Field(
+        default_factory=lambda: ["en", "de"], min_length=1)
+
+    @field_validator("currency")
+    @classmethod
+    def _known_currency(cls, v: str) -> str:
+        if v not in MINOR_UNITS:
+            known = ", ".join(sorted(MINOR_UNITS))
+            raise ValueError(f"unknown currency {v!r}; known: {known}")
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r} (use an IANA name like "
+                             f"'Europe/Berlin')") from None
+        return v
+
+
+class ConnectorConfig(_Section):
+    id: int = Field(ge=1, le=16)
+    label: Name = "1"
+    max_current_a: int = Field(default=32, ge=6, le=80)
+
+
+class PaymentConfig(_Section):
+    hold_amount: Money = Decimal("50.00")
+    increment_amount: Money = Decimal("25.00")
+    max_total_hold: Money = Decimal("150.00")
+    hold_threshold_percent: int = Field(default=90, ge=50, le=99)
+    allow_increments: bool = True
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PaymentConfig:
+        if self.hold_amount <= 0:
+            raise ValueError("hold_amount must be more than zero")
+        if self.allow_increments and self.max_total_hold < self.hold_amount:
+            raise ValueError("max_total_hold must be at least hold_amount")
+        return self
+
+
+class TariffConfig(_Section):
+    """The v0 flat tariff (energy, time, session fee, VAT). OCPI tariffs replace it."""
+
+    energy_price_per_kwh: Money = Decimal("0.49")
+    time_price_per_hour: Money = Decimal("0.00")
+    session_fee: Money = Decimal("0.00")
+    vat_percent: Percent = Decimal("19")
+
+
+class ReaderConfig(_Section):
+    kind: Literal["sim", "pcsc"] = "sim"
+    name: str = ""  # PC/SC reader name (substring); empty: the first reader
+
+
+class ChargerConfig(_Section):
+    kind: Literal["sim", "serial"] = "sim"
+    port: str = ""  # serial device, e.g. /dev/ttyUSB0
+    baud: int = Field(default=115200, gt=0)
+    sim_speed: int = Field(default=1, ge=1, le=3600)  # simulator: seconds of charge per second
+
+
+class HostConfig(_Section):
+    kind: Literal["sim", "iso8583"] = "sim"
+    address: str = "127.0.0.1"
+    port: int = Field(default=0, ge=0, le=65535)  # sim with 0: run the simulator in-process
+    timeout_s: float = Field(default=10.0, gt=0, le=120)
+    tls: bool = False
+
+
+class BackofficeConfig(_Section):
+    url: Annotated[str, StringConstraints(pattern=r"^(|https?://\S+)$")] = ""
+    upload_interval_s: int = Field(default=60, ge=5)
+
+
+class JournalConfig(_Section):
+    path: str = ""  # empty: $EVKIOSK_DATA_DIR or ~/.local/share/evkiosk
+
+
+class UiConfig(_Section):
+    fullscreen: bool = False
+    demo_mode: bool = True
+    language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}$")] = "en"
+    plug_timeout_s: int = Field(default=180, ge=10, le=3600)
+    receipt_timeout_s: int = Field(default=60, ge=5, le=3600)
+
+
+class LoggingConfig(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    path: str = ""  # empty: standard error
+
+
+class KioskConfig(_Section):
+    schema_version: Literal[1]
+    station: StationConfig = StationConfig()
+    connectors: list[ConnectorConfig] = Field(
+        default_factory=lambda: [ConnectorConfig(id=1, label="1")], min_length=1, max_length=16)
+    payment: PaymentConfig = PaymentConfig()
+    tariff: TariffConfig = TariffConfig()
+    reader: ReaderConfig = ReaderConfig()
+    charger: ChargerConfig = ChargerConfig()
+    host: HostConfig = HostConfig()
+    backoffice: BackofficeConfig = BackofficeConfig()
+    journal: JournalConfig = JournalConfig()
+    ui: UiConfig = UiConfig()
+    logging: LoggingConfig = LoggingConfig()
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> KioskConfig:
+        ids = [c.id for c in self.connectors]
+        if len(set(ids)) != len(ids):
+            raise ValueError("connectors: each connector id must be unique")
+        if self.ui.language not in self.station.languages:
+            raise ValueError(f"ui.language {self.ui.language!r} is not in station.languages")
+        if self.charger.kind == "serial" and not self.charger.port:
+            raise ValueError("charger.port is needed when charger.kind = 'serial'")
+        if self.host.kind == "iso8583" and self.host.port == 0:
+            raise ValueError("host.port is needed when host.kind = 'iso8583'")
+        e = exponent(self.station.currency)
+        for key, value in (("payment.hold_amount", self.payment.hold_amount),
+                           ("payment.increment_amount", self.payment.increment_amount),
+                           ("payment.max_total_hold", self.payment.max_total_hold)):
+            if value != value.quantize(Decimal(1).scaleb(-e)):
+                raise ValueError(f"{key} has more decimals than {self.station.currency} allows")
+        return self
+
+    def to_minor(self, amount: Decimal) -> int:
+        """An exact amount of the station's currency in minor units (validated exact)."""
+        return int(amount.scaleb(exponent(self.station.currency)))
+
+    def journal_path(self) -> Path:
+        if self.journal.path:
+            return Path(self.journal.path).expanduser()
+        base = os.environ.get("EVKIOSK_DATA_DIR") or Path.home() / ".local/share/evkiosk"
+        return Path(base) / "journal.sqlite"
+
+
+def _where(loc: tuple[int | str, ...]) -> str:
+    parts: list[str] = []
+    for p in loc:
+        if isinstance(p, int):
+            parts[-1:] = [f"{parts[-1]}[{p}]"] if parts else [f"[{p}]"]
+        else:
+            parts.append(p)
+    return ".".join(parts) or "(top level)"
+
+
+def parse_config(text: str, source: str = "<config>") -> KioskConfig:
+    """Check a TOML text against the schema. Raises :class:`ConfigError`."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    if "schema_version" not in data:
+        raise ConfigError(f"{source}: schema_version: missing (this kiosk reads version "
+                          f"{SCHEMA_VERSION})")
+    try:
+        return KioskConfig.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        # a cross-field check fails at the model itself; its message holds the key
+        key = _where(tuple(p for p in err["loc"] if p != "__root__"))
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (misspelled?)"
+        elif err["type"] == "literal_error" and key == "schema_version":
+            msg = f"this kiosk reads version {SCHEMA_VERSION}, the file says {err['input']!r}"
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        if not err["loc"]:  # a cross-field check: its message names the keys
+            raise ConfigError(f"{source}: {msg}{more}") from None
+        raise ConfigError(f"{source}: {key}: {msg}{more}") from None
+
+
+def load_config(path: Path | str) -> KioskConfig:
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    return parse_config(text, str(path))

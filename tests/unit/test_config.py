@@ -1,0 +1,156 @@
+"""Config: the demo file loads; every broken file gives one message naming the file and key."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kiosk.config import DEFAULT_CONFIG_PATH, ConfigError, KioskConfig, load_config, parse_config
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_demo_config_loads_with_exact_amounts() -> None:
+    cfg = load_config(DEFAULT_CONFIG_PATH)
+    assert cfg.schema_version == 1
+    assert cfg.payment.hold_amount == Decimal("50.00")
+    assert cfg.to_minor(cfg.payment.hold_amount) == 5000
+    assert (cfg.reader.kind, cfg.charger.kind, cfg.host.kind) == ("sim", "sim", "sim")
+    assert [c.id for c in cfg.connectors] == [1]
+
+
+def test_the_demo_file_spells_out_every_default_section() -> None:
+    text = DEFAULT_CONFIG_PATH.read_text()
+    for section in KioskConfig.model_fields:
+        if section not in ("schema_version", "connectors"):
+            assert f"[{section}]" in text, section
+
+
+def test_a_minimal_file_takes_the_defaults() -> None:
+    cfg = parse_config("schema_version = 1\n")
+    assert cfg.station.currency == "EUR" and cfg.tariff.vat_percent == Decimal(19)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"nope\.toml: no such config file"):
+        load_config(tmp_path / "nope.toml")
+
+
+def test_not_utf8(tmp_path: Path) -> None:
+    p = tmp_path / "k.toml"
+    p.write_bytes(b"schema_version = 1\nname = \"\xff\"\n")
+    with pytest.raises(ConfigError, match=r"k\.toml: not UTF-8"):
+        load_config(p)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("schema_version = 1\n[station\n", r"k\.toml: not valid TOML"),
+    ("schema_version = 1\n[statoin]\nid = 'x'\n", r"k\.toml: statoin: unknown key"),
+    ("schema_version = 1\n[payment]\nhold_amout = '5.00'\n",
+     r"k\.toml: payment\.hold_amout: unknown key"),
+    ("schema_version = 1\n[payment]\nhold_amount = 'lots'\n",
+     r"k\.toml: payment\.hold_amount: .*decimal"),
+    ("schema_version = 1\n[payment]\nhold_amount = 50.5\n",
+     r"payment\.hold_amount: write amounts as strings"),
+    ("schema_version = 1\n[payment]\nhold_amount = '-1'\n", r"payment\.hold_amount: .*0"),
+    ("schema_version = 1\n[payment]\nhold_amount = 'NaN'\n", r"payment\.hold_amount: .*finite"),
+    ("schema_version = 1\n[payment]\nhold_amount = '0'\n", r"hold_amount must be more"),
+    ("schema_version = 1\n[payment]\nhold_amount = '10.001'\n", r"more decimals than EUR"),
+    ("schema_version = 1\n[ui]\nfullscreen = 'yes'\n", r"ui\.fullscreen: .*boolean"),
+    ("schema_version = 1\n[host]\nport = '8583'\n", r"host\.port: .*integer"),
+    ("schema_version = 1\n[host]\nport = 70000\n", r"host\.port: .*65535"),
+    ("schema_version = 1\n[host]\nkind = 'visa'\n", r"host\.kind: "),
+    ("schema_version = 1\n[host]\nkind = 'iso8583'\n", r"host\.port is needed"),
+    ("schema_version = 1\n[charger]\nkind = 'serial'\n", r"charger\.port is needed"),
+    ("schema_version = 1\n[station]\ncurrency = 'XBT'\n", r"station\.currency: unknown"),
+    ("schema_version = 1\n[station]\ntimezone = 'Mars/Olympus'\n", r"station\.timezone: "),
+    ("schema_version = 1\n[station]\nid = 'has space'\n", r"station\.id: "),
+    ("schema_version = 1\n[[connectors]]\nid = 0\n", r"connectors\[0\]\.id: "),
+    ("schema_version = 1\n[[connectors]]\nid = 1\n[[connectors]]\nid = 1\n", r"unique"),
+    ("schema_version = 1\nconnectors = []\n", r"connectors: "),
+    ("schema_version = 1\n[ui]\nlanguage = 'fr'\n", r"ui\.language 'fr' is not in"),
+    ("schema_version = 1\n[backoffice]\nurl = 'ftp://x'\n", r"backoffice\.url: "),
+    ("schema_version = 1\nstation = 3\n", r"station: "),
+    ("schema_version = 2\n", r"schema_version: this kiosk reads version 1"),
+    ("schema_version = '1'\n", r"schema_version: "),
+    ("[station]\nid = 'A'\n", r"schema_version: missing"),
+    ("", r"schema_version: missing"),
+])
+def test_broken_files_name_the_file_and_the_key(tmp_path: Path, text: str,
+                                                 expected: str) -> None:
+    p = tmp_path / "k.toml"
+    p.write_text(text)
+    with pytest.raises(ConfigError, match=expected) as err:
+        load_config(p)
+    assert str(err.value).startswith(f"{p}: ")
+    assert "\n" not in str(err.value)  # one clear line, not a pydantic dump
+
+
+def test_the_config_is_frozen() -> None:
+    cfg = parse_config("schema_version = 1\n")
+    with pytest.raises(Exception, match="frozen"):
+        cfg.payment.hold_amount = Decimal(1)  # type: ignore[misc]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=300))
+def test_any_text_loads_or_fails_cleanly(text: str) -> None:
+    try:
+        parse_config(text, "f.toml")
+    except ConfigError as exc:
+        assert str(exc).startswith("f.toml: ")
+
+
+_values = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=20),
+                    st.lists(st.integers(), max_size=3))
+
+
+@settings(max_examples=300, deadline=None)
+@given(section=st.sampled_from(["station", "payment", "tariff", "reader", "charger", "host",
+                                "backoffice", "journal", "ui", "logging"]),
+       key=st.sampled_from(["id", "currency", "timezone", "hold_amount", "vat_percent", "kind",
+                            "port", "timeout_s", "url", "path", "fullscreen", "level", "bogus"]),
+       value=_values)
+def test_any_value_in_any_key_loads_or_fails_cleanly(section: str, key: str,
+                                                      value: object) -> None:
+    import json
+
+    if value is None:
+        text = f"schema_version = 1\n[{section}]\n"
+    else:
+        rendered = json.dumps(value) if not isinstance(value, float) else repr(value)
+        if isinstance(value, bool):
+            rendered = str(value).lower()
+        text = f"schema_version = 1\n[{section}]\n{key} = {rendered}\n"
+    try:
+        parse_config(text, "f.toml")
+    except ConfigError as exc:
+        assert str(exc).startswith("f.toml: ")
+
+
+def test_the_kiosk_refuses_to_start_on_a_broken_config(tmp_path: Path) -> None:
+    p = tmp_path / "k.toml"
+    p.write_text("schema_version = 1\n[payment]\nhold_amount = 'x'\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "QT_QPA_PLATFORM": "offscreen"}
+    for args in (["run", "--config", str(p)], ["check-config", str(p)]):
+        proc = subprocess.run([sys.executable, "-m", "kiosk.cli", *args], capture_output=True,
+                              text=True, timeout=60, env=env, check=False)
+        assert proc.returncode == 2
+        assert f"{p}: payment.hold_amount" in proc.stderr
+        assert "Traceback" not in proc.stderr
+
+
+def test_check_config_prints_the_checked_config() -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-m", "kiosk.cli", "check-config",
+                           str(DEFAULT_CONFIG_PATH)], capture_output=True, text=True, timeout=60,
+                          env=env, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert '"hold_amount": "50.00"' in proc.stdout
