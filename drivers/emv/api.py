@@ -41,7 +41,8 @@ class CardOutcome:
     extra: dict[str, str] = field(default_factory=dict)
 
     def __repr__(self) -> str:  # never print the PAN
-        return f"CardOutcome(scheme={self.scheme!r}, interface={self.interface.value}, cvm={self.cvm.value})"
+        return (f"CardOutcome(scheme={self.scheme!r}, interface={self.interface.value}, "
+                f"cvm={self.cvm.value})")
 
 
 class CardError(Exception):
