@@ -35,7 +35,7 @@ run: venv
 	$(VENV)/bin/kiosk run --demo
 
 test: venv lint typecheck contracts
-	QT_QPA_PLATFORM=offscreen $(PY) -m pytest tests -q -p no:randomly
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest tests -q --benchmark-disable
 
 lint: venv
 	$(VENV)/bin/ruff check kiosk drivers tests
@@ -47,7 +47,7 @@ contracts: venv
 	$(VENV)/bin/lint-imports
 
 bench: venv
-	QT_QPA_PLATFORM=offscreen $(PY) -m pytest tests/bench --benchmark-only -q -p no:randomly
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest tests/bench --benchmark-only -q
 
 screenshots: venv
 	QT_QPA_PLATFORM=offscreen $(PY) -m kiosk.ui.screenshots screenshots

@@ -7,13 +7,18 @@ from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from alembic.config import Config
 
 from kiosk.session import events as ev
 from kiosk.session.journal import (
-    MIGRATIONS, SCHEMA_REVISION, Journal, JournalConflict, JournalError, metadata,
+    MIGRATIONS,
+    SCHEMA_REVISION,
+    Journal,
+    JournalConflict,
+    JournalError,
+    metadata,
 )
 from tests.support.machine import T0, Driver
 
@@ -107,7 +112,7 @@ def test_reopening_skips_migrations_and_keeps_everything(tmp_path: Path) -> None
 def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "j.sqlite"
     path.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(JournalError, match="j.sqlite"):
+    with pytest.raises(JournalError, match=r"j\.sqlite"):
         Journal(path)
 
 

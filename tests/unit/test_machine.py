@@ -11,7 +11,14 @@ from hypothesis import strategies as st
 from kiosk.session import effects as fx
 from kiosk.session import events as ev
 from kiosk.session.machine import (
-    IGNORED, TRANSITIONS, Outcome, Session, SessionMachine, State, UnexpectedEvent, table_rows,
+    IGNORED,
+    TRANSITIONS,
+    Outcome,
+    Session,
+    SessionMachine,
+    State,
+    UnexpectedEvent,
+    table_rows,
 )
 from tests.support.machine import T0, Driver, policy
 
