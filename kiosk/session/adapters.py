@@ -83,6 +83,7 @@ class DeviceAdapters:
         self.card_timeout_s = card_timeout_s
         self._cards: dict[str, CardOutcome] = {}
         self._pins: dict[str, bytes] = {}
+        self._cancelled_reads: set[str] = set()  # cancelled before their read began
         self._last_state: dict[int, PilotState] = {}
         self._lock = threading.Lock()
         self.card_worker = Worker("kiosk-card")
@@ -103,6 +104,9 @@ class DeviceAdapters:
             case fx.ReadCard():
                 self.card_worker.submit(lambda: self._read_card(effect))
             case fx.CancelCardRead():
+                with self._lock:
+                    if effect.session_id not in self._cards:  # its read is queued or running
+                        self._cancelled_reads.add(effect.session_id)
                 self.card_terminal.cancel()
                 self._forget(effect.session_id)
             case fx.AskPin():
@@ -135,18 +139,27 @@ class DeviceAdapters:
 
     # --- card ------------------------------------------------------------------------------
     def _read_card(self, e: fx.ReadCard) -> None:
+        with self._lock:
+            if e.session_id in self._cancelled_reads:  # cancelled while queued: never start
+                self._cancelled_reads.discard(e.session_id)
+                return
         try:
             outcome = self.card_terminal.read_card(e.amount_minor, self.currency,
                                                    self.card_timeout_s)
             ident = CardIdentity.from_pan(outcome.pan, outcome.expiry, outcome.scheme,
                                           self.token_key)
-        except CardError as exc:
-            self.post(ev.CardFailed(e.session_id, str(exc) or "The card could not be read."))
-            return
-        except ValueError:
-            self.post(ev.CardFailed(e.session_id, "The card could not be read."))
+        except (CardError, ValueError) as exc:
+            with self._lock:
+                cancelled = e.session_id in self._cancelled_reads
+                self._cancelled_reads.discard(e.session_id)
+            if not cancelled:
+                msg = str(exc) if isinstance(exc, CardError) and str(exc) else ""
+                self.post(ev.CardFailed(e.session_id, msg or "The card could not be read."))
             return
         with self._lock:
+            if e.session_id in self._cancelled_reads:  # the driver gave up meanwhile
+                self._cancelled_reads.discard(e.session_id)
+                return
             self._cards[e.session_id] = outcome
         self.post(ev.CardRead(e.session_id, ident.masked_pan, ident.token, ident.scheme,
                               needs_online_pin=outcome.cvm is Cvm.ONLINE_PIN))

@@ -22,6 +22,7 @@ from drivers.sim.cards import TEST_CARDS
 from drivers.sim.charger import SimCharger
 from drivers.sim.clock import SimClock
 from kiosk.config import parse_config
+from kiosk.logs import setup_logging
 from kiosk.runtime import build_runtime
 from kiosk.session import events as ev
 from kiosk.session.machine import State
@@ -50,7 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--card", default="visa_contactless")
     p.add_argument("--crash-at", type=int, default=0)
     p.add_argument("--phase", choices=["before_commit", "after_commit"], default="after_commit")
+    p.add_argument("--log", type=Path, help="write DEBUG JSON-lines logs here")
     args = p.parse_args(argv)
+    if args.log:
+        setup_logging("DEBUG", args.log)
 
     clock = SimClock(T0 if args.mode == "run" else T0 + timedelta(days=1))
     charger = SimCharger(connectors=(1,), auto=False, clock=clock)

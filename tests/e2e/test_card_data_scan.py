@@ -1,0 +1,63 @@
+"""After full sessions (approved, with online PIN, declined), no PAN, track data or PIN is in
+the journal, its WAL, the outbox records or the logs: the files are scanned byte by byte."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from drivers.sim.cards import TEST_CARDS
+from drivers.sim.host import HostSimulator
+from kiosk.session.journal import Journal
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = Path(__file__).with_name("scripted_kiosk.py")
+
+
+@pytest.fixture(scope="module")
+def host():
+    sim = HostSimulator()
+    sim.start()
+    yield sim
+    sim.stop()
+
+
+@pytest.mark.parametrize("card", ["visa_contactless", "mastercard_pin", "declined_funds"])
+def test_no_card_data_on_disk_after_a_session(card: str, host: HostSimulator,
+                                              tmp_path: Path) -> None:
+    journal, log = tmp_path / "journal.sqlite", tmp_path / "kiosk.log"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "--journal", str(journal), "--host-port", str(host.port),
+         "--card", card, "--log", str(log)],
+        capture_output=True, text=True, timeout=60, env=env, cwd=ROOT, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    pan = TEST_CARDS[card].pan
+
+    j = Journal(journal)
+    try:
+        sessions = j.all_sessions()
+        assert len(sessions) == 1 and sessions[0].masked_pan == pan[:6] + "******" + pan[-4:]
+        records = [r.payload for r in j.outbox()]
+        assert records and all(r["masked_pan"] == sessions[0].masked_pan for r in records)
+    finally:
+        j.close()
+    log_lines = [json.loads(x) for x in log.read_text().splitlines()]
+    assert any("READING_CARD" in x["msg"] for x in log_lines)  # the log did record the session
+
+    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert {journal.name, log.name} <= {p.name for p in files}
+    forms = [pan.encode(), pan.encode("utf-16-le"), bytes.fromhex(pan),  # BCD, as in tag 5A
+             " ".join(pan[i:i + 4] for i in range(0, 16, 4)).encode()]
+    for p in files:
+        data = p.read_bytes()
+        for form in forms:
+            assert form not in data, f"card number found in {p.name}"
+        if TEST_CARDS[card].pin:
+            assert b'"pin"' not in data and b"pin_block" not in data.lower()
+    assert pan not in proc.stdout + proc.stderr

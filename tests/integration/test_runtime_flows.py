@@ -1,0 +1,171 @@
+"""The assembled runtime (runner, journal, adapters, simulators, host over TCP) headless:
+the branches a driver meets, each ending in the right host operation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from drivers.sim.card_terminal import SimCardTerminal
+from drivers.sim.cards import TEST_CARDS
+from drivers.sim.charger import SimCharger
+from drivers.sim.clock import SimClock
+from drivers.sim.host import HostSimulator
+from kiosk.config import parse_config
+from kiosk.runtime import Runtime, build_runtime
+from kiosk.session import events as ev
+from kiosk.session.machine import Outcome, Session, State
+
+T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def host() -> Iterator[HostSimulator]:
+    sim = HostSimulator()
+    sim.start()
+    yield sim
+    sim.stop()
+
+
+class Rig:
+    def __init__(self, rt: Runtime, clock: SimClock, charger: SimCharger,
+                 terminal: SimCardTerminal) -> None:
+        self.rt, self.clock, self.charger, self.terminal = rt, clock, charger, terminal
+        self.seen: list[Session] = []
+        rt.runner.listeners.append(self.seen.append)
+
+    def until(self, cond: Callable[[], bool], what: str, timeout: float = 10) -> None:
+        import time
+
+        end = time.monotonic() + timeout
+        while not cond():
+            if time.monotonic() > end:
+                states = [s.state.value for s in self.seen]
+                raise AssertionError(f"timed out waiting for {what}; states: {states}")
+            self.rt.runner.wait_and_process(0.02)
+
+    def state(self) -> State | None:
+        s = self.rt.runner.active()
+        return s.state if s else None
+
+    def reach(self, state: State) -> Session:
+        self.until(lambda: self.state() is state, state.value)
+        s = self.rt.runner.active()
+        assert s is not None
+        return s
+
+    def final(self) -> Session:
+        self.until(lambda: self.rt.runner.active() is None, "the end")
+        return self.seen[-1]
+
+
+@pytest.fixture
+def rig(host: HostSimulator, tmp_path: Path) -> Iterator[Rig]:
+    clock = SimClock(T0)
+    charger = SimCharger((1,), auto=False, clock=clock)
+    terminal = SimCardTerminal()
+    cfg = parse_config(f"schema_version = 1\n[host]\nport = {host.port}\ntimeout_s = 2\n"
+                       "[tariff]\nenergy_price_per_kwh = '0.50'\nvat_percent = '20'\n")
+    rt = build_runtime(cfg, clock=clock.now, journal_path=tmp_path / "j.sqlite",
+                       card_terminal=terminal, charger=charger)
+    yield Rig(rt, clock, charger, terminal)
+    rt.close()
+
+
+def test_full_session_captures_what_the_screen_showed(rig: Rig, host: HostSimulator) -> None:
+    s = rig.rt.runner.start_session(1)
+    rig.terminal.present(TEST_CARDS["visa_contactless"])
+    rig.reach(State.WAIT_PLUG)
+    rig.charger.plug(1)
+    rig.reach(State.CHARGING)
+    rig.charger.advance(3600)  # 11 kWh at 0.50 + 20 % VAT = 6.60
+    rig.until(lambda: rig.rt.runner.active().cost_minor == 660, "the live cost")
+    rig.rt.runner.post(ev.StopRequested(s.id))
+    receipt = rig.reach(State.RECEIPT)
+    assert receipt.final_minor == 660 and receipt.masked_pan == "476173******0119"
+    assert host.ledger()[s.id].captured_minor == 660
+    rig.rt.runner.post(ev.Dismissed(s.id))
+    assert rig.final().outcome is Outcome.CAPTURED
+    assert rig.rt.journal.outbox()[-1].payload["amount_minor"] == 660
+
+
+def test_online_pin_then_decline_for_a_wrong_pin(rig: Rig, host: HostSimulator) -> None:
+    s = rig.rt.runner.start_session(1)
+    rig.terminal.present(TEST_CARDS["mastercard_pin"])
+    rig.reach(State.PIN_ENTRY)
+    rig.rt.adapters.submit_pin(s.id, "9999")
+    declined = rig.reach(State.DECLINED)
+    assert "Wrong PIN" in declined.message and host.ledger()[s.id].held_minor == 0
+
+
+def test_cancel_while_waiting_for_a_card(rig: Rig) -> None:
+    s = rig.rt.runner.start_session(1)
+    rig.until(lambda: rig.terminal.waiting, "the read to wait")
+    rig.rt.runner.post(ev.Cancelled(s.id))
+    assert rig.final().outcome is Outcome.ABORTED
+    # the reader is free again: the next driver's card is read at once
+    rig.rt.runner.start_session(1)
+    rig.terminal.present(TEST_CARDS["visa_contactless"])
+    rig.reach(State.WAIT_PLUG)
+
+
+def test_cancel_before_the_read_began_does_not_block_the_reader(rig: Rig) -> None:
+    s = rig.rt.runner.start_session(1)
+    rig.rt.runner.process_pending()
+    rig.rt.runner.post(ev.Cancelled(s.id))  # may come before the worker starts reading
+    rig.final()
+    rig.rt.runner.start_session(1)
+    rig.terminal.present(TEST_CARDS["visa_contactless"])
+    rig.reach(State.WAIT_PLUG)
+
+
+def test_card_pulled_out_ends_with_a_message(rig: Rig) -> None:
+    rig.rt.runner.start_session(1)
+    rig.terminal.present(TEST_CARDS["removed_card"])
+    s = rig.reach(State.ERROR)
+    assert "removed" in s.message
+
+
+def test_no_energy_voids_the_hold(rig: Rig, host: HostSimulator) -> None:
+    s = rig.rt.runner.start_session(1)
+    rig.terminal.present(TEST_CARDS["visa_contactless"])
+    rig.reach(State.WAIT_PLUG)
+    rig.rt.runner.post(ev.Cancelled(s.id))
+    rig.until(lambda: rig.state() in (State.ERROR, None), "the void")
+    assert host.ledger()[s.id].reversed and s.id not in host.open_holds()
+
+
+def test_charger_fault_mid_charge_captures_the_energy_so_far(rig: Rig,
+                                                             host: HostSimulator) -> None:
+    s = rig.rt.runner.start_session(1)
+    rig.terminal.present(TEST_CARDS["visa_contactless"])
+    rig.reach(State.WAIT_PLUG)
+    rig.charger.plug(1)
+    rig.reach(State.CHARGING)
+    rig.charger.advance(1800)
+    rig.charger.fault(1, "Ground fault")
+    receipt = rig.reach(State.RECEIPT)
+    assert receipt.final_minor == 330 and host.ledger()[s.id].captured_minor == 330
+
+
+def test_host_down_at_capture_is_retried_until_it_lands(rig: Rig,
+                                                        host: HostSimulator) -> None:
+    s = rig.rt.runner.start_session(1)
+    rig.terminal.present(TEST_CARDS["visa_contactless"])
+    rig.reach(State.WAIT_PLUG)
+    rig.charger.plug(1)
+    rig.reach(State.CHARGING)
+    rig.charger.advance(600)
+    host.inject("refuse")
+    rig.rt.runner.post(ev.StopRequested(s.id))
+    rig.reach(State.CAPTURING)
+    rig.until(lambda: rig.rt.runner.active().attempts == 1, "the failed capture")
+    assert host.ledger()[s.id].captured_minor is None
+    assert rig.rt.runner.active().deadline is not None  # the retry is scheduled
+    rig.clock.advance(120)
+    rig.rt.runner.post(ev.Tick(rig.clock.now()))
+    receipt = rig.reach(State.RECEIPT)
+    assert host.ledger()[s.id].captured_minor == receipt.final_minor == 110
