@@ -322,7 +322,7 @@ def _int(value: object) -> int:
 
 def _read_line(sock: socket.socket, deadline: float) -> bytes:
     buf = bytearray()
-    while not buf.endswith(b"\n"):
+    while b"\n" not in buf:
         left = deadline - time.monotonic()
         if left <= 0:
             raise TimeoutError
@@ -333,7 +333,7 @@ def _read_line(sock: socket.socket, deadline: float) -> bytes:
         buf += chunk
         if len(buf) > MAX_LINE:
             raise HostError("The payment host sent an invalid answer.")
-    return bytes(buf)
+    return bytes(buf[:buf.index(b"\n") + 1])  # a second (duplicate) answer is dropped
 
 
 def parse_answer(line: bytes) -> dict[str, Any]:
