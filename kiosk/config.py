@@ -114,7 +114,7 @@ class PaymentConfig(_Section):
 class TariffConfig(_Section):
     """The v0 flat tariff (energy, time, session fee, VAT). OCPI tariffs replace it."""
 
-    energy_price_per_kwh: Money = Decimal("0.49")
+    energy_price_per_kwh: Money = Decimal("0.50")
     time_price_per_hour: Money = Decimal("0.00")
     session_fee: Money = Decimal("0.00")
     vat_percent: Percent = Decimal("19")

@@ -8,6 +8,7 @@ behind the same interfaces as their issues land).
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -56,7 +57,7 @@ def policy_from(config: KioskConfig, tariff: SimpleTariff) -> Policy:
         max_total_hold_minor=config.to_minor(p.max_total_hold),
         threshold_percent=p.hold_threshold_percent,
         allow_increments=p.allow_increments,
-        host_timeout_s=config.host.timeout_s + 5,
+        host_timeout_s=math.ceil(config.host.timeout_s) + 5,
         plug_timeout_s=config.ui.plug_timeout_s,
         receipt_timeout_s=config.ui.receipt_timeout_s,
     )

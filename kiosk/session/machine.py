@@ -190,6 +190,9 @@ IGNORED: frozenset[tuple[State, type[ev.Event]]] = frozenset(
     + [(S.STOPPING, e) for e in (ev.StopRequested, ev.CarUnplugged, ev.ChargerFault,
                                   ev.IncrementDeclined, ev.Cancelled)]
     + [(S.CHARGING, ev.Cancelled), (S.AUTHORIZING, ev.Cancelled)]
+    # the charger is not enabled before the hold: news of a car left from the last session
+    + [(s, e) for s in (S.READING_CARD, S.PIN_ENTRY, S.AUTHORIZING)
+       for e in (ev.Reading, ev.ChargingStarted, ev.ChargingStopped, ev.CarUnplugged)]
     + [(s, ev.ChargingStarted) for s in (S.CHARGING, S.STOPPING, S.CAPTURING, S.REVERSING,
                                          S.RECEIPT, S.DECLINED, S.ERROR)]
     + [(s, ev.Captured) for s in (S.RECEIPT,)]
