@@ -1,0 +1,565 @@
+"""The driver's screens, one widget per page of the main window's stack.
+
+Each page is a plain widget with an object name (tests find it and its buttons by name) and a
+``show_session`` method the main window calls with the session it shows. Pages never change a
+session themselves: buttons post events to the runner (``Runner.post`` is thread-safe and the
+bridge processes them on the GUI thread) or call the runtime's device hooks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLayout,
+    QProgressBar,
+    QPushButton,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from kiosk.billing.money import format_money
+from kiosk.session import events as ev
+from kiosk.session.machine import Outcome, Session, State
+from kiosk.ui.style import (
+    format_duration,
+    format_kw,
+    format_kwh,
+    format_percent,
+    format_unit_price,
+)
+
+if TYPE_CHECKING:
+    from kiosk.runtime import Runtime
+
+MARGIN_H = 64
+MARGIN_V = 40
+SPACING = 24
+PIN_MIN = 4
+PIN_MAX = 12
+
+
+# --- small builders ----------------------------------------------------------------------
+def make_label(text: str = "", role: str = "body", name: str = "", *, wrap: bool = False,
+               align: Qt.AlignmentFlag | None = None) -> QLabel:
+    lbl = QLabel(text)
+    lbl.setProperty("role", role)
+    if name:
+        lbl.setObjectName(name)
+    lbl.setWordWrap(wrap)
+    lbl.setTextFormat(Qt.TextFormat.PlainText)  # session texts are shown, never interpreted
+    if align is not None:
+        lbl.setAlignment(align)
+    return lbl
+
+
+def make_button(text: str, name: str, role: str = "secondary",
+                on_click: Callable[[], None] | None = None) -> QPushButton:
+    btn = QPushButton(text)
+    btn.setObjectName(name)
+    btn.setProperty("role", role)
+    btn.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # touch screen: no focus frames
+    btn.setCursor(Qt.CursorShape.PointingHandCursor)
+    if on_click is not None:
+        btn.clicked.connect(on_click)
+    return btn
+
+
+def make_card(layout: QLayout, name: str = "") -> QFrame:
+    frame = QFrame()
+    frame.setProperty("role", "card")
+    if name:
+        frame.setObjectName(name)
+    frame.setLayout(layout)
+    return frame
+
+
+def countdown(deadline: datetime | None, now: datetime) -> str:
+    """``m:ss`` until ``deadline``, or ``""`` when there is none."""
+    if deadline is None:
+        return ""
+    left = max(0, int((deadline - now).total_seconds()))
+    return f"{left // 60}:{left % 60:02d}"
+
+
+class Page(QWidget):
+    """A full-screen page below the header."""
+
+    def __init__(self, runtime: Runtime, name: str) -> None:
+        super().__init__()
+        self.runtime = runtime
+        self.setObjectName(name)
+        self.setProperty("role", "page")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        self.session: Session | None = None
+        self.box = QVBoxLayout(self)
+        self.box.setContentsMargins(MARGIN_H, MARGIN_V, MARGIN_H, MARGIN_V)
+        self.box.setSpacing(SPACING)
+
+    @property
+    def currency(self) -> str:
+        return self.runtime.tariff.currency
+
+    def money(self, minor: int) -> str:
+        return format_money(minor, self.currency)
+
+    @property
+    def hold_minor(self) -> int:
+        return self.runtime.machine.policy.hold_minor
+
+    def post(self, make: Callable[[str], ev.Event]) -> None:
+        """Post an event for the shown session (nothing when there is none)."""
+        if self.session is not None:
+            self.runtime.runner.post(make(self.session.id))
+
+    def show_session(self, session: Session | None) -> None:
+        self.session = session
+
+
+# --- idle --------------------------------------------------------------------------------
+class IdlePage(Page):
+    """Prices before start (AFIR) and the one button that starts a session."""
+
+    def __init__(self, runtime: Runtime, on_pay: Callable[[], None]) -> None:
+        super().__init__(runtime, "idle_page")
+        t = runtime.tariff
+        vat = 1 + t.vat_percent / 100
+        self.box.addWidget(make_label("Charge your car, pay by card", "title", "idle_title"))
+
+        prices = QVBoxLayout()
+        prices.setContentsMargins(40, 28, 40, 28)
+        prices.setSpacing(10)
+        self.price_label = make_label(
+            f"{format_unit_price(t.energy_price_per_kwh * vat, t.currency)} / kWh", "price",
+            "energy_price_label")
+        prices.addWidget(self.price_label)
+        extras: list[str] = []
+        if t.time_price_per_hour:
+            per_min = format_unit_price(t.time_price_per_hour * vat / 60, t.currency)
+            extras.append(f"+ {per_min} / minute of charging")
+        if t.session_fee:
+            extras.append(f"+ {format_unit_price(t.session_fee * vat, t.currency)} per session")
+        for i, text in enumerate(extras):
+            prices.addWidget(make_label(text, "price_extra", f"price_extra_{i}"))
+        excl = format_unit_price(t.energy_price_per_kwh, t.currency)
+        prices.addWidget(make_label(
+            f"All prices incl. {format_percent(t.vat_percent)} % VAT ({excl} / kWh excl. VAT). "
+            "No other fees.", "muted", "vat_label", wrap=True))
+        self.box.addWidget(make_card(prices, "price_card"))
+
+        steps = QHBoxLayout()
+        steps.setSpacing(SPACING)
+        for i, text in enumerate(["Press Start, then tap or insert your card.",
+                                  "Plug in your car. Charging starts by itself.",
+                                  "Press Stop when done. You get a receipt."], start=1):
+            step = QHBoxLayout()
+            step.setContentsMargins(20, 16, 20, 16)
+            step.setSpacing(16)
+            step.addWidget(make_label(str(i), "step_number", align=Qt.AlignmentFlag.AlignCenter))
+            step.addWidget(make_label(text, "step_text", f"step_{i}_label", wrap=True), 1)
+            steps.addWidget(make_card(step), 1)
+        self.box.addLayout(steps)
+
+        self.hold_label = make_label(
+            f"We reserve {self.money(self.hold_minor)} on your card; you pay only what you "
+            "charge.", "body", "hold_label", wrap=True)
+        self.box.addWidget(self.hold_label)
+        self.box.addStretch(1)
+        self.notice_label = make_label("", "notice", "idle_notice", wrap=True)
+        self.notice_label.hide()
+        self.box.addWidget(self.notice_label)
+        self.pay_button = make_button("Start charging \u2014 pay by card", "pay_button",
+                                      "primary", on_pay)
+        self.box.addWidget(self.pay_button)
+
+    def set_notice(self, text: str) -> None:
+        self.notice_label.setText(text)
+        self.notice_label.setVisible(bool(text))
+
+
+# --- card --------------------------------------------------------------------------------
+class CardPage(Page):
+    def __init__(self, runtime: Runtime, *, demo: bool) -> None:
+        super().__init__(runtime, "card_page")
+        self.box.addWidget(make_label("Hold your card near the reader or insert it", "title",
+                                      "card_title", wrap=True))
+        hold = QHBoxLayout()
+        hold.setSpacing(SPACING)
+        hold.addWidget(make_label(self.money(self.hold_minor), "amount", "card_hold_label"))
+        hold.addWidget(make_label(
+            "will be reserved on your card.\nYou pay only for the energy you charge.", "lead",
+            "card_hold_text"), 1)
+        self.box.addLayout(hold)
+        self.box.addWidget(make_label(
+            "Contactless cards, phones and watches: tap and hold until you hear the beep. "
+            "Chip cards: insert the card and leave it in until asked to remove it.", "muted",
+            wrap=True))
+        self.box.addStretch(1)
+        self.demo_buttons: dict[str, QPushButton] = {}
+        if demo:
+            self._add_demo_cards()
+        self.cancel_button = make_button("Cancel", "cancel_button", "secondary",
+                                         lambda: self.post(ev.Cancelled))
+        self.box.addWidget(self.cancel_button)
+
+    def _add_demo_cards(self) -> None:
+        from drivers.sim.card_terminal import SimCardTerminal
+        from drivers.sim.cards import TEST_CARDS, SimCard
+
+        terminal = self.runtime.card_terminal
+        if not isinstance(terminal, SimCardTerminal):
+            return
+        self.box.addWidget(make_label("Demo: tap a test card", "muted", "demo_cards_title"))
+        grid = QGridLayout()
+        grid.setSpacing(12)
+        columns = 4
+        for i, (name, card) in enumerate(TEST_CARDS.items()):
+            def present(_: bool = False, card: SimCard = card) -> None:
+                terminal.present(card)
+
+            btn = make_button(card.label, f"demo_card_{name}", "demo", present)
+            self.demo_buttons[name] = btn
+            grid.addWidget(btn, i // columns, i % columns)
+        self.box.addLayout(grid)
+
+
+# --- PIN ---------------------------------------------------------------------------------
+class PinPage(Page):
+    """The PIN pad. The PIN lives in this widget until OK, is shown only as dots, and goes
+    straight to the payment adapter (``submit_pin``), never into a session or the journal."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        super().__init__(runtime, "pin_page")
+        self._pin = ""
+        row = QHBoxLayout()
+        row.setSpacing(64)
+        self.box.addLayout(row, 1)
+
+        left = QVBoxLayout()
+        left.setSpacing(SPACING)
+        left.addWidget(make_label("Enter your PIN", "title", "pin_title"))
+        self.card_label = make_label("", "lead", "pin_card_label")
+        left.addWidget(self.card_label)
+        self.dots_label = make_label("", "pin_dots", "pin_display",
+                                     align=Qt.AlignmentFlag.AlignCenter)
+        self.dots_label.setMinimumHeight(104)
+        left.addWidget(self.dots_label)
+        left.addWidget(make_label(
+            "Shield the keypad with your hand. Press OK when done.", "muted", wrap=True))
+        left.addStretch(1)
+        self.cancel_button = make_button("Cancel", "pin_cancel", "secondary",
+                                         lambda: self.post(ev.Cancelled))
+        left.addWidget(self.cancel_button)
+        row.addLayout(left, 1)
+
+        pad = QGridLayout()
+        pad.setSpacing(16)
+        self.keys: dict[str, QPushButton] = {}
+        for i, digit in enumerate("123456789"):
+            pad.addWidget(self._key(digit), i // 3, i % 3)
+        self.clear_button = make_button("Clear", "pin_clear", "pin_key", self.clear)
+        self.clear_button.setStyleSheet("font-size: 26px;")
+        pad.addWidget(self.clear_button, 3, 0)
+        pad.addWidget(self._key("0"), 3, 1)
+        self.ok_button = make_button("OK", "pin_ok", "primary", self._ok)
+        self.ok_button.setStyleSheet("font-size: 32px;")
+        pad.addWidget(self.ok_button, 3, 2)
+        row.addLayout(pad)
+        self._redraw()
+
+    def _key(self, digit: str) -> QPushButton:
+        btn = make_button(digit, f"pin_key_{digit}", "pin_key", lambda: self._press(digit))
+        self.keys[digit] = btn
+        return btn
+
+    def _press(self, digit: str) -> None:
+        if len(self._pin) < PIN_MAX:
+            self._pin += digit
+        self._redraw()
+
+    def clear(self) -> None:
+        self._pin = ""
+        self._redraw()
+
+    def _redraw(self) -> None:
+        n = len(self._pin)
+        self.dots_label.setText("\u25cf" * n if n else "")
+        self.ok_button.setEnabled(n >= PIN_MIN)
+
+    def _ok(self) -> None:
+        if self.session is None or len(self._pin) < PIN_MIN:
+            return
+        pin, self._pin = self._pin, ""
+        self._redraw()
+        self.runtime.adapters.submit_pin(self.session.id, pin)
+
+    def show_session(self, session: Session | None) -> None:
+        if session is None or self.session is None or session.id != self.session.id:
+            self.clear()
+        super().show_session(session)
+        pan = session.masked_pan if session else ""
+        self.card_label.setText(f"Card {pan}" if pan else "")
+
+
+# --- authorizing ---------------------------------------------------------------------------
+class AuthorizingPage(Page):
+    def __init__(self, runtime: Runtime) -> None:
+        super().__init__(runtime, "authorizing_page")
+        self.box.addStretch(1)
+        self.box.addWidget(make_label("Contacting your bank\u2026", "title", "authorizing_title",
+                                      align=Qt.AlignmentFlag.AlignCenter))
+        self.box.addWidget(make_label(
+            f"Reserving {self.money(self.hold_minor)} on your card. This usually takes a few "
+            "seconds. Please do not remove your card.", "lead", "authorizing_text", wrap=True,
+            align=Qt.AlignmentFlag.AlignCenter))
+        bar = QProgressBar()
+        bar.setRange(0, 0)
+        bar.setTextVisible(False)
+        bar.setFixedWidth(480)
+        self.box.addWidget(bar, 0, Qt.AlignmentFlag.AlignCenter)
+        self.box.addStretch(2)
+
+
+# --- plug in -------------------------------------------------------------------------------
+class PlugPage(Page):
+    def __init__(self, runtime: Runtime, *, demo: bool) -> None:
+        super().__init__(runtime, "plug_page")
+        self.box.addWidget(make_label("Approved. Plug in your car.", "title", "plug_title"))
+        self.connector_label = make_label("", "lead", "plug_connector_label", wrap=True)
+        self.box.addWidget(self.connector_label)
+        self.box.addWidget(make_label(
+            "Charging starts by itself as soon as the car is connected. If no car is connected "
+            "in time, the reservation on your card is released.", "body", wrap=True))
+        self.countdown_label = make_label("", "muted", "plug_countdown_label")
+        self.box.addWidget(self.countdown_label)
+        self.box.addStretch(1)
+        self.plug_button: QPushButton | None = None
+        self._plug_car: Callable[[int], None] | None = None
+        if demo:
+            from drivers.sim.charger import SimCharger
+
+            if isinstance(runtime.charger, SimCharger):
+                self._plug_car = runtime.charger.plug
+                self.plug_button = make_button("Demo: plug the car in", "demo_plug_button",
+                                               "demo", self._plug)
+                self.box.addWidget(self.plug_button)
+        self.cancel_button = make_button("Cancel", "plug_cancel_button", "secondary",
+                                         lambda: self.post(ev.Cancelled))
+        self.box.addWidget(self.cancel_button)
+
+    def _plug(self) -> None:
+        if self.session is not None and self._plug_car is not None:
+            self._plug_car(self.session.connector)
+
+    def show_session(self, session: Session | None) -> None:
+        super().show_session(session)
+        if session is None:
+            return
+        label = connector_label(self.runtime, session.connector)
+        self.connector_label.setText(
+            f"{self.money(session.held_minor)} is reserved on your card. Use connector {label}.")
+        left = countdown(session.deadline, self.runtime.clock())
+        self.countdown_label.setText(f"Time left to plug in: {left}" if left else "")
+
+
+def connector_label(runtime: Runtime, connector: int) -> str:
+    for c in runtime.config.connectors:
+        if c.id == connector:
+            return str(c.label)
+    return str(connector)
+
+
+# --- charging ------------------------------------------------------------------------------
+class ChargingPage(Page):
+    """Live values while charging; STOPPING and CAPTURING show *Finishing* instead of Stop."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        super().__init__(runtime, "charging_page")
+        self.title_label = make_label("Charging", "title", "charging_title")
+        self.box.addWidget(self.title_label)
+
+        grid = QGridLayout()
+        grid.setSpacing(SPACING)
+        self.cost_label = self._metric(grid, 0, 0, "Cost so far", "cost_label")
+        self.energy_label = self._metric(grid, 0, 1, "Energy", "energy_label")
+        self.time_label = self._metric(grid, 1, 0, "Charging time", "time_label")
+        self.power_label = self._metric(grid, 1, 1, "Power", "power_label")
+        self.box.addLayout(grid)
+        self.hold_label = make_label("", "muted", "charging_hold_label", wrap=True)
+        self.box.addWidget(self.hold_label)
+        self.box.addStretch(1)
+
+        self.bottom = QStackedWidget()
+        self.bottom.setObjectName("charging_bottom")
+        self.stop_button = make_button("Stop charging", "stop_button", "danger",
+                                       lambda: self.post(ev.StopRequested))
+        self.bottom.addWidget(self.stop_button)
+        self.finishing_label = make_label("", "lead", "finishing_label", wrap=True,
+                                          align=Qt.AlignmentFlag.AlignCenter)
+        self.bottom.addWidget(self.finishing_label)
+        self.bottom.setFixedHeight(140)
+        self.box.addWidget(self.bottom)
+
+    def _metric(self, grid: QGridLayout, row: int, col: int, name: str,
+                object_name: str) -> QLabel:
+        box = QVBoxLayout()
+        box.setContentsMargins(32, 18, 32, 18)
+        box.setSpacing(4)
+        box.addWidget(make_label(name, "metric_name"))
+        value = make_label("", "metric_value", object_name)
+        box.addWidget(value)
+        grid.addWidget(make_card(box), row, col)
+        return value
+
+    def show_session(self, session: Session | None) -> None:
+        super().show_session(session)
+        if session is None:
+            return
+        finishing = session.state in (State.STOPPING, State.CAPTURING)
+        amount = session.final_minor if session.state is State.CAPTURING else session.cost_minor
+        self.cost_label.setText(self.money(amount))
+        self.energy_label.setText(format_kwh(session.energy_wh))
+        self.time_label.setText(format_duration(session.duration_s))
+        self.power_label.setText(format_kw(session.power_w))
+        held = session.held_minor
+        if held:
+            left = self.money(max(0, held - session.cost_minor))
+            self.hold_label.setText(f"Reserved on your card: {self.money(held)} ({left} left)")
+        self.title_label.setText("Finishing\u2026" if finishing else "Charging")
+        if finishing:
+            self.finishing_label.setText(
+                "Stopping the charger and completing your payment. Please wait."
+                if session.state is State.STOPPING else
+                "Completing your payment. Please wait.")
+            self.bottom.setCurrentWidget(self.finishing_label)
+        else:
+            self.bottom.setCurrentWidget(self.stop_button)
+        self.stop_button.setEnabled(session.state is State.CHARGING)
+
+
+# --- receipt -------------------------------------------------------------------------------
+class ReceiptPage(Page):
+    def __init__(self, runtime: Runtime) -> None:
+        super().__init__(runtime, "receipt_page")
+        self.box.addWidget(make_label("Thank you! You can unplug your car.", "title",
+                                      "receipt_title"))
+        row = QHBoxLayout()
+        row.setSpacing(48)
+        self.box.addLayout(row)
+
+        left = QVBoxLayout()
+        left.setSpacing(8)
+        left.addWidget(make_label("Total paid", "lead", "receipt_total_caption"))
+        self.total_label = make_label("", "big_total", "receipt_total_label")
+        left.addWidget(self.total_label)
+        self.vat_label = make_label("", "muted", "receipt_vat_label")
+        left.addWidget(self.vat_label)
+        left.addStretch(1)
+        row.addLayout(left, 1)
+
+        details = QGridLayout()
+        details.setContentsMargins(32, 24, 32, 24)
+        details.setHorizontalSpacing(32)
+        details.setVerticalSpacing(16)
+        self.rows: dict[str, QLabel] = {}
+        for i, (key, name) in enumerate([
+            ("energy", "Energy"), ("duration", "Charging time"), ("card", "Card"),
+            ("auth_code", "Authorization"), ("station", "Station"), ("session", "Session"),
+        ]):
+            details.addWidget(make_label(name, "row_name"), i, 0)
+            value = make_label("", "row_value", f"receipt_{key}_label")
+            value.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
+            details.addWidget(value, i, 1)
+            self.rows[key] = value
+        details.setColumnStretch(1, 1)
+        row.addWidget(make_card(details, "receipt_details"), 1)
+
+        self.box.addStretch(1)
+        self.timeout_label = make_label("", "muted", "receipt_timeout_label",
+                                        align=Qt.AlignmentFlag.AlignCenter)
+        self.box.addWidget(self.timeout_label)
+        self.done_button = make_button("Done", "done_button", "primary",
+                                       lambda: self.post(ev.Dismissed))
+        self.box.addWidget(self.done_button)
+
+    def show_session(self, session: Session | None) -> None:
+        super().show_session(session)
+        if session is None:
+            return
+        self.total_label.setText(self.money(session.final_minor))
+        vat = format_percent(self.runtime.tariff.vat_percent)
+        self.vat_label.setText(f"incl. {vat} % VAT")
+        self.rows["energy"].setText(format_kwh(session.energy_wh))
+        self.rows["duration"].setText(format_duration(session.duration_s))
+        self.rows["card"].setText(session.masked_pan or "\u2014")
+        self.rows["auth_code"].setText(session.auth_code or "\u2014")
+        self.rows["station"].setText(str(self.runtime.config.station.id))
+        self.rows["session"].setText(session.id)
+        left = countdown(session.deadline, self.runtime.clock())
+        self.timeout_label.setText(f"This screen closes by itself in {left}" if left else "")
+
+
+# --- declined, error, reversing -----------------------------------------------------------
+class MessagePage(Page):
+    TITLES = {
+        State.DECLINED: "Payment declined",
+        State.ERROR: "Charging not possible",
+        State.REVERSING: "Releasing your reservation\u2026",
+    }
+
+    def __init__(self, runtime: Runtime) -> None:
+        super().__init__(runtime, "message_page")
+        self.box.addStretch(1)
+        self.icon_label = make_label("!", "icon_error", "message_icon",
+                                     align=Qt.AlignmentFlag.AlignCenter)
+        self.box.addWidget(self.icon_label, 0, Qt.AlignmentFlag.AlignCenter)
+        self.title_label = make_label("", "title", "message_title",
+                                      align=Qt.AlignmentFlag.AlignCenter)
+        self.box.addWidget(self.title_label)
+        self.message_label = make_label("", "lead", "message_label", wrap=True,
+                                        align=Qt.AlignmentFlag.AlignCenter)
+        self.box.addWidget(self.message_label)
+        self.wait_bar = QProgressBar()
+        self.wait_bar.setRange(0, 0)
+        self.wait_bar.setTextVisible(False)
+        self.wait_bar.setFixedWidth(480)
+        self.box.addWidget(self.wait_bar, 0, Qt.AlignmentFlag.AlignCenter)
+        self.box.addStretch(2)
+        self.ok_button = make_button("OK", "message_ok_button", "primary",
+                                     lambda: self.post(ev.Dismissed))
+        self.box.addWidget(self.ok_button)
+
+    def show_session(self, session: Session | None) -> None:
+        super().show_session(session)
+        if session is None:
+            return
+        title = self.TITLES.get(session.state, "")
+        if session.state is State.ERROR and session.outcome is Outcome.REVERSED:
+            title = "Charging cancelled"  # voided by the driver, a timeout or no energy
+        self.title_label.setText(title)
+        text = session.message
+        if session.state is State.REVERSING and not text:
+            text = "Please wait a moment."
+        self.message_label.setText(text)
+        can_dismiss = session.state in (State.DECLINED, State.ERROR)
+        role, icon = "icon_error", "!"
+        if session.state is State.DECLINED:
+            role = "icon_declined"
+        elif session.outcome is Outcome.REVERSED:
+            role, icon = "icon_info", "i"
+        self.icon_label.setText(icon)
+        if self.icon_label.property("role") != role:
+            self.icon_label.setProperty("role", role)
+            self.icon_label.style().unpolish(self.icon_label)
+            self.icon_label.style().polish(self.icon_label)
+        self.icon_label.setVisible(can_dismiss)
+        self.ok_button.setVisible(can_dismiss)
+        self.wait_bar.setVisible(not can_dismiss)

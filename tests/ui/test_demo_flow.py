@@ -1,0 +1,319 @@
+"""The driver's window on the simulators, driven through its buttons as a driver would.
+
+Every test builds a real runtime (journal in a temp dir, simulated card terminal, charger and
+payment host on loopback), a Bridge and the MainWindow in demo mode, finds widgets by object
+name and clicks them. The session machine, the journal and the adapters are the real ones, so
+a flow that breaks anywhere between the button and the host fails here.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QLineEdit, QPushButton, QStackedWidget, QWidget
+from pytestqt.qtbot import QtBot
+
+from drivers.sim.cards import TEST_CARDS
+from kiosk.billing.money import format_money
+from kiosk.config import parse_config
+from kiosk.runtime import Runtime, build_runtime
+from kiosk.session.machine import Outcome, Session, State
+from kiosk.ui.bridge import Bridge
+from kiosk.ui.main_window import MainWindow
+from kiosk.ui.style import format_kwh
+
+CONFIG = """
+schema_version = 1
+[charger]
+sim_speed = 60
+[host]
+timeout_s = 5
+[ui]
+demo_mode = true
+"""
+WAIT_MS = 15_000
+PIN_CARD = "mastercard_pin"
+
+
+@dataclass
+class Kiosk:
+    qtbot: QtBot
+    runtime: Runtime
+    window: MainWindow
+
+    @property
+    def currency(self) -> str:
+        return self.runtime.config.station.currency
+
+    def page(self) -> str:
+        stack = self.window.findChild(QStackedWidget, "pages")
+        assert stack is not None
+        page = stack.currentWidget()
+        return page.objectName() if page is not None else ""
+
+    def wait_page(self, name: str, timeout: int = WAIT_MS) -> None:
+        try:
+            self.qtbot.waitUntil(lambda: self.page() == name, timeout=timeout)
+        except AssertionError:
+            s = self.runtime.runner.active()
+            raise AssertionError(f"expected {name}, still on {self.page()} "
+                                 f"(session: {s.state if s else None}, "
+                                 f"message: {s.message if s else ''!r})") from None
+
+    def button(self, name: str) -> QPushButton:
+        btn = self.window.findChild(QPushButton, name)
+        assert btn is not None, f"no button {name!r}"
+        return btn
+
+    def label(self, name: str) -> QLabel:
+        lbl = self.window.findChild(QLabel, name)
+        assert lbl is not None, f"no label {name!r}"
+        return lbl
+
+    def click(self, name: str) -> None:
+        btn = self.button(name)
+        self.qtbot.waitUntil(lambda: btn.isVisible() and btn.isEnabled(), timeout=WAIT_MS)
+        self.qtbot.mouseClick(btn, Qt.MouseButton.LeftButton)  # type: ignore[no-untyped-call]
+
+    def session(self) -> Session:
+        s = self.runtime.runner.active()
+        assert s is not None, "no live session"
+        return s
+
+    def visible_texts(self) -> list[str]:
+        """Every text a driver could read on the window, shown or not."""
+        texts = [self.window.windowTitle()]
+        texts += [w.text() for w in self.window.findChildren(QLabel)]
+        texts += [w.text() for w in self.window.findChildren(QLineEdit)]
+        texts += [w.toolTip() for w in self.window.findChildren(QWidget)]
+        return texts
+
+
+def _build(qtbot: QtBot, tmp_path: Path, caplog: pytest.LogCaptureFixture,
+           *, with_bridge: bool) -> Iterator[Kiosk]:
+    caplog.set_level(logging.INFO)
+    runtime = build_runtime(parse_config(CONFIG), journal_path=tmp_path / "j.sqlite")
+    bridge: Bridge | None = None
+    window: MainWindow | None = None
+    try:
+        bridge = Bridge(runtime)
+        # startup_child.py makes the Bridge itself and gives the window only the runtime
+        window = MainWindow(runtime, demo=True, bridge=bridge if with_bridge else None)
+        qtbot.addWidget(window)
+        window.resize(1280, 800)
+        window.show()
+        qtbot.waitExposed(window)
+        yield Kiosk(qtbot, runtime, window)
+    finally:
+        if window is not None:
+            window.shutdown()
+        if bridge is not None:
+            bridge.close()
+        runtime.close()
+    leftover = [t.name for t in threading.enumerate()
+                if t.is_alive() and (t.name.startswith("kiosk-") or t.name == "sim-charger")]
+    assert not leftover, f"threads left behind: {leftover}"
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert not errors, f"errors logged: {errors}"
+
+
+@pytest.fixture(params=[True, False], ids=["bridge-signal", "own-listener"])
+def kiosk(request: pytest.FixtureRequest, qtbot: QtBot, tmp_path: Path,
+          caplog: pytest.LogCaptureFixture) -> Iterator[Kiosk]:
+    yield from _build(qtbot, tmp_path, caplog, with_bridge=request.param)
+
+
+@pytest.fixture
+def k(qtbot: QtBot, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> Iterator[Kiosk]:
+    yield from _build(qtbot, tmp_path, caplog, with_bridge=True)
+
+
+def _pay_with(k: Kiosk, card: str) -> None:
+    k.wait_page("idle_page")
+    k.click("pay_button")
+    k.wait_page("card_page")
+    k.click(f"demo_card_{card}")
+
+
+# --- the paid session ------------------------------------------------------------------------
+def test_paid_session_from_idle_to_receipt_and_back(kiosk: Kiosk) -> None:
+    k = kiosk
+    _pay_with(k, "visa_contactless")
+    k.wait_page("plug_page")
+    assert k.session().state is State.WAIT_PLUG
+
+    k.click("demo_plug_button")
+    k.wait_page("charging_page")
+    cost = k.label("cost_label")
+    zero = format_money(0, k.currency)
+    k.qtbot.waitUntil(lambda: cost.text() not in ("", zero), timeout=WAIT_MS)
+    live = k.session()
+    assert live.state is State.CHARGING
+    # the screen shows the session's own numbers (listeners run on the GUI thread)
+    assert cost.text() == format_money(live.cost_minor, k.currency)
+    assert k.label("energy_label").text() == format_kwh(live.energy_wh)
+    assert live.cost_minor == k.runtime.tariff.amount_minor(live.energy_wh, live.duration_s)
+
+    k.click("stop_button")
+    k.wait_page("receipt_page")
+    s = k.session()
+    assert s.state is State.RECEIPT
+    assert s.outcome is Outcome.CAPTURED
+    assert s.final_minor > 0
+    assert k.label("receipt_total_label").text() == format_money(s.final_minor, k.currency)
+    assert k.label("receipt_energy_label").text() == format_kwh(s.energy_wh)
+    assert k.label("receipt_card_label").text() == s.masked_pan
+    assert k.label("receipt_auth_code_label").text() == s.auth_code
+    assert k.label("receipt_session_label").text() == s.id
+    record = k.runtime.journal.outbox()[-1]
+    assert record.session_id == s.id
+    assert record.payload["amount_minor"] == s.final_minor
+
+    k.click("done_button")
+    k.wait_page("idle_page")
+    assert k.runtime.runner.active() is None
+    stored = k.runtime.journal.session(s.id)
+    assert stored is not None and stored.state is State.DONE
+
+
+def test_stop_shows_finishing_and_disables_stop(k: Kiosk) -> None:
+    _pay_with(k, "visa_contactless")
+    k.wait_page("plug_page")
+    k.click("demo_plug_button")
+    k.wait_page("charging_page")
+    k.qtbot.waitUntil(lambda: k.session().energy_wh > 0, timeout=WAIT_MS)
+    stopping = k.session()
+    k.window.show_session(replace(stopping, state=State.STOPPING))
+    assert k.page() == "charging_page"
+    assert not k.button("stop_button").isVisible()
+    assert not k.button("stop_button").isEnabled()
+    assert k.label("finishing_label").isVisible()
+    k.window.refresh()
+    assert k.button("stop_button").isVisible()
+    k.click("stop_button")
+    k.wait_page("receipt_page")
+
+
+# --- declined ----------------------------------------------------------------------------------
+def test_declined_card_shows_the_host_message_then_idle(k: Kiosk) -> None:
+    name = next(n for n in TEST_CARDS if n.startswith("declined"))
+    _pay_with(k, name)
+    k.wait_page("message_page")
+    s = k.session()
+    assert s.state is State.DECLINED
+    assert s.message
+    assert k.label("message_label").text() == s.message
+    assert k.button("message_ok_button").isVisible()
+    record = k.runtime.journal.outbox()[-1]
+    assert record.session_id == s.id
+    assert record.payload["outcome"] == "declined"
+    assert record.payload["amount_minor"] == 0
+
+    k.click("message_ok_button")
+    k.wait_page("idle_page")
+    assert k.runtime.runner.active() is None
+
+
+def test_cancel_on_the_card_page_returns_to_idle(k: Kiosk) -> None:
+    k.click("pay_button")
+    k.wait_page("card_page")
+    sid = k.session().id
+    k.click("cancel_button")
+    k.wait_page("idle_page")
+    stored = k.runtime.journal.session(sid)
+    assert stored is not None and stored.outcome is Outcome.ABORTED
+
+
+# --- PIN ---------------------------------------------------------------------------------------
+def test_pin_card_asks_for_the_pin_then_waits_for_the_car(k: Kiosk) -> None:
+    pin = TEST_CARDS[PIN_CARD].pin
+    _pay_with(k, PIN_CARD)
+    k.wait_page("pin_page")
+    assert k.session().state is State.PIN_ENTRY
+    for i in range(10):
+        key = k.button(f"pin_key_{i}")
+        assert key.width() >= 96 and key.height() >= 96, f"pin_key_{i} is {key.size()}"
+    ok = k.button("pin_ok")
+    assert not ok.isEnabled()
+
+    k.click("pin_key_9")
+    k.click("pin_clear")
+    assert k.label("pin_display").text() == ""
+    for digit in pin:
+        k.click(f"pin_key_{digit}")
+    assert k.label("pin_display").text() == "\u25cf" * len(pin)
+    k.click("pin_ok")
+    k.wait_page("plug_page")
+    assert k.session().state is State.WAIT_PLUG
+
+    k.click("plug_cancel_button")
+    k.wait_page("message_page")
+    k.qtbot.waitUntil(lambda: k.session().state is State.ERROR, timeout=WAIT_MS)
+    assert "not been charged" in k.label("message_label").text()
+    k.click("message_ok_button")
+    k.wait_page("idle_page")
+
+
+def test_the_pin_is_never_shown(k: Kiosk) -> None:
+    pin = TEST_CARDS[PIN_CARD].pin
+    _pay_with(k, PIN_CARD)
+    k.wait_page("pin_page")
+    for i, digit in enumerate(pin, start=1):
+        k.click(f"pin_key_{digit}")
+        typed = pin[:i]
+        shown = k.visible_texts()
+        assert not any(typed in t for t in shown if len(typed) > 1), shown
+        assert k.label("pin_display").text() == "\u25cf" * i
+    k.click("pin_ok")
+    k.wait_page("plug_page")
+    assert not any(pin in t for t in k.visible_texts())
+
+
+def test_a_wrong_pin_is_declined(k: Kiosk) -> None:
+    pin = TEST_CARDS[PIN_CARD].pin
+    wrong = "".join(str((int(d) + 1) % 10) for d in pin)
+    _pay_with(k, PIN_CARD)
+    k.wait_page("pin_page")
+    for digit in wrong:
+        k.click(f"pin_key_{digit}")
+    k.click("pin_ok")
+    k.wait_page("message_page")
+    assert k.session().state is State.DECLINED
+    k.click("message_ok_button")
+    k.wait_page("idle_page")
+
+
+# --- the window itself -------------------------------------------------------------------------
+def test_every_page_fits_the_kiosk_screen(k: Kiosk) -> None:
+    hint = k.window.minimumSizeHint()
+    assert hint.width() <= 1280 and hint.height() <= 800, hint
+    assert k.window.width() == 1280 and k.window.height() == 800
+
+
+def test_idle_page_shows_prices_and_the_hold(k: Kiosk) -> None:
+    t = k.runtime.tariff
+    assert "/ kWh" in k.label("energy_price_label").text()
+    assert f"{t.vat_percent.normalize():f} % VAT" in k.label("vat_label").text()
+    hold = format_money(k.runtime.machine.policy.hold_minor, k.currency)
+    assert hold in k.label("hold_label").text()
+    assert k.label("station_label").text() == k.runtime.config.station.name
+    pay = k.button("pay_button")
+    assert pay.height() >= 80
+
+
+def test_bridge_close_unhooks_from_the_runner(k: Kiosk, qtbot: QtBot) -> None:
+    runner = k.runtime.runner
+    extra = Bridge(k.runtime)
+    hooked = runner.wakeup is not None
+    assert hooked
+    assert len([f for f in runner.listeners if getattr(f, "__self__", None) is extra]) == 1
+    extra.close()
+    assert runner.wakeup is None
+    assert not [f for f in runner.listeners if getattr(f, "__self__", None) is extra]
+    extra.close()  # twice is fine
