@@ -112,7 +112,11 @@ class PaymentConfig(_Section):
 
 
 class TariffConfig(_Section):
-    """The v0 flat tariff (energy, time, session fee, VAT). OCPI tariffs replace it."""
+    """Either an OCPI 2.2.1 tariff file (``file``: one Tariff object or a list; the first one
+    valid at the session start applies), or the simple prices below, which become a one-element
+    OCPI tariff. A relative ``file`` is relative to the config file's folder."""
+
+    file: str = ""
 
     energy_price_per_kwh: Money = Decimal("0.50")
     time_price_per_hour: Money = Decimal("0.00")
@@ -196,6 +200,9 @@ class KioskConfig(_Section):
                 raise ValueError(f"{key} has more decimals than {self.station.currency} allows")
         return self
 
+    def tariff_path(self) -> Path | None:
+        return Path(self.tariff.file) if self.tariff.file else None
+
     def to_minor(self, amount: Decimal) -> int:
         """An exact amount of the station's currency in minor units (validated exact)."""
         return int(amount.scaleb(exponent(self.station.currency)))
@@ -217,17 +224,37 @@ def _where(loc: tuple[int | str, ...]) -> str:
     return ".".join(parts) or "(top level)"
 
 
-def parse_config(text: str, source: str = "<config>") -> KioskConfig:
-    """Check a TOML text against the schema. Raises :class:`ConfigError`."""
+def _check_tariffs(cfg: KioskConfig, source: str) -> None:
+    from kiosk.billing.tariff import TariffError, load_tariffs
+
+    path = cfg.tariff_path()
+    if path is None:
+        return
+    try:
+        tariffs = load_tariffs(path)
+    except TariffError as exc:
+        raise ConfigError(f"{source}: tariff.file: {exc}") from None
+    for i, t in enumerate(tariffs):
+        if t.currency != cfg.station.currency:
+            raise ConfigError(f"{source}: tariff.file: tariff {i} ({t.id}) is in {t.currency}, "
+                              f"the station sells in {cfg.station.currency}")
+
+
+def parse_config(text: str, source: str = "<config>", base: Path | None = None) -> KioskConfig:
+    """Check a TOML text against the schema (and the tariff file it names). Relative file
+    names are taken from ``base`` (the config file's folder). Raises :class:`ConfigError`."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    tariff = data.get("tariff")
+    if isinstance(tariff, dict) and isinstance(tariff.get("file"), str) and tariff["file"]:
+        tariff["file"] = str((base or Path.cwd()) / Path(tariff["file"]).expanduser())
     if "schema_version" not in data:
         raise ConfigError(f"{source}: schema_version: missing (this kiosk reads version "
                           f"{SCHEMA_VERSION})")
     try:
-        return KioskConfig.model_validate(data)
+        cfg = KioskConfig.model_validate(data)
     except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
         # a cross-field check fails at the model itself; its message holds the key
@@ -241,6 +268,8 @@ def parse_config(text: str, source: str = "<config>") -> KioskConfig:
         if not err["loc"]:  # a cross-field check: its message names the keys
             raise ConfigError(f"{source}: {msg}{more}") from None
         raise ConfigError(f"{source}: {key}: {msg}{more}") from None
+    _check_tariffs(cfg, source)
+    return cfg
 
 
 def load_config(path: Path | str) -> KioskConfig:
@@ -255,4 +284,4 @@ def load_config(path: Path | str) -> KioskConfig:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not UTF-8 text") from None
-    return parse_config(text, str(path))
+    return parse_config(text, str(path), path.resolve().parent)

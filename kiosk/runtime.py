@@ -13,11 +13,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from drivers.acquirer.api import PaymentHost
 from drivers.charger.api import Charger
 from drivers.emv.api import CardTerminal
-from kiosk.billing.simple_tariff import SimpleTariff
+from kiosk.billing.display import PriceDisplay, price_display
+from kiosk.billing.live import TariffBook
+from kiosk.billing.tariff import Tariff, load_tariffs, simple_tariff
 from kiosk.config import KioskConfig
 from kiosk.records.record import session_record
 from kiosk.security.keys import load_or_create_key
@@ -39,20 +42,23 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def tariff_from(config: KioskConfig) -> SimpleTariff:
+def tariffs_from(config: KioskConfig) -> list[Tariff]:
+    path = config.tariff_path()
+    if path is not None:
+        return load_tariffs(path)  # checked when the config was loaded
     t = config.tariff
-    return SimpleTariff(
-        currency=config.station.currency, energy_price_per_kwh=t.energy_price_per_kwh,
-        time_price_per_hour=t.time_price_per_hour, session_fee=t.session_fee,
-        vat_percent=t.vat_percent,
-    )
+    return [simple_tariff(config.station.currency, energy_per_kwh=t.energy_price_per_kwh,
+                          time_per_hour=t.time_price_per_hour, session_fee=t.session_fee,
+                          vat=t.vat_percent)]
 
 
-def policy_from(config: KioskConfig, tariff: SimpleTariff) -> Policy:
+def policy_from(config: KioskConfig, book: TariffBook) -> Policy:
     p = config.payment
     return Policy(
         hold_minor=config.to_minor(p.hold_amount),
-        pricer=tariff.amount_minor,
+        pricer=book.price,
+        tracker=book.track,
+        bills_parking=book.bills_parking,
         increment_minor=config.to_minor(p.increment_amount),
         max_total_hold_minor=config.to_minor(p.max_total_hold),
         threshold_percent=p.hold_threshold_percent,
@@ -73,9 +79,21 @@ class Runtime:
     card_terminal: CardTerminal
     charger: Charger
     host: PaymentHost
-    tariff: SimpleTariff
+    tariffs: TariffBook
     clock: Clock
     closers: list[Callable[[], None]] = field(default_factory=list)
+
+    @property
+    def currency(self) -> str:
+        return self.config.station.currency
+
+    def price_display(self, lang: str = "") -> PriceDisplay | None:
+        """The prices of the tariff valid now, for the idle screen; None: no valid tariff."""
+        pricer = self.tariffs.at(self.clock())
+        if pricer is None:
+            return None
+        return price_display(pricer.tariff, lang=lang or self.config.ui.language,
+                             hold_minor=self.config.to_minor(self.config.payment.hold_amount))
 
     def recover(self) -> int:
         return len(self.runner.recover(self.adapters.probe))
@@ -132,8 +150,8 @@ def build_runtime(
         host = client
 
     journal = Journal(path)
-    tariff = tariff_from(config)
-    machine = SessionMachine(policy_from(config, tariff))
+    book = TariffBook(tariffs_from(config), ZoneInfo(config.station.timezone))
+    machine = SessionMachine(policy_from(config, book))
     station_id, currency = config.station.id, config.station.currency
     runner = Runner(machine, journal, clock=clock,
                     record_builder=lambda s: session_record(s, station_id=station_id,
@@ -145,4 +163,4 @@ def build_runtime(
     )
     runner.executor = adapters
     return Runtime(config, journal, machine, runner, adapters, card_terminal, charger, host,
-                   tariff, clock, closers)
+                   book, clock, closers)

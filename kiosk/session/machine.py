@@ -60,6 +60,18 @@ class Outcome(StrEnum):
 
 @register
 @dataclass(frozen=True)
+class Mark:
+    """The start of a charging period (OCPI): where another price could begin to apply. The
+    billing side decides where marks go (:attr:`Policy.tracker`); the machine keeps them."""
+
+    at: datetime
+    meter_wh: int
+    power_w: int = 0
+    charging: bool = True  # False: the car is plugged in but not charging (parking/idle)
+
+
+@register
+@dataclass(frozen=True)
 class Session:
     """A snapshot of one session; the journal stores each one it passes through."""
 
@@ -83,6 +95,8 @@ class Session:
     power_w: int = 0
     last_reading_at: datetime | None = None
     cost_minor: int = 0
+    marks: tuple[Mark, ...] = ()
+    parking_since: datetime | None = None  # the car stopped drawing but is still plugged in
     stop_reason: str = ""
     final_minor: int = 0
     outcome: Outcome = Outcome.NONE
@@ -108,7 +122,16 @@ class Session:
         return self.state is State.DONE
 
 
-Pricer = Callable[[int, int], int]  # (energy Wh, duration s) → amount incl. VAT, minor units
+Pricer = Callable[["Session"], int]  # the session so far → amount incl. VAT, minor units
+# (marks so far, the previous observation or None, the new one) → the new marks
+Tracker = Callable[[tuple[Mark, ...], "Mark | None", Mark], tuple[Mark, ...]]
+
+
+def simple_tracker(marks: tuple[Mark, ...], prev: Mark | None, new: Mark) -> tuple[Mark, ...]:
+    """For tariffs without restrictions: a new period only when charging stops or resumes."""
+    if not marks or marks[-1].charging != new.charging:
+        return (*marks, new)
+    return marks
 
 
 @dataclass(frozen=True)
@@ -117,6 +140,8 @@ class Policy:
 
     hold_minor: int
     pricer: Pricer
+    tracker: Tracker = simple_tracker
+    bills_parking: bool = False  # the tariff charges idle time: a full car keeps the session
     increment_minor: int = 0
     max_total_hold_minor: int = 0
     threshold_percent: int = 90
@@ -156,6 +181,7 @@ TRANSITIONS: dict[tuple[State, type[ev.Event]], str] = {
     (S.WAIT_PLUG, ev.StopRequested): "_void",               # → REVERSING
     (S.WAIT_PLUG, ev.ChargerFault): "_void",                # → REVERSING
     (S.CHARGING, ev.Reading): "_reading",                   # → CHARGING | STOPPING (hold used)
+    (S.CHARGING, ev.ChargingStarted): "_charging_started",  # parking ends: the car draws again
     (S.CHARGING, ev.IncrementApproved): "_increment_approved",
     (S.CHARGING, ev.IncrementDeclined): "_stop",            # → STOPPING
     (S.CHARGING, ev.StopRequested): "_stop",                # → STOPPING
@@ -193,7 +219,7 @@ IGNORED: frozenset[tuple[State, type[ev.Event]]] = frozenset(
     # the charger is not enabled before the hold: news of a car left from the last session
     + [(s, e) for s in (S.READING_CARD, S.PIN_ENTRY, S.AUTHORIZING)
        for e in (ev.Reading, ev.ChargingStarted, ev.ChargingStopped, ev.CarUnplugged)]
-    + [(s, ev.ChargingStarted) for s in (S.CHARGING, S.STOPPING, S.CAPTURING, S.REVERSING,
+    + [(s, ev.ChargingStarted) for s in (S.STOPPING, S.CAPTURING, S.REVERSING,
                                          S.RECEIPT, S.DECLINED, S.ERROR)]
     + [(s, ev.Captured) for s in (S.RECEIPT,)]
     + [(s, ev.Reversed) for s in (S.DECLINED, S.ERROR)]
@@ -294,14 +320,30 @@ class SessionMachine:
 
     # --- charging --------------------------------------------------------------------------
     def _charging_started(self, s: Session, e: ev.ChargingStarted) -> Result:
+        if s.state is S.CHARGING:  # the car draws again after a pause (parking ends)
+            s = self._observe(replace(s, parking_since=None), e.at, e.meter_wh, s.power_w)
+            return s, []
+        first = Mark(e.at, e.meter_wh, 0, True)
         return replace(s, state=S.CHARGING, charge_started_at=e.at, meter_start_wh=e.meter_wh,
-                       meter_now_wh=e.meter_wh, last_reading_at=e.at, deadline=None), []
+                       meter_now_wh=e.meter_wh, last_reading_at=e.at, deadline=None,
+                       marks=self.policy.tracker((), None, first)), []
+
+    def _observe(self, s: Session, at: datetime, meter_wh: int, power_w: int) -> Session:
+        """A new meter observation: extend the periods, then price the session so far."""
+        if s.last_reading_at is not None and at < s.last_reading_at:
+            at = s.last_reading_at  # a reading from the past cannot reopen a closed period
+        charging = s.parking_since is None
+        prev = Mark(s.last_reading_at or at, s.meter_now_wh, s.power_w,
+                    s.marks[-1].charging if s.marks else charging)
+        new = Mark(at, meter_wh, power_w, charging)
+        s = replace(s, meter_now_wh=meter_wh, power_w=power_w, last_reading_at=at,
+                    marks=self.policy.tracker(s.marks, prev, new))
+        return replace(s, cost_minor=self.policy.pricer(s))
 
     def _reading(self, s: Session, e: ev.Reading) -> Result:
         if e.meter_wh < s.meter_now_wh:  # a meter never runs backwards: keep what we have
             return s, []
-        s = replace(s, meter_now_wh=e.meter_wh, power_w=e.power_w, last_reading_at=e.at)
-        s = replace(s, cost_minor=self.policy.pricer(s.energy_wh, s.duration_s))
+        s = self._observe(s, e.at, e.meter_wh, e.power_w)
         if s.state is not S.CHARGING:
             return s, []
         if s.cost_minor >= s.held_minor:
@@ -334,9 +376,14 @@ class SessionMachine:
         return s, [fx.DisableCharger(s.connector)]
 
     def _charging_stopped(self, s: Session, e: ev.ChargingStopped) -> Result:
-        if e.meter_wh >= s.meter_now_wh:
-            s = replace(s, meter_now_wh=e.meter_wh, last_reading_at=e.at)
+        s = self._observe(s, e.at, max(e.meter_wh, s.meter_now_wh), 0)
         effects: list[fx.Effect] = []
+        if s.state is S.CHARGING and self.policy.bills_parking:
+            # the car is full but still plugged in: idle time is billed until it leaves
+            if s.parking_since is None:
+                s = replace(s, parking_since=e.at)
+                s = self._observe(s, e.at, s.meter_now_wh, 0)
+            return s, []
         if s.state is S.CHARGING:  # the car (or the charger) ended it
             s = replace(s, stop_reason="car finished")
             effects.append(fx.DisableCharger(s.connector))
@@ -348,7 +395,7 @@ class SessionMachine:
         if s.energy_wh == 0:
             s = replace(s, message="No energy was delivered. " + MSG_NOT_CHARGED)
             return self._reverse(s, "no energy delivered")
-        cost = self.policy.pricer(s.energy_wh, s.duration_s)
+        cost = self.policy.pricer(s)
         final = min(cost, s.held_minor)  # never capture more than the hold
         s = replace(s, state=S.CAPTURING, cost_minor=cost, final_minor=final, deadline=None,
                     attempts=0, power_w=0)
@@ -411,11 +458,11 @@ class SessionMachine:
             return self._void(s, e)
         if st is S.CHARGING and e.charging:
             if e.meter_wh is not None and e.meter_wh >= s.meter_now_wh:
-                s = replace(s, meter_now_wh=e.meter_wh, last_reading_at=e.now)
+                s = self._observe(s, e.now, e.meter_wh, s.power_w)
             return replace(s, increment_pending=False), [fx.EnableCharger(s.connector)]
         if st in (S.CHARGING, S.STOPPING):
             if e.meter_wh is not None and e.meter_wh > s.meter_now_wh and st is S.STOPPING:
-                s = replace(s, meter_now_wh=e.meter_wh)
+                s = self._observe(s, e.now, e.meter_wh, 0)
             s = replace(s, stop_reason=s.stop_reason or "terminal restarted")
             s, effects = self._settle(s)
             return s, [fx.DisableCharger(s.connector), *effects]
@@ -435,6 +482,6 @@ def table_rows() -> list[tuple[str, str, str]]:
 
 
 __all__ = [
-    "IGNORED", "TRANSITIONS", "Outcome", "Policy", "Pricer", "Session", "SessionMachine",
-    "State", "UnexpectedEvent",
+    "IGNORED", "TRANSITIONS", "Mark", "Outcome", "Policy", "Pricer", "Session",
+    "SessionMachine", "State", "Tracker", "UnexpectedEvent", "simple_tracker",
 ]

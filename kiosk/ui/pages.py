@@ -34,7 +34,6 @@ from kiosk.ui.style import (
     format_kw,
     format_kwh,
     format_percent,
-    format_unit_price,
 )
 
 if TYPE_CHECKING:
@@ -106,7 +105,7 @@ class Page(QWidget):
 
     @property
     def currency(self) -> str:
-        return self.runtime.tariff.currency
+        return self.runtime.currency
 
     def money(self, minor: int) -> str:
         return format_money(minor, self.currency)
@@ -125,34 +124,25 @@ class Page(QWidget):
 
 
 # --- idle --------------------------------------------------------------------------------
+MAX_PRICE_LINES = 4
+
 class IdlePage(Page):
     """Prices before start (AFIR) and the one button that starts a session."""
 
     def __init__(self, runtime: Runtime, on_pay: Callable[[], None]) -> None:
         super().__init__(runtime, "idle_page")
-        t = runtime.tariff
-        vat = 1 + t.vat_percent / 100
         self.box.addWidget(make_label("Charge your car, pay by card", "title", "idle_title"))
-
         prices = QVBoxLayout()
-        prices.setContentsMargins(40, 28, 40, 28)
-        prices.setSpacing(10)
-        self.price_label = make_label(
-            f"{format_unit_price(t.energy_price_per_kwh * vat, t.currency)} / kWh", "price",
-            "energy_price_label")
+        prices.setContentsMargins(40, 24, 40, 24)
+        prices.setSpacing(8)
+        self.price_label = make_label("", "price", "energy_price_label")
         prices.addWidget(self.price_label)
-        extras: list[str] = []
-        if t.time_price_per_hour:
-            per_min = format_unit_price(t.time_price_per_hour * vat / 60, t.currency)
-            extras.append(f"+ {per_min} / minute of charging")
-        if t.session_fee:
-            extras.append(f"+ {format_unit_price(t.session_fee * vat, t.currency)} per session")
-        for i, text in enumerate(extras):
-            prices.addWidget(make_label(text, "price_extra", f"price_extra_{i}"))
-        excl = format_unit_price(t.energy_price_per_kwh, t.currency)
-        prices.addWidget(make_label(
-            f"All prices incl. {format_percent(t.vat_percent)} % VAT ({excl} / kWh excl. VAT). "
-            "No other fees.", "muted", "vat_label", wrap=True))
+        self.extra_labels = [make_label("", "price_extra", f"price_extra_{i}", wrap=True)
+                             for i in range(MAX_PRICE_LINES)]
+        for label in self.extra_labels:
+            prices.addWidget(label)
+        self.vat_label = make_label("", "muted", "vat_label", wrap=True)
+        prices.addWidget(self.vat_label)
         self.box.addWidget(make_card(prices, "price_card"))
 
         steps = QHBoxLayout()
@@ -168,9 +158,7 @@ class IdlePage(Page):
             steps.addWidget(make_card(step), 1)
         self.box.addLayout(steps)
 
-        self.hold_label = make_label(
-            f"We reserve {self.money(self.hold_minor)} on your card; you pay only what you "
-            "charge.", "body", "hold_label", wrap=True)
+        self.hold_label = make_label("", "body", "hold_label", wrap=True)
         self.box.addWidget(self.hold_label)
         self.box.addStretch(1)
         self.notice_label = make_label("", "notice", "idle_notice", wrap=True)
@@ -179,6 +167,38 @@ class IdlePage(Page):
         self.pay_button = make_button("Start charging \u2014 pay by card", "pay_button",
                                       "primary", on_pay)
         self.box.addWidget(self.pay_button)
+        self.refresh_prices()
+
+    def refresh_prices(self) -> None:
+        """The prices of the tariff valid now (a scheduled change shows without a restart)."""
+        shown = self.runtime.price_display()
+        self.pay_button.setEnabled(shown is not None)
+        if shown is None:
+            self.price_label.setText("No price is set for this time.")
+            for label in self.extra_labels:
+                label.hide()
+            self.vat_label.setText("Charging is not available.")
+            self.hold_label.setText("")
+            return
+        self.price_label.setText(shown.headline)
+        extras = [i for i in shown.items
+                  if not (i.dimension == "ENERGY" and i.amount == shown.headline
+                          and not i.condition)]
+        for label, item in zip(self.extra_labels, [*extras, *[None] * MAX_PRICE_LINES],
+                               strict=False):
+            if item is None:
+                label.hide()
+                continue
+            text = f"{item.label}: {item.amount}"
+            label.setText(f"{text}  ({item.condition})" if item.condition else text)
+            label.show()
+        self.vat_label.setText(shown.vat_note)
+        self.hold_label.setText(shown.hold_note)
+
+    def show_session(self, session: Session | None) -> None:
+        super().show_session(session)
+        if session is None:
+            self.refresh_prices()
 
     def set_notice(self, text: str) -> None:
         self.notice_label.setText(text)
@@ -495,8 +515,10 @@ class ReceiptPage(Page):
         if session is None:
             return
         self.total_label.setText(self.money(session.final_minor))
-        vat = format_percent(self.runtime.tariff.vat_percent)
-        self.vat_label.setText(f"incl. {vat} % VAT")
+        cost = self.runtime.tariffs.cost(session)
+        rates = sorted({ln.vat for ln in cost.lines if ln.vat is not None})
+        vat = ", ".join(f"{format_percent(r)} %" for r in rates)
+        self.vat_label.setText(f"incl. {vat} VAT" if vat else "VAT included")
         self.rows["energy"].setText(format_kwh(session.energy_wh))
         self.rows["duration"].setText(format_duration(session.duration_s))
         self.rows["card"].setText(session.masked_pan or "\u2014")

@@ -5,17 +5,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
-from kiosk.billing.simple_tariff import SimpleTariff
+from kiosk.billing.live import LivePricer
+from kiosk.billing.tariff import simple_tariff
 from kiosk.session import events as ev
 from kiosk.session.machine import Policy, Session, SessionMachine, State
 
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
-TARIFF = SimpleTariff("EUR", Decimal("0.59"), Decimal("0"), Decimal("0"), Decimal("19"))
+TARIFF = simple_tariff("EUR", energy_per_kwh=Decimal("0.59"), time_per_hour=Decimal(0),
+                       session_fee=Decimal(0), vat=Decimal(19))
+PRICER = LivePricer(TARIFF, ZoneInfo("Europe/Berlin"))
 
 
 def policy(**kw: object) -> Policy:
-    base: dict[str, object] = dict(hold_minor=5000, pricer=TARIFF.amount_minor,
+    base: dict[str, object] = dict(hold_minor=5000, pricer=PRICER.price, tracker=PRICER.track,
                                    increment_minor=2500, max_total_hold_minor=10000,
                                    threshold_percent=90, allow_increments=False)
     base.update(kw)

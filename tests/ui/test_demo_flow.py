@@ -12,6 +12,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ from PySide6.QtWidgets import QLabel, QLineEdit, QPushButton, QStackedWidget, QW
 from pytestqt.qtbot import QtBot
 
 from drivers.sim.cards import TEST_CARDS
-from kiosk.billing.money import format_money
+from kiosk.billing.money import format_money, round_to_minor
 from kiosk.config import parse_config
 from kiosk.runtime import Runtime, build_runtime
 from kiosk.session.machine import Outcome, Session, State
@@ -158,7 +159,11 @@ def test_paid_session_from_idle_to_receipt_and_back(kiosk: Kiosk) -> None:
     # the screen shows the session's own numbers (listeners run on the GUI thread)
     assert cost.text() == format_money(live.cost_minor, k.currency)
     assert k.label("energy_label").text() == format_kwh(live.energy_wh)
-    assert live.cost_minor == k.runtime.tariff.amount_minor(live.energy_wh, live.duration_s)
+    # the flat config tariff: energy only, so the cost is the energy at the gross price
+    assert live.cost_minor == k.runtime.tariffs.price(live)
+    gross = Decimal(k.runtime.config.tariff.energy_price_per_kwh) * (
+        1 + k.runtime.config.tariff.vat_percent / 100)
+    assert live.cost_minor == round_to_minor(gross * live.energy_wh / 1000, k.currency)
 
     k.click("stop_button")
     k.wait_page("receipt_page")
@@ -297,7 +302,7 @@ def test_every_page_fits_the_kiosk_screen(k: Kiosk) -> None:
 
 
 def test_idle_page_shows_prices_and_the_hold(k: Kiosk) -> None:
-    t = k.runtime.tariff
+    t = k.runtime.config.tariff
     assert "/ kWh" in k.label("energy_price_label").text()
     assert f"{t.vat_percent.normalize():f} % VAT" in k.label("vat_label").text()
     hold = format_money(k.runtime.machine.policy.hold_minor, k.currency)
