@@ -5,9 +5,10 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha1sum requirements.lock pyproject.toml | sha1sum | cut -c1-12)
-# Debian packages the kiosk and its tests need at run time (Qt's offscreen/xcb platforms, fonts).
+# Debian packages the kiosk and its tests need (Qt offscreen/xcb platforms, fonts; zbar-tools:
+# the tests decode the receipt QR code).
 DEB_PACKAGES := python3-venv libegl1 libgl1 libopengl0 libxkbcommon0 libfontconfig1 \
-	libdbus-1-3 libglib2.0-0 fonts-dejavu-core
+	libdbus-1-3 libglib2.0-0 fonts-dejavu-core zbar-tools
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export QT_QPA_FONTDIR ?= /usr/share/fonts/truetype/dejavu
 

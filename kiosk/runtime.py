@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from drivers.acquirer.api import PaymentHost
@@ -22,11 +23,12 @@ from kiosk.billing.display import PriceDisplay, price_display
 from kiosk.billing.live import TariffBook
 from kiosk.billing.tariff import Tariff, load_tariffs, simple_tariff
 from kiosk.config import KioskConfig
+from kiosk.records.invoice import Seller, build_invoice
 from kiosk.records.record import session_record
 from kiosk.security.keys import load_or_create_key
 from kiosk.session.adapters import DeviceAdapters
 from kiosk.session.journal import Journal
-from kiosk.session.machine import Policy, SessionMachine
+from kiosk.session.machine import Policy, Session, SessionMachine
 from kiosk.session.runner import Runner
 
 log = logging.getLogger(__name__)
@@ -153,9 +155,23 @@ def build_runtime(
     book = TariffBook(tariffs_from(config), ZoneInfo(config.station.timezone))
     machine = SessionMachine(policy_from(config, book))
     station_id, currency = config.station.id, config.station.currency
+    invoice_key = load_or_create_key(path.parent / "invoice-token.key")
+    seller = Seller(config.station.operator, config.station.address, station_id,
+                    config.station.name)
+    labels = {c.id: c.label for c in config.connectors}
+    base_url = config.backoffice.url or "https://backoffice.invalid"
+
+    def invoice_for(s: Session) -> Callable[[int], dict[str, Any]]:
+        pricer = book.for_start(s.marks[0].at if s.marks else s.created_at)
+        cost = pricer.cost(s)
+        return lambda seq: build_invoice(
+            s, cost, seq, seller=seller, connector_label=labels.get(s.connector, ""),
+            zone=book.zone, key=invoice_key, base_url=base_url, tariff_id=pricer.tariff.id)
+
     runner = Runner(machine, journal, clock=clock,
                     record_builder=lambda s: session_record(s, station_id=station_id,
-                                                            currency=currency))
+                                                            currency=currency),
+                    invoice_for=invoice_for)
     adapters = DeviceAdapters(
         post=runner.post, card_terminal=card_terminal, host=host, charger=charger,
         currency=currency, token_key=load_or_create_key(path.parent / "card-token.key"),

@@ -7,14 +7,16 @@ returned from survives a power cut. Schema changes go through Alembic migrations
 Tables: ``sessions`` (the latest snapshot of each session), ``transitions`` (every
 event → snapshot step with its effects, append-only, unique per session and step) and
 ``outbox`` (records for the back office, written in the same transaction as the transition
-that produced them, unique per session and kind, so a replay never duplicates one).
+that produced them, unique per session and kind, so a replay never duplicates one) and
+``invoices`` (one per captured session; the number is allocated inside the commit that stores
+the invoice, so numbers have no gaps and are never reused, even across a crash).
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -33,6 +35,7 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    func,
     insert,
     select,
     update,
@@ -44,7 +47,7 @@ from kiosk.session.effects import Effect
 from kiosk.session.events import Event
 from kiosk.session.machine import Session
 
-SCHEMA_REVISION = "0001"  # the Alembic head; a test checks they agree
+SCHEMA_REVISION = "0002"  # the Alembic head; a test checks they agree
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 metadata = MetaData()
@@ -81,6 +84,17 @@ outbox = Table(
     Column("sent_at", String(40), nullable=True),
     UniqueConstraint("session_id", "kind", name="uq_outbox_session_kind"),
 )
+
+
+invoices = Table(
+    "invoices", metadata,
+    Column("number", Integer, primary_key=True, autoincrement=False),
+    Column("session_id", String(64), ForeignKey("sessions.id"), nullable=False, unique=True),
+    Column("created_at", String(40), nullable=False),
+    Column("payload", Text, nullable=False),
+)
+
+InvoiceBuilder = Callable[[int], dict[str, Any]]
 
 
 class JournalError(Exception):
@@ -176,8 +190,11 @@ class Journal:
         effects: Sequence[Effect],
         now: datetime,
         records: Sequence[tuple[str, dict[str, Any]]] = (),
+        invoice: InvoiceBuilder | None = None,
     ) -> None:
-        """Store one step atomically: the snapshot, the transition, and any outbox records."""
+        """Store one step atomically: the snapshot, the transition, any outbox records and, with
+        ``invoice``, the session's invoice under the next number (also queued as a record, and
+        its number added to this step's records)."""
         snap = codec.dumps(new)
         values = dict(
             state=new.state.value, seq=new.seq, finished=new.finished,
@@ -200,6 +217,18 @@ class Journal:
                     session_id=new.id, seq=new.seq, at=now.isoformat(),
                     from_state=old.state.value if old else None, to_state=new.state.value,
                     event=codec.dumps(event_), effects=codec.dumps(list(effects))))
+                records = list(records)
+                if invoice is not None and conn.execute(select(invoices.c.number).where(
+                        invoices.c.session_id == new.id)).first() is None:
+                    last = conn.execute(select(func.max(invoices.c.number))).scalar()
+                    number = (last or 0) + 1
+                    payload = invoice(number)
+                    conn.execute(insert(invoices).values(
+                        number=number, session_id=new.id, created_at=now.isoformat(),
+                        payload=json.dumps(payload, sort_keys=True)))
+                    records = [(k, {**p, "invoice_number": payload.get("number", number)})
+                               for k, p in records]
+                    records.append(("invoice", payload))
                 for kind, payload in records:
                     conn.execute(insert(outbox).prefix_with("OR IGNORE").values(
                         session_id=new.id, kind=kind, created_at=now.isoformat(),
@@ -224,6 +253,18 @@ class Journal:
             row = conn.execute(select(sessions.c.snapshot).where(
                 sessions.c.id == session_id)).first()
         return codec.loads(row[0]) if row else None
+
+    def invoices(self) -> list[tuple[int, dict[str, Any]]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(invoices.c.number, invoices.c.payload)
+                                .order_by(invoices.c.number)).all()
+        return [(int(r[0]), json.loads(r[1])) for r in rows]
+
+    def invoice(self, session_id: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(invoices.c.payload).where(
+                invoices.c.session_id == session_id)).first()
+        return json.loads(row[0]) if row else None
 
     def all_sessions(self) -> list[Session]:
         with self.engine.connect() as conn:

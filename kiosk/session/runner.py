@@ -19,7 +19,7 @@ from typing import Any
 from kiosk.session import effects as fx
 from kiosk.session import events as ev
 from kiosk.session.journal import Journal
-from kiosk.session.machine import Session, SessionMachine, State, UnexpectedEvent
+from kiosk.session.machine import Outcome, Session, SessionMachine, State, UnexpectedEvent
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +27,8 @@ Clock = Callable[[], datetime]
 Probe = Callable[[int], tuple[bool, int | None]]  # connector → (charging now, meter Wh)
 RecordBuilder = Callable[[Session], dict[str, Any]]
 FaultHook = Callable[[str, int], None]  # ("before_commit" | "after_commit", step number)
+# a captured session → how to build its invoice once the journal has given it a number
+InvoiceFor = Callable[[Session], Callable[[int], dict[str, Any]]]
 
 
 class Busy(Exception):
@@ -42,7 +44,9 @@ class Runner:
         clock: Clock,
         record_builder: RecordBuilder,
         new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
+        invoice_for: InvoiceFor | None = None,
     ) -> None:
+        self.invoice_for = invoice_for
         self.machine = machine
         self.journal = journal
         self.clock = clock
@@ -143,7 +147,11 @@ class Runner:
         self.steps += 1
         if self.fault_hook is not None:
             self.fault_hook("before_commit", self.steps)
-        self.journal.commit(old, new, event, effects, now, records)
+        invoice = None
+        if self.invoice_for is not None and new.outcome is Outcome.CAPTURED and (
+                old is None or old.outcome is not Outcome.CAPTURED):
+            invoice = self.invoice_for(new)
+        self.journal.commit(old, new, event, effects, now, records, invoice)
         if self.fault_hook is not None:
             self.fault_hook("after_commit", self.steps)
         if new.finished:

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 from kiosk.billing.money import format_money
 from kiosk.session import events as ev
 from kiosk.session.machine import Outcome, Session, State
+from kiosk.ui.qr import qr_pixmap
 from kiosk.ui.style import (
     format_duration,
     format_kw,
@@ -125,6 +126,7 @@ class Page(QWidget):
 
 # --- idle --------------------------------------------------------------------------------
 MAX_PRICE_LINES = 4
+QR_SIZE = 210
 
 class IdlePage(Page):
     """Prices before start (AFIR) and the one button that starts a session."""
@@ -145,21 +147,12 @@ class IdlePage(Page):
         prices.addWidget(self.vat_label)
         self.box.addWidget(make_card(prices, "price_card"))
 
-        steps = QHBoxLayout()
-        steps.setSpacing(SPACING)
-        for i, text in enumerate(["Press Start, then tap or insert your card.",
-                                  "Plug in your car. Charging starts by itself.",
-                                  "Press Stop when done. You get a receipt."], start=1):
-            step = QHBoxLayout()
-            step.setContentsMargins(20, 16, 20, 16)
-            step.setSpacing(16)
-            step.addWidget(make_label(str(i), "step_number", align=Qt.AlignmentFlag.AlignCenter))
-            step.addWidget(make_label(text, "step_text", f"step_{i}_label", wrap=True), 1)
-            steps.addWidget(make_card(step), 1)
-        self.box.addLayout(steps)
 
         self.hold_label = make_label("", "body", "hold_label", wrap=True)
         self.box.addWidget(self.hold_label)
+        self.box.addWidget(make_label(
+            "1  Press Start   \u00b7   2  Tap or insert your card   \u00b7   3  Plug in your car"
+            "   \u00b7   4  Press Stop when done", "muted", "steps_label", wrap=True))
         self.box.addStretch(1)
         self.notice_label = make_label("", "notice", "idle_notice", wrap=True)
         self.notice_label.hide()
@@ -469,6 +462,8 @@ class ChargingPage(Page):
 class ReceiptPage(Page):
     def __init__(self, runtime: Runtime) -> None:
         super().__init__(runtime, "receipt_page")
+        self._qr_for = ""
+        self._invoice_cache: tuple[str, dict[str, object] | None] = ("", None)
         self.box.addWidget(make_label("Thank you! You can unplug your car.", "title",
                                       "receipt_title"))
         row = QHBoxLayout()
@@ -477,22 +472,37 @@ class ReceiptPage(Page):
 
         left = QVBoxLayout()
         left.setSpacing(8)
-        left.addWidget(make_label("Total paid", "lead", "receipt_total_caption"))
+        total_box = QVBoxLayout()
+        total_box.setSpacing(8)
+        total_box.addWidget(make_label("Total paid", "lead", "receipt_total_caption"))
         self.total_label = make_label("", "big_total", "receipt_total_label")
-        left.addWidget(self.total_label)
+        total_box.addWidget(self.total_label)
         self.vat_label = make_label("", "muted", "receipt_vat_label")
-        left.addWidget(self.vat_label)
+        total_box.addWidget(self.vat_label)
+        total_box.addStretch(1)
+        self.qr_caption = make_label("Scan for your invoice", "muted", "receipt_qr_caption",
+                                     wrap=True)
+        total_box.addWidget(self.qr_caption)
+        top = QHBoxLayout()
+        top.setSpacing(24)
+        top.addLayout(total_box, 1)
+        self.qr_label = QLabel()
+        self.qr_label.setObjectName("receipt_qr")
+        self.qr_label.setFixedSize(QR_SIZE, QR_SIZE)
+        self.qr_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        top.addWidget(self.qr_label, 0, Qt.AlignmentFlag.AlignTop)
+        left.addLayout(top)
         left.addStretch(1)
         row.addLayout(left, 1)
 
         details = QGridLayout()
         details.setContentsMargins(32, 24, 32, 24)
         details.setHorizontalSpacing(32)
-        details.setVerticalSpacing(16)
+        details.setVerticalSpacing(14)
         self.rows: dict[str, QLabel] = {}
         for i, (key, name) in enumerate([
-            ("energy", "Energy"), ("duration", "Charging time"), ("card", "Card"),
-            ("auth_code", "Authorization"), ("station", "Station"), ("session", "Session"),
+            ("invoice", "Invoice"), ("energy", "Energy"), ("duration", "Charging time"),
+            ("card", "Card"), ("auth_code", "Authorization"), ("station", "Station"),
         ]):
             details.addWidget(make_label(name, "row_name"), i, 0)
             value = make_label("", "row_value", f"receipt_{key}_label")
@@ -524,9 +534,20 @@ class ReceiptPage(Page):
         self.rows["card"].setText(session.masked_pan or "\u2014")
         self.rows["auth_code"].setText(session.auth_code or "\u2014")
         self.rows["station"].setText(str(self.runtime.config.station.id))
-        self.rows["session"].setText(session.id)
+        invoice = self._invoice(session.id)
+        self.rows["invoice"].setText(str(invoice["number"]) if invoice else "\u2014")
+        self.qr_label.setVisible(invoice is not None)
+        self.qr_caption.setVisible(invoice is not None)
+        if invoice is not None and self._qr_for != invoice["url"]:
+            self.qr_label.setPixmap(qr_pixmap(str(invoice["url"]), QR_SIZE))
+            self._qr_for = str(invoice["url"])
         left = countdown(session.deadline, self.runtime.clock())
         self.timeout_label.setText(f"This screen closes by itself in {left}" if left else "")
+
+    def _invoice(self, session_id: str) -> dict[str, object] | None:
+        if self._invoice_cache[0] != session_id or self._invoice_cache[1] is None:
+            self._invoice_cache = (session_id, self.runtime.journal.invoice(session_id))
+        return self._invoice_cache[1]
 
 
 # --- declined, error, reversing -----------------------------------------------------------

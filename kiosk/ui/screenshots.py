@@ -18,14 +18,16 @@ from pathlib import Path
 from PySide6.QtCore import QCoreApplication, QEventLoop
 from PySide6.QtWidgets import QApplication, QPushButton
 
-from kiosk.config import parse_config
+from kiosk.config import RESOURCES, parse_config
 from kiosk.runtime import build_runtime
 from kiosk.session.machine import State
 from kiosk.ui.bridge import Bridge
 from kiosk.ui.main_window import MainWindow
 
-CONFIG = """
+CONFIG = f"""
 schema_version = 1
+[tariff]
+file = "{RESOURCES / 'tariffs' / 'demo.json'}"
 [charger]
 sim_speed = 120
 [ui]

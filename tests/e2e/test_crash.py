@@ -48,7 +48,9 @@ def check_settled(journal_path: Path, host: HostSimulator) -> list[str]:
     try:
         assert j.unfinished() == []
         ledger = host.ledger()
-        outbox = {r.session_id: r for r in j.outbox()}
+        outbox = {r.session_id: r for r in j.outbox() if r.kind == "session"}
+        numbers = [n for n, _ in j.invoices()]
+        assert numbers == list(range(1, len(numbers) + 1))  # no gap, no reuse
         to_states: list[str] = []
         for s in j.all_sessions():
             rows = j.transitions(s.id)
@@ -59,9 +61,12 @@ def check_settled(journal_path: Path, host: HostSimulator) -> list[str]:
                 assert entry is not None and not entry.reversed
                 assert entry.captured_minor == s.final_minor > 0
                 assert outbox[s.id].payload["amount_minor"] == s.final_minor
+                invoice = j.invoice(s.id)
+                assert invoice is not None and invoice["total_minor"] == s.final_minor
             elif s.outcome is Outcome.REVERSED:
                 assert entry is not None and entry.reversed and entry.captured_minor is None
                 assert outbox[s.id].payload["amount_minor"] == 0
+                assert j.invoice(s.id) is None
             else:
                 assert s.outcome in (Outcome.ABORTED, Outcome.DECLINED)
                 assert entry is None or entry.held_minor == 0

@@ -89,7 +89,10 @@ def test_full_session_captures_what_the_screen_showed(rig: Rig, host: HostSimula
     assert host.ledger()[s.id].captured_minor == 660
     rig.rt.runner.post(ev.Dismissed(s.id))
     assert rig.final().outcome is Outcome.CAPTURED
-    assert rig.rt.journal.outbox()[-1].payload["amount_minor"] == 660
+    kinds = {r.kind: r.payload for r in rig.rt.journal.outbox() if r.session_id == s.id}
+    assert kinds["session"]["amount_minor"] == 660
+    assert kinds["invoice"]["total_minor"] == 660 and kinds["invoice"]["total"] == "6.60"
+    assert kinds["session"]["invoice_number"] == kinds["invoice"]["number"] == "DEMO-0001-00000001"
 
 
 def test_online_pin_then_decline_for_a_wrong_pin(rig: Rig, host: HostSimulator) -> None:

@@ -9,11 +9,13 @@ a flow that breaks anywhere between the button and the host fails here.
 from __future__ import annotations
 
 import logging
+import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 from PySide6.QtCore import Qt
@@ -24,6 +26,8 @@ from drivers.sim.cards import TEST_CARDS
 from kiosk.billing.money import format_money, round_to_minor
 from kiosk.config import parse_config
 from kiosk.runtime import Runtime, build_runtime
+from kiosk.security.invoice_token import verify
+from kiosk.security.keys import load_or_create_key
 from kiosk.session.machine import Outcome, Session, State
 from kiosk.ui.bridge import Bridge
 from kiosk.ui.main_window import MainWindow
@@ -175,10 +179,13 @@ def test_paid_session_from_idle_to_receipt_and_back(kiosk: Kiosk) -> None:
     assert k.label("receipt_energy_label").text() == format_kwh(s.energy_wh)
     assert k.label("receipt_card_label").text() == s.masked_pan
     assert k.label("receipt_auth_code_label").text() == s.auth_code
-    assert k.label("receipt_session_label").text() == s.id
-    record = k.runtime.journal.outbox()[-1]
+    record = [r for r in k.runtime.journal.outbox() if r.kind == "session"][-1]
     assert record.session_id == s.id
     assert record.payload["amount_minor"] == s.final_minor
+    invoice = k.runtime.journal.invoice(s.id)
+    assert invoice is not None and invoice["total_minor"] == s.final_minor
+    assert record.payload["invoice_number"] == invoice["number"]
+    assert k.label("receipt_invoice_label").text() == invoice["number"]
 
     k.click("done_button")
     k.wait_page("idle_page")
@@ -205,6 +212,36 @@ def test_stop_shows_finishing_and_disables_stop(k: Kiosk) -> None:
     k.wait_page("receipt_page")
 
 
+def test_receipt_qr_decodes_to_the_signed_invoice_url(k: Kiosk, tmp_path: Path) -> None:
+    """The QR code as rendered on screen, read back by zbar: the URL opens this invoice and
+    its token verifies with the terminal's key; an altered number or amount does not."""
+    _pay_with(k, "visa_contactless")
+    k.wait_page("plug_page")
+    k.click("demo_plug_button")
+    k.wait_page("charging_page")
+    k.qtbot.waitUntil(lambda: k.session().energy_wh > 0, timeout=WAIT_MS)
+    k.click("stop_button")
+    k.wait_page("receipt_page")
+    s = k.session()
+    png = tmp_path / "receipt.png"
+    assert k.window.grab().save(str(png))
+    out = subprocess.run(["zbarimg", "--raw", "-q", str(png)], capture_output=True, text=True,
+                         timeout=30, check=False)
+    assert out.returncode == 0, out.stderr
+    url = out.stdout.strip()
+    invoice = k.runtime.journal.invoice(s.id)
+    assert invoice is not None and url == invoice["url"]
+    parsed = urlparse(url)
+    assert parsed.path == f"/i/{k.runtime.config.station.id}/{invoice['number']}"
+    token = parse_qs(parsed.query)["t"][0]
+    key = load_or_create_key(k.runtime.journal.path.parent / "invoice-token.key")
+    station, cur = k.runtime.config.station.id, k.currency
+    assert verify(key, token, station, invoice["number"], s.id, s.final_minor, cur)
+    assert not verify(key, token, station, invoice["number"], s.id, s.final_minor + 1, cur)
+    assert not verify(key, token, station, "DEMO-0001-00000002", s.id, s.final_minor, cur)
+    assert not verify(bytes(32), token, station, invoice["number"], s.id, s.final_minor, cur)
+
+
 # --- declined ----------------------------------------------------------------------------------
 def test_declined_card_shows_the_host_message_then_idle(k: Kiosk) -> None:
     name = next(n for n in TEST_CARDS if n.startswith("declined"))
@@ -216,7 +253,8 @@ def test_declined_card_shows_the_host_message_then_idle(k: Kiosk) -> None:
     assert k.label("message_label").text() == s.message
     assert k.button("message_ok_button").isVisible()
     record = k.runtime.journal.outbox()[-1]
-    assert record.session_id == s.id
+    assert record.session_id == s.id and record.kind == "session"
+    assert k.runtime.journal.invoice(s.id) is None  # nothing paid, no invoice
     assert record.payload["outcome"] == "declined"
     assert record.payload["amount_minor"] == 0
 
