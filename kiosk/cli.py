@@ -22,11 +22,18 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--quit-after", type=float, default=0.0, help=argparse.SUPPRESS)
     check = sub.add_parser("check-config", help="validate a config file and print it")
     check.add_argument("config", type=Path)
+    price = sub.add_parser("price", help="price an OCPI CDR with an OCPI tariff, print totals")
+    price.add_argument("--tariff", type=Path, required=True, help="OCPI 2.2.1 Tariff JSON")
+    price.add_argument("--cdr", type=Path, required=True, help="OCPI 2.2.1 CDR JSON")
+    price.add_argument("--time-zone", default="UTC",
+                       help="IANA zone the restrictions are read in (CDRs carry none)")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "price":
+        return _price(args.tariff, args.cdr, args.time_zone)
     from kiosk.config import DEFAULT_CONFIG_PATH, ConfigError, load_config
 
     if args.command == "check-config":
@@ -45,6 +52,40 @@ def main(argv: list[str] | None = None) -> int:
     from kiosk.app import run_app
 
     return run_app(cfg, demo=args.demo, journal_path=args.journal, quit_after=args.quit_after)
+
+
+def _price(tariff_path: Path, cdr_path: Path, zone_name: str) -> int:
+    """``kiosk price``: the OCPI totals of a CDR under a tariff, as JSON."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from kiosk.billing.cdr import CdrError, dumps, parse_cdr, price_cdr, totals
+    from kiosk.billing.tariff import TariffError, active_tariff, load_tariffs
+
+    try:
+        zone = ZoneInfo(zone_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        print(f"kiosk: --time-zone: unknown time zone {zone_name!r}", file=sys.stderr)
+        return 2
+    try:
+        tariffs = load_tariffs(tariff_path)
+        cdr = parse_cdr(cdr_path.read_bytes())
+    except TariffError as exc:
+        print(f"kiosk: {exc}", file=sys.stderr)
+        return 2
+    except CdrError as exc:
+        print(f"kiosk: {cdr_path}: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"kiosk: {cdr_path}: cannot read: {exc.strerror}", file=sys.stderr)
+        return 2
+    tariff = active_tariff(tariffs, cdr.start) or tariffs[0]
+    try:
+        cost = price_cdr(tariff, cdr, zone)
+    except CdrError as exc:
+        print(f"kiosk: {cdr_path}: {exc}", file=sys.stderr)
+        return 2
+    print(dumps({**totals(cost), "tariff_id": tariff.id}))
+    return 0
 
 
 if __name__ == "__main__":

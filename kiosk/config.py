@@ -64,6 +64,8 @@ class StationConfig(_Section):
     id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,36}$")] = "DEMO-0001"
     name: Name = "Demo charging station"
     operator: Name = "Open EV Kiosk"
+    country_code: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] = "DE"
+    party_id: Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{3}$")] = "EVK"  # OCPI CPO id
     address: str = ""
     currency: str = "EUR"
     timezone: str = "Europe/Berlin"

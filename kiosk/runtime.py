@@ -7,6 +7,7 @@ behind the same interfaces as their issues land).
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from collections.abc import Callable
@@ -19,6 +20,8 @@ from zoneinfo import ZoneInfo
 from drivers.acquirer.api import PaymentHost
 from drivers.charger.api import Charger
 from drivers.emv.api import CardTerminal
+from kiosk.billing.cdr import dumps as cdr_dumps
+from kiosk.billing.cdr import session_cdr
 from kiosk.billing.display import PriceDisplay, price_display
 from kiosk.billing.live import TariffBook
 from kiosk.billing.tariff import Tariff, load_tariffs, simple_tariff
@@ -168,10 +171,24 @@ def build_runtime(
             s, cost, seq, seller=seller, connector_label=labels.get(s.connector, ""),
             zone=book.zone, key=invoice_key, base_url=base_url, tariff_id=pricer.tariff.id)
 
+    def cdr_for(s: Session) -> list[tuple[str, dict[str, Any]]]:
+        pricer = book.for_start(s.marks[0].at if s.marks else s.created_at)
+        periods = pricer.periods(s)
+        start = s.charge_started_at or s.created_at
+        cdr = session_cdr(
+            session_id=s.id, country_code=config.station.country_code,
+            party_id=config.station.party_id, station_id=station_id,
+            station_name=config.station.name, address=config.station.address,
+            connector=s.connector, start=start, end=s.last_reading_at or start,
+            periods=periods, cost=pricer.cost(s), tariff=pricer.tariff, token=s.token,
+            masked_pan=s.masked_pan, auth_code=s.auth_code, meter_start_wh=s.meter_start_wh,
+            meter_stop_wh=s.meter_now_wh, invoice_number="")
+        return [("cdr", json.loads(cdr_dumps(cdr)))]
+
     runner = Runner(machine, journal, clock=clock,
                     record_builder=lambda s: session_record(s, station_id=station_id,
                                                             currency=currency),
-                    invoice_for=invoice_for)
+                    invoice_for=invoice_for, captured_records=cdr_for)
     adapters = DeviceAdapters(
         post=runner.post, card_terminal=card_terminal, host=host, charger=charger,
         currency=currency, token_key=load_or_create_key(path.parent / "card-token.key"),

@@ -194,7 +194,8 @@ class Journal:
     ) -> None:
         """Store one step atomically: the snapshot, the transition, any outbox records and, with
         ``invoice``, the session's invoice under the next number (also queued as a record, and
-        its number added to this step's records)."""
+        its number added to this step's records as ``invoice_number``, or in
+        ``invoice_reference_id`` where a record has that field: an OCPI CDR)."""
         snap = codec.dumps(new)
         values = dict(
             state=new.state.value, seq=new.seq, finished=new.finished,
@@ -226,8 +227,9 @@ class Journal:
                     conn.execute(insert(invoices).values(
                         number=number, session_id=new.id, created_at=now.isoformat(),
                         payload=json.dumps(payload, sort_keys=True)))
-                    records = [(k, {**p, "invoice_number": payload.get("number", number)})
-                               for k, p in records]
+                    ref = payload.get("number", number)
+                    records = [(k, {**p, "invoice_number": ref} if "invoice_reference_id" not in p
+                                else {**p, "invoice_reference_id": ref}) for k, p in records]
                     records.append(("invoice", payload))
                 for kind, payload in records:
                     conn.execute(insert(outbox).prefix_with("OR IGNORE").values(

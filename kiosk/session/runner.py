@@ -29,6 +29,7 @@ RecordBuilder = Callable[[Session], dict[str, Any]]
 FaultHook = Callable[[str, int], None]  # ("before_commit" | "after_commit", step number)
 # a captured session → how to build its invoice once the journal has given it a number
 InvoiceFor = Callable[[Session], Callable[[int], dict[str, Any]]]
+RecordsFor = Callable[[Session], list[tuple[str, dict[str, Any]]]]  # e.g. the OCPI CDR
 
 
 class Busy(Exception):
@@ -45,8 +46,10 @@ class Runner:
         record_builder: RecordBuilder,
         new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
         invoice_for: InvoiceFor | None = None,
+        captured_records: RecordsFor | None = None,
     ) -> None:
         self.invoice_for = invoice_for
+        self.captured_records = captured_records
         self.machine = machine
         self.journal = journal
         self.clock = clock
@@ -151,6 +154,8 @@ class Runner:
         if self.invoice_for is not None and new.outcome is Outcome.CAPTURED and (
                 old is None or old.outcome is not Outcome.CAPTURED):
             invoice = self.invoice_for(new)
+            if self.captured_records is not None:
+                records += self.captured_records(new)
         self.journal.commit(old, new, event, effects, now, records, invoice)
         if self.fault_hook is not None:
             self.fault_hook("after_commit", self.steps)

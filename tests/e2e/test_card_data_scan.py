@@ -43,9 +43,14 @@ def test_no_card_data_on_disk_after_a_session(card: str, host: HostSimulator,
     try:
         sessions = j.all_sessions()
         assert len(sessions) == 1 and sessions[0].masked_pan == pan[:6] + "******" + pan[-4:]
-        records = [r.payload for r in j.outbox()]
-        assert records and all(r["masked_pan"] == sessions[0].masked_pan for r in records)
-        assert len(records) == (2 if TEST_CARDS[card].host_rule == "00" else 1)  # + invoice
+        records = {r.kind: r.payload for r in j.outbox()}
+        paid = TEST_CARDS[card].host_rule == "00"
+        assert set(records) == ({"session", "invoice", "cdr"} if paid else {"session"})
+        masked = sessions[0].masked_pan
+        assert records["session"]["masked_pan"] == masked
+        if paid:
+            assert records["invoice"]["masked_pan"] == masked
+            assert records["cdr"]["cdr_token"]["contract_id"] == masked
     finally:
         j.close()
     log_lines = [json.loads(x) for x in log.read_text().splitlines()]
