@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from decimal import ROUND_CEILING, Decimal
+from decimal import ROUND_CEILING, ROUND_HALF_EVEN, Decimal
 from zoneinfo import ZoneInfo
 
 from kiosk.billing.money import round_to_minor
@@ -44,6 +44,7 @@ from kiosk.billing.tariff import (
 
 ZERO = Decimal(0)
 HOUR_US = Decimal(3_600_000_000)
+MICRO = Decimal("0.000001")
 
 
 @dataclass(frozen=True)
@@ -205,7 +206,9 @@ class _Acc:
 def _step_surplus(total: Decimal, step: int, unit: Decimal) -> Decimal:
     """How much to add so that ``total`` (in kWh or h) is a whole number of steps
     (``step`` in Wh or s; ``unit`` = 1000 Wh per kWh or 3600 s per h)."""
-    in_units = total * unit
+    # hours from microsecond timestamps carry Decimal noise in the 28th digit (1/60 h):
+    # measure in micro-units (µs, mWh) before counting steps, or 60 s would bill 61
+    in_units = (total * unit).quantize(MICRO, rounding=ROUND_HALF_EVEN)
     steps = (in_units / step).to_integral_value(rounding=ROUND_CEILING)
     return (steps * step - in_units) / unit
 

@@ -32,8 +32,8 @@ class LivePricer:
         self.zone = zone
         rs = [el.restrictions for el in tariff.elements if el.restrictions is not None]
         clocks = {c for r in rs for c in (r.start_clock, r.end_clock) if c is not None}
-        if any(r.day_of_week or r.start_date or r.end_date for r in rs) or clocks:
-            clocks.add(MIDNIGHT)
+        if any(r.day_of_week or r.start_date or r.end_date for r in rs):
+            clocks.add(MIDNIGHT)  # the day changes what matches
         self._clocks = sorted(clocks)
         self._durations = sorted({d for r in rs for d in (r.min_duration, r.max_duration)
                                   if d is not None})
@@ -69,7 +69,8 @@ class LivePricer:
         return sum(1 for p in self._power if kw >= p)
 
     def _boundaries(self, start: Mark, prev: Mark, new: Mark) -> list[tuple[datetime, int]]:
-        """(instant, meter Wh) of every boundary strictly between two observations."""
+        """(instant, meter Wh) of every boundary after the previous observation, up to and
+        including the new one (a boundary that falls on a reading starts a period there)."""
         lo, hi = prev.at, new.at
         if hi <= lo:
             return []
@@ -77,7 +78,7 @@ class LivePricer:
         times = [*self._clock_instants(lo, hi),
                  *(start.at + timedelta(seconds=d) for d in self._durations)]
         for at in times:
-            if lo < at < hi:
+            if lo < at <= hi:
                 found[at] = self._meter_at(prev, new, at)
         e1, e2 = prev.meter_wh - start.meter_wh, new.meter_wh - start.meter_wh
         span_us = (hi - lo) // timedelta(microseconds=1)
@@ -86,7 +87,7 @@ class LivePricer:
             if e1 < wh <= e2:
                 part = int(span_us * (wh - e1) / (e2 - e1))
                 at = lo + timedelta(microseconds=part)
-                if lo < at < hi:  # the threshold is reached here, exactly
+                if lo < at <= hi:  # the threshold is reached here, exactly
                     found[at] = max(found.get(at, 0), start.meter_wh + int(-(-wh // 1)))
         return sorted(found.items())
 

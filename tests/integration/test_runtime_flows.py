@@ -3,9 +3,12 @@ the branches a driver meets, each ending in the right host operation."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -14,7 +17,8 @@ from drivers.sim.cards import TEST_CARDS
 from drivers.sim.charger import SimCharger
 from drivers.sim.clock import SimClock
 from drivers.sim.host import HostSimulator
-from kiosk.config import parse_config
+from kiosk.billing.cdr import parse_cdr, price_cdr
+from kiosk.config import RESOURCES, parse_config
 from kiosk.runtime import Runtime, build_runtime
 from kiosk.session import events as ev
 from kiosk.session.machine import Outcome, Session, State
@@ -172,3 +176,56 @@ def test_host_down_at_capture_is_retried_until_it_lands(rig: Rig,
     rig.rt.runner.post(ev.Tick(rig.clock.now()))
     receipt = rig.reach(State.RECEIPT)
     assert host.ledger()[s.id].captured_minor == receipt.final_minor == 110
+
+
+@pytest.fixture
+def ocpi_rig(host: HostSimulator, tmp_path: Path) -> Iterator[Rig]:
+    clock = SimClock(datetime(2026, 11, 25, 20, 30, tzinfo=UTC))  # 21:30 in Berlin
+    charger = SimCharger((1,), auto=False, clock=clock)
+    terminal = SimCardTerminal()
+    tariff = RESOURCES / "tariffs" / "demo.json"
+    cfg = parse_config(f"schema_version = 1\n[host]\nport = {host.port}\ntimeout_s = 2\n"
+                       f"[tariff]\nfile = '{tariff}'\n")
+    rt = build_runtime(cfg, clock=clock.now, journal_path=tmp_path / "j.sqlite",
+                       card_terminal=terminal, charger=charger)
+    yield Rig(rt, clock, charger, terminal)
+    rt.close()
+
+
+def test_ocpi_tariff_screen_capture_invoice_and_cdr_agree(ocpi_rig: Rig,
+                                                         host: HostSimulator) -> None:
+    """Across the 22:00 price change: the live cost on screen when the driver stops, the
+    capture, the invoice, the session record and the exported CDR (priced again from its own
+    periods) are the same amount."""
+    rig = ocpi_rig
+    s = rig.rt.runner.start_session(1)
+    rig.terminal.present(TEST_CARDS["visa_contactless"])
+    rig.reach(State.WAIT_PLUG)
+    rig.charger.plug(1)
+    rig.reach(State.CHARGING)
+    for _ in range(6):  # 6 x 15 min at 11 kW, through 22:00 local
+        rig.charger.advance(900)
+        rig.until(lambda: rig.rt.runner.active().last_reading_at == rig.clock.now(), "reading")
+    live = rig.rt.runner.active()
+    assert len(live.marks) == 2  # the 22:00 boundary
+    # 30 min day (5.5 kWh x 0.50) + 60 min night (11 kWh x 0.42), x 1.19
+    expected = round((Decimal("5.5") * Decimal("0.50") + 11 * Decimal("0.42"))
+                     * Decimal("1.19") * 100)
+    assert live.cost_minor == expected
+    rig.rt.runner.post(ev.StopRequested(s.id))
+    receipt = rig.reach(State.RECEIPT)
+    assert receipt.final_minor == live.cost_minor == host.ledger()[s.id].captured_minor
+    records = {r.kind: r.payload for r in rig.rt.journal.outbox() if r.session_id == s.id}
+    assert records["session"]["amount_minor"] == expected
+    assert records["invoice"]["total_minor"] == expected
+    cdr = records["cdr"]
+    assert cdr["invoice_reference_id"] == records["invoice"]["number"]
+    assert round(Decimal(str(cdr["total_cost"]["incl_vat"])) * 100) == expected
+    repriced = price_cdr(rig.rt.tariffs.pricers[0].tariff,
+                         parse_cdr(json.dumps(cdr)), ZoneInfo("Europe/Berlin"))
+    assert repriced.total_incl_minor == expected
+    inv = records["invoice"]
+    assert [ln["unit_price_excl"] for ln in inv["lines"]] == ["0.50", "0.42"]
+    assert inv["vat_summary"] == [{"vat_percent": "19", "net": "7.37", "vat": "1.40",
+                                   "gross": "8.77"}]
+    assert inv["rounding"] is None and inv["hold_released"] == "41.23"
