@@ -360,3 +360,21 @@ def test_bridge_close_unhooks_from_the_runner(k: Kiosk, qtbot: QtBot) -> None:
     assert runner.wakeup is None
     assert not [f for f in runner.listeners if getattr(f, "__self__", None) is extra]
     extra.close()  # twice is fine
+
+
+def test_no_valid_tariff_disables_start(qtbot: QtBot, tmp_path: Path) -> None:
+    (tmp_path / "t.json").write_text(
+        '{"currency": "EUR", "end_date_time": "2020-01-01T00:00:00Z", "elements": '
+        '[{"price_components": [{"type": "ENERGY", "price": 0.5, "step_size": 1}]}]}')
+    cfg = parse_config('schema_version = 1\n[tariff]\nfile = "t.json"\n', "k.toml", tmp_path)
+    runtime = build_runtime(cfg, journal_path=tmp_path / "j.sqlite")
+    try:
+        window = MainWindow(runtime, demo=True)
+        qtbot.addWidget(window)
+        label = window.findChild(QLabel, "energy_price_label")
+        assert label is not None and label.text() == "No price is set for this time."
+        pay = window.findChild(QPushButton, "pay_button")
+        assert pay is not None and not pay.isEnabled()
+        window.shutdown()
+    finally:
+        runtime.close()

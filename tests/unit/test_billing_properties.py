@@ -218,3 +218,35 @@ def test_dst_spring_forward_window() -> None:
     end = datetime(2026, 3, 29, 6, 0, tzinfo=UTC)  # 08:00 CEST
     s = run(p, [(start, 0, 0, True), (end, 11_000, 1000, True)])
     assert [m.meter_wh for m in s.marks] == [0, 2000, 9000]  # 7 real hours at night
+
+
+def _dated(tid: str, price: float, start: str | None, end: str | None) -> Tariff:
+    t: dict[str, Any] = {"id": tid, "currency": "EUR", "elements": [{"price_components": [
+        {"type": "ENERGY", "price": price, "vat": 19, "step_size": 1}]}]}
+    if start:
+        t["start_date_time"] = start
+    if end:
+        t["end_date_time"] = end
+    return parse_tariff(json.dumps(t))
+
+
+def test_a_scheduled_price_change_applies_to_sessions_that_start_after_it() -> None:
+    from kiosk.billing.live import TariffBook
+
+    book = TariffBook([_dated("old", 0.40, None, "2026-12-01T00:00:00Z"),
+                       _dated("new", 0.45, "2026-12-01T00:00:00Z", None)], BERLIN)
+    before = datetime(2026, 11, 30, 23, 0, tzinfo=UTC)
+    after = datetime(2026, 12, 1, 0, 0, tzinfo=UTC)
+    assert book.at(before).tariff.id == "old" and book.at(after).tariff.id == "new"
+    # a session that started before the change keeps its price to the end
+    s = run(book.for_start(before), [(before, 0, 0, True), (after + timedelta(hours=1),
+                                                             10_000, 11_000, True)])
+    assert book.cost(s).total_excl == D("4.00")
+
+
+def test_no_valid_tariff_means_no_price_not_a_guess() -> None:
+    from kiosk.billing.live import TariffBook
+
+    book = TariffBook([_dated("gone", 0.40, None, "2026-01-01T00:00:00Z")], BERLIN)
+    assert book.at(T0) is None
+    assert book.for_start(T0).tariff.id == "gone"  # a running session is never unpriced
