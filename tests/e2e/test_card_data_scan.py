@@ -19,14 +19,6 @@ ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(__file__).with_name("scripted_kiosk.py")
 
 
-@pytest.fixture(scope="module")
-def host():
-    sim = HostSimulator()
-    sim.start()
-    yield sim
-    sim.stop()
-
-
 @pytest.mark.parametrize("card", ["visa_contactless", "mastercard_pin", "declined_funds"])
 def test_no_card_data_on_disk_after_a_session(card: str, host: HostSimulator,
                                               tmp_path: Path) -> None:

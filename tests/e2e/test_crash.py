@@ -22,14 +22,6 @@ SCRIPT = Path(__file__).with_name("scripted_kiosk.py")
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def host():
-    sim = HostSimulator()
-    sim.start()
-    yield sim
-    sim.stop()
-
-
 def kiosk(journal: Path, port: int, *extra: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.run(

@@ -61,6 +61,15 @@ class Rig:
         assert s is not None
         return s
 
+    def charging(self, card: str = "visa_contactless") -> Session:
+        """Start a session, tap ``card``, plug the car in: the session is charging."""
+        s = self.rt.runner.start_session(1)
+        self.terminal.present(TEST_CARDS[card])
+        self.reach(State.WAIT_PLUG)
+        self.charger.plug(1)
+        self.reach(State.CHARGING)
+        return s
+
     def final(self) -> Session:
         self.until(lambda: self.rt.runner.active() is None, "the end")
         return self.seen[-1]
@@ -80,11 +89,7 @@ def rig(host: HostSimulator, tmp_path: Path) -> Iterator[Rig]:
 
 
 def test_full_session_captures_what_the_screen_showed(rig: Rig, host: HostSimulator) -> None:
-    s = rig.rt.runner.start_session(1)
-    rig.terminal.present(TEST_CARDS["visa_contactless"])
-    rig.reach(State.WAIT_PLUG)
-    rig.charger.plug(1)
-    rig.reach(State.CHARGING)
+    s = rig.charging()
     rig.charger.advance(3600)  # 11 kWh at 0.50 + 20 % VAT = 6.60
     rig.until(lambda: rig.rt.runner.active().cost_minor == 660, "the live cost")
     rig.rt.runner.post(ev.StopRequested(s.id))
@@ -147,11 +152,7 @@ def test_no_energy_voids_the_hold(rig: Rig, host: HostSimulator) -> None:
 
 def test_charger_fault_mid_charge_captures_the_energy_so_far(rig: Rig,
                                                              host: HostSimulator) -> None:
-    s = rig.rt.runner.start_session(1)
-    rig.terminal.present(TEST_CARDS["visa_contactless"])
-    rig.reach(State.WAIT_PLUG)
-    rig.charger.plug(1)
-    rig.reach(State.CHARGING)
+    s = rig.charging()
     rig.charger.advance(1800)
     rig.charger.fault(1, "Ground fault")
     receipt = rig.reach(State.RECEIPT)
@@ -160,11 +161,7 @@ def test_charger_fault_mid_charge_captures_the_energy_so_far(rig: Rig,
 
 def test_host_down_at_capture_is_retried_until_it_lands(rig: Rig,
                                                         host: HostSimulator) -> None:
-    s = rig.rt.runner.start_session(1)
-    rig.terminal.present(TEST_CARDS["visa_contactless"])
-    rig.reach(State.WAIT_PLUG)
-    rig.charger.plug(1)
-    rig.reach(State.CHARGING)
+    s = rig.charging()
     rig.charger.advance(600)
     host.inject("refuse")
     rig.rt.runner.post(ev.StopRequested(s.id))
@@ -198,11 +195,7 @@ def test_ocpi_tariff_screen_capture_invoice_and_cdr_agree(ocpi_rig: Rig,
     capture, the invoice, the session record and the exported CDR (priced again from its own
     periods) are the same amount."""
     rig = ocpi_rig
-    s = rig.rt.runner.start_session(1)
-    rig.terminal.present(TEST_CARDS["visa_contactless"])
-    rig.reach(State.WAIT_PLUG)
-    rig.charger.plug(1)
-    rig.reach(State.CHARGING)
+    s = rig.charging()
     for _ in range(6):  # 6 x 15 min at 11 kW, through 22:00 local
         rig.charger.advance(900)
         rig.until(lambda: rig.rt.runner.active().last_reading_at == rig.clock.now(), "reading")

@@ -1,0 +1,17 @@
+"""Fixtures of the end-to-end tests: one payment host simulator per module, on real TCP."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from drivers.sim.host import HostSimulator
+
+
+@pytest.fixture(scope="module")
+def host() -> Iterator[HostSimulator]:
+    sim = HostSimulator()
+    sim.start()
+    yield sim
+    sim.stop()
