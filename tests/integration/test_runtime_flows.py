@@ -26,14 +26,6 @@ from kiosk.session.machine import Outcome, Session, State
 T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 
 
-@pytest.fixture(scope="module")
-def host() -> Iterator[HostSimulator]:
-    sim = HostSimulator()
-    sim.start()
-    yield sim
-    sim.stop()
-
-
 class Rig:
     def __init__(self, rt: Runtime, clock: SimClock, charger: SimCharger,
                  terminal: SimCardTerminal) -> None:

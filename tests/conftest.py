@@ -1,4 +1,4 @@
-"""Fixtures of the end-to-end tests: one payment host simulator per module, on real TCP."""
+"""Shared fixtures: one payment host simulator per test module, on real TCP."""
 
 from __future__ import annotations
 
