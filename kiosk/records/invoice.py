@@ -75,14 +75,22 @@ def build_invoice(s: Session, cost: Cost, seq: int, *, seller: Seller, connector
         rate = next(iter(by_rate)) if len(by_rate) == 1 else "mixed"
         net, gross = by_rate.get(rate, (Decimal(0), Decimal(0)))
         by_rate[rate] = (net + cost.adjustment_excl, gross + cost.adjustment_incl)
+    cap_minor = 0
     if total_minor < cost.total_incl_minor:  # capped at the hold: the driver pays the hold
-        capped = from_minor(total_minor - cost.total_incl_minor, cur)
+        cap_minor = total_minor - cost.total_incl_minor
+        capped = from_minor(cap_minor, cur)
         adjustments.append({"description": "Limited to the amount reserved on the card",
                             "amount_excl": None, "amount_incl": _dec(capped, places)})
 
+    # the VAT summary is of what is paid: when capped at the hold, every rate is scaled by
+    # paid / priced (exact), then rounded once
+    scale = Decimal(1)
+    if cap_minor and cost.total_incl > 0:
+        scale = from_minor(total_minor, cur) / cost.total_incl
     summary = []
     gross_sum = 0
-    for rate, (net, gross) in sorted(by_rate.items()):
+    for rate, (net0, gross0) in sorted(by_rate.items()):
+        net, gross = net0 * scale, gross0 * scale
         net_m, gross_m = round_to_minor(net, cur), round_to_minor(gross, cur)
         gross_sum += gross_m
         summary.append({"vat_percent": rate or None, "net": _fmt(net_m, cur),
