@@ -253,11 +253,11 @@ class DeviceAdapters:
         elif isinstance(e, StateChanged):
             before = self._last_state.get(e.connector)
             self._last_state[e.connector] = e.state
+            if e.state is PilotState.A:  # first: the reason the charging ends
+                self.post(ev.CarUnplugged(e.connector, e.at))
             if e.state in CHARGING_STATES and before not in CHARGING_STATES:
                 meter = self.charger.status(e.connector).energy_wh
                 self.post(ev.ChargingStarted(e.connector, meter, e.at))
             elif before in CHARGING_STATES and e.state not in CHARGING_STATES:
                 meter = self.charger.status(e.connector).energy_wh
                 self.post(ev.ChargingStopped(e.connector, meter, e.at))
-            if e.state is PilotState.A:
-                self.post(ev.CarUnplugged(e.connector, e.at))

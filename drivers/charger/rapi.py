@@ -1,0 +1,264 @@
+"""OpenEVSE RAPI, sans I/O: frames, checksums, sequence ids, replies and unsolicited lines.
+
+A frame is ``$`` + command + optional space-separated arguments + optional `` :SS`` sequence id
+(two hex digits, 00 invalid) + ``^`` + XOR checksum (two hex digits of the XOR of every byte
+from ``$`` up to the ``^``) + ``\\r``. The legacy form ends in ``*`` + the 8-bit sum. The
+controller reads at most 32 characters a line, so :func:`encode` refuses longer frames.
+
+:class:`LineSplitter` turns a byte stream into lines and resynchronises after noise: bytes
+before a ``$`` are dropped, a line longer than :data:`MAX_LINE` without a terminator is
+discarded. :func:`decode` turns one line into a :class:`Reply` (``$OK``/``$NK``) or an
+:class:`Async` (``$AT``, ``$AB``, ``$AN``, ``$WF``); anything else is a :class:`RapiFrameError`.
+Nothing here raises anything but :class:`RapiError` on outside data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+MAX_INPUT = 32  # the controller's input buffer, characters including the final \r
+MAX_LINE = 128  # what we accept from the controller before declaring noise
+ASYNC_KINDS = frozenset({"AT", "AB", "AN", "WF"})
+
+
+class RapiError(Exception):
+    """A RAPI command failed or a line could not be used."""
+
+
+class RapiFrameError(RapiError):
+    """A line that is not a valid RAPI frame (noise, bad checksum, bad fields)."""
+
+
+def xor_checksum(data: bytes) -> int:
+    c = 0
+    for b in data:
+        c ^= b
+    return c
+
+
+def sum_checksum(data: bytes) -> int:
+    return sum(data) & 0xFF
+
+
+def encode(command: str, *args: str | int, seq: int | None = None, legacy: bool = False) -> bytes:
+    """``encode("SC", 16)`` → ``b"$SC 16^13\\r"``."""
+    if len(command) != 2 or not command.isascii() or not command.isalnum():
+        raise RapiError(f"not a RAPI command: {command!r}")
+    parts = [f"${command.upper()}", *(str(a) for a in args)]
+    if seq is not None:
+        if not 1 <= seq <= 0xFF:
+            raise RapiError("sequence id must be 01..FF")
+        parts.append(f":{seq:02X}")
+    body = " ".join(parts).encode("ascii")
+    if any(b < 0x20 or b > 0x7E or b in b"^*$\r" for b in body[1:]):
+        raise RapiError("arguments must be printable and free of $ ^ *")
+    tail = f"*{sum_checksum(body):02X}" if legacy else f"^{xor_checksum(body):02X}"
+    frame = body + tail.encode() + b"\r"
+    if len(frame) > MAX_INPUT:
+        raise RapiError(f"frame of {len(frame)} characters exceeds the controller's "
+                        f"{MAX_INPUT}-character input")
+    return frame
+
+
+@dataclass(frozen=True)
+class Frame:
+    command: str  # "OK", "NK", "AT", "GS", ...
+    args: tuple[str, ...]
+    seq: int | None
+
+
+@dataclass(frozen=True)
+class Reply:
+    ok: bool
+    values: tuple[str, ...]
+    seq: int | None
+
+
+@dataclass(frozen=True)
+class Async:
+    kind: str  # AT | AB | AN | WF
+    values: tuple[str, ...]
+
+
+def parse_frame(line: bytes) -> Frame:
+    """Check one line (without its terminator) and split it into command, args and seq."""
+    if len(line) > MAX_LINE:
+        raise RapiFrameError("line too long")
+    if not line.startswith(b"$"):
+        raise RapiFrameError("a frame starts with $")
+    if any(b < 0x20 or b > 0x7E for b in line):
+        raise RapiFrameError("non-printable byte in a frame")
+    caret, star = line.rfind(b"^"), line.rfind(b"*")
+    if caret > 0 and caret == len(line) - 3:
+        body, check, expected = line[:caret], line[caret + 1:], xor_checksum(line[:caret])
+    elif star > 0 and star == len(line) - 3:
+        body, check, expected = line[:star], line[star + 1:], sum_checksum(line[:star])
+    else:
+        raise RapiFrameError("no checksum")
+    try:
+        got = int(check, 16)
+    except ValueError:
+        raise RapiFrameError("checksum is not hex") from None
+    if got != expected:
+        raise RapiFrameError(f"bad checksum {got:02X}, expected {expected:02X}")
+    tokens = body[1:].decode("ascii").split()
+    if not tokens or len(tokens[0]) != 2 or not tokens[0].isalnum():
+        raise RapiFrameError("no two-letter command")
+    seq = None
+    if len(tokens) > 1 and tokens[-1].startswith(":"):
+        try:
+            seq = int(tokens[-1][1:], 16)
+        except ValueError:
+            raise RapiFrameError("sequence id is not hex") from None
+        if len(tokens[-1]) != 3 or not 1 <= seq <= 0xFF:
+            raise RapiFrameError("sequence id must be :01..:FF")
+        tokens = tokens[:-1]
+    return Frame(tokens[0].upper(), tuple(tokens[1:]), seq)
+
+
+def decode(line: bytes) -> Reply | Async:
+    f = parse_frame(line)
+    if f.command in ("OK", "NK"):
+        return Reply(f.command == "OK", f.args, f.seq)
+    if f.command in ASYNC_KINDS:
+        return Async(f.command, f.args)
+    raise RapiFrameError(f"unexpected {f.command!r} from the controller")
+
+
+class LineSplitter:
+    """Bytes in, complete lines out (``\\r`` or ``\\n`` ends a line). Noise before a ``$`` is
+    dropped; an over-long line is discarded whole."""
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+        self._skipping = False
+        self.discarded = 0  # bytes thrown away as noise
+
+    def feed(self, data: bytes) -> list[bytes]:
+        out: list[bytes] = []
+        for b in data:
+            if b in (0x0D, 0x0A):
+                if self._buf and not self._skipping:
+                    out.append(bytes(self._buf))
+                elif self._buf:
+                    self.discarded += len(self._buf)
+                self._buf.clear()
+                self._skipping = False
+                continue
+            if b == 0x24:  # '$' starts a new frame, whatever came before
+                if self._buf:
+                    self.discarded += len(self._buf)
+                self._buf = bytearray(b"$")
+                self._skipping = False
+                continue
+            if not self._buf:
+                self.discarded += 1
+                continue
+            if self._skipping:
+                self.discarded += 1
+                continue
+            self._buf.append(b)
+            if len(self._buf) > MAX_LINE:
+                self._skipping = True
+        return out
+
+
+# --- states ---------------------------------------------------------------------------------------
+class EvseState(IntEnum):
+    UNKNOWN = 0x00
+    A = 0x01  # not connected
+    B = 0x02  # connected, ready
+    C = 0x03  # charging
+    D = 0x04  # charging, ventilation required
+    DIODE_CHECK_FAILED = 0x05
+    GFI_FAULT = 0x06
+    NO_GROUND = 0x07
+    STUCK_RELAY = 0x08
+    GFI_SELF_TEST_FAILED = 0x09
+    OVER_TEMPERATURE = 0x0A
+    OVER_CURRENT = 0x0B
+    RELAY_CLOSURE_FAULT = 0x0E
+    SLEEPING = 0xFE
+    DISABLED = 0xFF
+
+
+FAULT_MESSAGES: dict[int, str] = {
+    0x04: "The car needs ventilation, which this charger does not provide.",
+    0x05: "The car's charging signal failed a safety check (diode check).",
+    0x06: "Ground fault: the charger switched off for safety.",
+    0x07: "The charger has no ground connection: it cannot charge safely.",
+    0x08: "A relay is stuck: the charger needs service.",
+    0x09: "The ground fault self-test failed: the charger needs service.",
+    0x0A: "The charger is too hot and has stopped.",
+    0x0B: "The car drew more current than allowed: charging stopped.",
+    0x0E: "A relay did not close: the charger needs service.",
+}
+FAULT_STATES = frozenset(FAULT_MESSAGES) - {0x04}
+
+POST_CODES: dict[int, str] = {
+    0x00: "", 0x07: "The charger has no ground connection.",
+    0x08: "A relay is stuck: the charger needs service.",
+    0x09: "The ground fault self-test failed: the charger needs service.",
+}
+
+
+def hex_int(text: str, what: str) -> int:
+    """Parse a hex field (upper or lower case, padded or not)."""
+    try:
+        value = int(text, 16)
+    except ValueError:
+        raise RapiFrameError(f"{what}: {text[:10]!r} is not hex") from None
+    if value < 0:
+        raise RapiFrameError(f"{what}: negative")
+    return value
+
+
+def dec_int(text: str, what: str) -> int:
+    try:
+        return int(text, 10)
+    except ValueError:
+        raise RapiFrameError(f"{what}: {text[:10]!r} is not a number") from None
+
+
+@dataclass(frozen=True)
+class StateReport:
+    """From ``$GS`` (evsestate elapsed pilotstate vflags) or ``$AT`` (evsestate pilotstate
+    amps vflags)."""
+
+    evse_state: int
+    pilot_state: int
+    flags: int
+    elapsed_s: int | None = None
+    amps: int | None = None
+
+
+def parse_gs(values: tuple[str, ...]) -> StateReport:
+    if len(values) < 4:
+        raise RapiFrameError("$GS reply needs 4 values")
+    return StateReport(hex_int(values[0], "evsestate"), hex_int(values[2], "pilotstate"),
+                       hex_int(values[3], "vflags"), elapsed_s=dec_int(values[1], "elapsed"))
+
+
+def parse_at(values: tuple[str, ...]) -> StateReport:
+    if len(values) < 4:
+        raise RapiFrameError("$AT needs 4 values")
+    return StateReport(hex_int(values[0], "evsestate"), hex_int(values[1], "pilotstate"),
+                       hex_int(values[3], "vflags"), amps=dec_int(values[2], "amps"))
+
+
+def parse_gg(values: tuple[str, ...]) -> tuple[int, int]:
+    """``$GG``: (milliamps, millivolts); -1 when the controller has no sensor."""
+    if len(values) < 2:
+        raise RapiFrameError("$GG reply needs 2 values")
+    return dec_int(values[0], "milliamps"), dec_int(values[1], "millivolts")
+
+
+def parse_gu(values: tuple[str, ...]) -> tuple[int, int]:
+    """``$GU``: (Ws this session, Wh total)."""
+    if len(values) < 2:
+        raise RapiFrameError("$GU reply needs 2 values")
+    ws, wh = dec_int(values[0], "Ws"), dec_int(values[1], "Wh")
+    if ws < 0 or wh < 0:
+        raise RapiFrameError("$GU: negative energy")
+    return ws, wh
