@@ -1,0 +1,132 @@
+"""Energy meters: the controller's own counter, or a MID meter on Modbus RTU for billing.
+
+Both give a monotonic energy counter in Wh. :class:`MeterGuard` checks every reading: a counter
+that goes backwards or jumps further than the charger's power could have moved it is a
+:class:`MeterFault`, never a price.
+
+The controller's ``$GU`` energy comes from its current sensor and a measured or assumed voltage:
+it is not a certified meter. Where billing must be legal for trade, read an Eastron SDM630-style
+meter (input registers 30073 import kWh and 30053 total power, IEEE 754 32-bit floats) and keep
+RAPI for control.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from drivers.charger.rapi import parse_gg, parse_gu
+from drivers.charger.transport import SerialLink
+
+
+class MeterFault(Exception):
+    """The meter cannot be read or reported an impossible value. Safe to show."""
+
+
+@dataclass(frozen=True)
+class MeterValue:
+    energy_wh: int  # monotonic counter
+    power_w: int | None = None
+    current_ma: int | None = None
+    voltage_mv: int | None = None
+
+
+class Meter(Protocol):
+    def read(self) -> MeterValue: ...
+
+    def close(self) -> None: ...
+
+
+class MeterGuard:
+    """Accepts a reading only if it is possible after the last one."""
+
+    def __init__(self, max_power_w: int, slack_wh: int = 50) -> None:
+        self.max_power_w = max_power_w
+        self.slack_wh = slack_wh
+        self.last: tuple[datetime, int] | None = None
+
+    def check(self, energy_wh: int, at: datetime) -> int:
+        if self.last is not None:
+            then, before = self.last
+            if energy_wh < before:
+                raise MeterFault(f"The energy meter went backwards ({before} → {energy_wh} Wh).")
+            seconds = max(0.0, (at - then).total_seconds())
+            possible = self.max_power_w * seconds * 1.5 / 3600 + self.slack_wh
+            if energy_wh - before > possible:
+                raise MeterFault(f"The energy meter jumped by {energy_wh - before} Wh in "
+                                 f"{seconds:.0f} s.")
+        self.last = (at, energy_wh)
+        return energy_wh
+
+    def reset(self) -> None:
+        self.last = None
+
+
+class ControllerMeter:
+    """The controller's counter: Wh accumulated over past sessions + this session's Ws."""
+
+    def __init__(self, link: SerialLink) -> None:
+        self.link = link
+
+    def read(self) -> MeterValue:
+        gu = self.link.command("GU")
+        gg = self.link.command("GG")
+        if not (gu.ok and gg.ok):
+            raise MeterFault("The charger refused to report its energy.")
+        ws, wh = parse_gu(gu.values)
+        ma, mv = parse_gg(gg.values)
+        power = ma * mv // 1_000_000 if ma >= 0 and mv >= 0 else None
+        return MeterValue(wh + ws // 3600, power, ma if ma >= 0 else None,
+                          mv if mv >= 0 else None)
+
+    def close(self) -> None:
+        pass
+
+
+IMPORT_KWH_REGISTER = 72  # 30073: input register 73, zero-based 72
+TOTAL_POWER_REGISTER = 52  # 30053
+
+
+def float_from_registers(hi: int, lo: int) -> float:
+    value: float = struct.unpack(">f", struct.pack(">HH", hi, lo))[0]
+    return value
+
+
+class ModbusMeter:
+    """An SDM630-style meter over Modbus RTU (pymodbus)."""
+
+    def __init__(self, port: str, *, address: int = 1, baud: int = 9600,
+                 timeout_s: float = 0.5) -> None:
+        from pymodbus.client import ModbusSerialClient
+
+        self.address = address
+        self.client = ModbusSerialClient(port, baudrate=baud, timeout=timeout_s, retries=1)
+
+    def _registers(self, register: int) -> float:
+        from pymodbus.exceptions import ModbusException
+
+        try:
+            if not self.client.connected and not self.client.connect():
+                raise MeterFault("The energy meter cannot be reached.")
+            rr = self.client.read_input_registers(register, count=2, device_id=self.address)
+        except (ModbusException, OSError) as exc:
+            raise MeterFault(f"The energy meter did not answer: {exc}") from None
+        if rr.isError() or len(rr.registers) != 2:
+            raise MeterFault("The energy meter answered with an error.")
+        value = float_from_registers(rr.registers[0], rr.registers[1])
+        if not math.isfinite(value):
+            raise MeterFault("The energy meter sent a value that is not a number.")
+        return value
+
+    def read(self) -> MeterValue:
+        kwh = self._registers(IMPORT_KWH_REGISTER)
+        watts = self._registers(TOTAL_POWER_REGISTER)
+        if kwh < 0:
+            raise MeterFault("The energy meter reported negative energy.")
+        return MeterValue(round(kwh * 1000), max(0, round(watts)))
+
+    def close(self) -> None:
+        self.client.close()  # type: ignore[no-untyped-call]
