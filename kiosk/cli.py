@@ -22,6 +22,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--quit-after", type=float, default=0.0, help=argparse.SUPPRESS)
     check = sub.add_parser("check-config", help="validate a config file and print it")
     check.add_argument("config", type=Path)
+    probe = sub.add_parser("charger-probe", help="ask an OpenEVSE controller for its state")
+    probe.add_argument("--port", required=True, help="serial device, e.g. /dev/ttyUSB0")
+    probe.add_argument("--baud", type=int, default=115200)
+    probe.add_argument("--timeout", type=float, default=1.0, help="seconds per command")
     price = sub.add_parser("price", help="price an OCPI CDR with an OCPI tariff, print totals")
     price.add_argument("--tariff", type=Path, required=True, help="OCPI 2.2.1 Tariff JSON")
     price.add_argument("--cdr", type=Path, required=True, help="OCPI 2.2.1 CDR JSON")
@@ -32,6 +36,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "charger-probe":
+        from kiosk.maintenance.charger_probe import charger_probe
+
+        return charger_probe(args.port, args.baud, args.timeout)
     if args.command == "price":
         return _price(args.tariff, args.cdr, args.time_zone)
     from kiosk.config import DEFAULT_CONFIG_PATH, ConfigError, load_config

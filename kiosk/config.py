@@ -136,6 +136,14 @@ class ChargerConfig(_Section):
     port: str = ""  # serial device, e.g. /dev/ttyUSB0
     baud: int = Field(default=115200, gt=0)
     sim_speed: int = Field(default=1, ge=1, le=3600)  # simulator: seconds of charge per second
+    poll_interval_s: float = Field(default=1.0, ge=0.1, le=60)
+    command_timeout_s: float = Field(default=0.5, ge=0.05, le=10)
+    link_grace_s: float = Field(default=10.0, ge=1, le=600)  # link down this long: a fault
+    max_power_w: int = Field(default=22_000, ge=1000, le=400_000)  # meter plausibility
+    meter: Literal["controller", "modbus"] = "controller"  # "modbus": a MID meter bills
+    meter_port: str = ""
+    meter_address: int = Field(default=1, ge=1, le=247)
+    meter_baud: int = Field(default=9600, gt=0)
 
 
 class HostConfig(_Section):
@@ -192,6 +200,8 @@ class KioskConfig(_Section):
             raise ValueError(f"ui.language {self.ui.language!r} is not in station.languages")
         if self.charger.kind == "serial" and not self.charger.port:
             raise ValueError("charger.port is needed when charger.kind = 'serial'")
+        if self.charger.meter == "modbus" and not self.charger.meter_port:
+            raise ValueError("charger.meter_port is needed when charger.meter = 'modbus'")
         if self.host.kind == "iso8583" and self.host.port == 0:
             raise ValueError("host.port is needed when host.kind = 'iso8583'")
         e = exponent(self.station.currency)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from drivers.acquirer.api import PaymentHost
@@ -33,6 +33,9 @@ from kiosk.session.adapters import DeviceAdapters
 from kiosk.session.journal import Journal
 from kiosk.session.machine import Policy, Session, SessionMachine
 from kiosk.session.runner import Runner
+
+if TYPE_CHECKING:
+    from drivers.charger.openevse import OpenEvseCharger
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +58,21 @@ def tariffs_from(config: KioskConfig) -> list[Tariff]:
     return [simple_tariff(config.station.currency, energy_per_kwh=t.energy_price_per_kwh,
                           time_per_hour=t.time_price_per_hour, session_fee=t.session_fee,
                           vat=t.vat_percent)]
+
+
+def open_serial_charger(config: KioskConfig, clock: Clock) -> OpenEvseCharger:
+    """The OpenEVSE controller on ``charger.port`` (RAPI), metered by the controller or by a
+    Modbus MID meter."""
+    from drivers.charger.meter import Meter, ModbusMeter
+    from drivers.charger.openevse import OpenEvseCharger
+
+    c = config.charger
+    meter: Meter | None = None
+    if c.meter == "modbus":
+        meter = ModbusMeter(c.meter_port, address=c.meter_address, baud=c.meter_baud)
+    return OpenEvseCharger(c.port, c.baud, poll_interval_s=c.poll_interval_s,
+                           command_timeout_s=c.command_timeout_s, link_grace_s=c.link_grace_s,
+                           max_power_w=c.max_power_w, meter=meter, clock=clock)
 
 
 def policy_from(config: KioskConfig, book: TariffBook) -> Policy:
@@ -131,14 +149,15 @@ def build_runtime(
         from drivers.sim.card_terminal import SimCardTerminal
         card_terminal = SimCardTerminal(read_delay_s=0.3 if config.ui.demo_mode else 0.0)
     if charger is None:
-        if config.charger.kind != "sim":
-            raise UnsupportedDevice("charger.kind = 'serial' needs the RAPI driver "
-                                    "(not in this build); use 'sim'")
-        from drivers.sim.charger import SimCharger
-        sim = SimCharger(connectors=tuple(c.id for c in config.connectors), auto=True,
-                         speed=config.charger.sim_speed)
-        closers.append(sim.close)
-        charger = sim
+        if config.charger.kind == "serial":
+            charger = open_serial_charger(config, clock)
+            closers.append(charger.close)
+        else:
+            from drivers.sim.charger import SimCharger
+            sim = SimCharger(connectors=tuple(c.id for c in config.connectors), auto=True,
+                             speed=config.charger.sim_speed)
+            closers.append(sim.close)
+            charger = sim
     if host is None:
         if config.host.kind != "sim":
             raise UnsupportedDevice("host.kind = 'iso8583' needs the ISO 8583 link "
