@@ -20,6 +20,8 @@ class PilotState(StrEnum):
     B = "B"  # vehicle connected, not charging
     C = "C"  # charging
     D = "D"  # charging, ventilation required
+    E = "E"  # pilot short / no power on the pilot (an error)
+    F = "F"  # EVSE not available
     FAULT = "FAULT"
     SLEEPING = "SLEEPING"
     DISABLED = "DISABLED"
@@ -33,6 +35,8 @@ class ChargerStatus:
     power_w: int
     at: datetime
     fault: str = ""
+    current_ma: int | None = None
+    voltage_mv: int | None = None
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,8 @@ class MeterReading:
     energy_wh: int  # meter counter, monotonic over the connector's life
     power_w: int
     at: datetime
+    current_ma: int | None = None  # when the source measures it
+    voltage_mv: int | None = None
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,8 @@ from drivers.charger.transport import SerialLink
 
 log = logging.getLogger(__name__)
 
-PILOTS = {1: PilotState.A, 2: PilotState.B, 3: PilotState.C, 4: PilotState.D}
+PILOTS = {1: PilotState.A, 2: PilotState.B, 3: PilotState.C, 4: PilotState.D,
+          5: PilotState.E, 6: PilotState.F}
 
 
 def pilot_state(report: StateReport) -> tuple[PilotState, str]:
@@ -78,6 +79,8 @@ class OpenEvseCharger:
         self._fault = ""
         self._energy_wh = 0
         self._power_w = 0
+        self._current_ma: int | None = None
+        self._voltage_mv: int | None = None
         self._at = clock()
         self._mode = "FS"  # the last mode the kiosk commanded: off until a session enables it
         self._down_since: float | None = None
@@ -136,7 +139,7 @@ class OpenEvseCharger:
         self._check(connector)
         with self._lock:
             return ChargerStatus(1, self._state, self._energy_wh, self._power_w, self._at,
-                                 self._fault)
+                                 self._fault, self._current_ma, self._voltage_mv)
 
     def close(self) -> None:
         self._stop.set()
@@ -211,9 +214,11 @@ class OpenEvseCharger:
         with self._lock:
             self._energy_wh = energy
             self._power_w = value.power_w or 0
+            self._current_ma, self._voltage_mv = value.current_ma, value.voltage_mv
             self._at = at
         if connected:
-            self._emit([MeterReading(1, energy, value.power_w or 0, at)])
+            self._emit([MeterReading(1, energy, value.power_w or 0, at, value.current_ma,
+                                     value.voltage_mv)])
 
     def _apply(self, report: StateReport) -> None:
         state, fault = pilot_state(report)

@@ -68,6 +68,7 @@ def test_enable_charge_meter_disable(sim: EvseSimulator, charger) -> None:
     readings = rec.of(MeterReading)
     assert all(b.energy_wh >= a.energy_wh for a, b in itertools.pairwise(readings))
     assert readings[-1].power_w == 32 * 230
+    assert (readings[-1].current_ma, readings[-1].voltage_mv) == (32_000, 230_000)
     c.disable(1)
     wait_for(lambda: c.status(1).state is PilotState.B, "stopped")
     assert sim.mode == "sleeping"
@@ -256,3 +257,27 @@ def test_thread_count_is_stable(sim: EvseSimulator) -> None:
         c, _rec = open_charger(sim)
         c.close()
     assert threading.active_count() <= before + 1
+
+
+def test_charger_probe_command(sim: EvseSimulator) -> None:
+    import json
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    sim.plug()
+    out = subprocess.run([sys.executable, "-m", "kiosk.cli", "charger-probe", "--port",
+                          str(sim.path)], capture_output=True, text=True, timeout=60, env=env,
+                         check=False)
+    assert out.returncode == 0, out.stderr
+    info = json.loads(out.stdout)
+    assert info["firmware"] == "7.1.3" and info["protocol"] == "5.0.1"
+    assert info["state"]["pilot"] == "C" and info["current_limits_a"]["config_max"] == 32
+    assert info["voltage_v"] == 230.0 and info["energy"]["total_wh"] >= 1000
+    assert sim.mode == "enabled"  # read only: the probe changed nothing
+    assert not {"FE", "FD", "FS", "SC", "S4"} & set(sim.commands)
+    gone = subprocess.run([sys.executable, "-m", "kiosk.cli", "charger-probe", "--port",
+                           str(sim.path) + "-missing", "--timeout", "0.3"], capture_output=True,
+                          text=True, timeout=60, env=env, check=False)
+    assert gone.returncode == 2 and json.loads(gone.stdout)["error"] == "cannot open the port"
