@@ -152,6 +152,12 @@ class HostConfig(_Section):
     port: int = Field(default=0, ge=0, le=65535)  # sim with 0: run the simulator in-process
     timeout_s: float = Field(default=10.0, gt=0, le=120)
     tls: bool = False
+    ca_file: str = ""  # with tls: the host's CA (empty: the system's)
+    terminal_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]{0,8}$")] = ""
+    merchant_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9 -]{0,15}$")] = ""
+    # the terminal's DUKPT initial key for online PIN, as injected at provisioning: a JSON file
+    # {"scheme": "aes", "initial_key": hex, "key_id": hex}; empty with kind = "sim": test keys
+    pin_key_file: str = ""
 
 
 class BackofficeConfig(_Section):
@@ -204,6 +210,8 @@ class KioskConfig(_Section):
             raise ValueError("charger.meter_port is needed when charger.meter = 'modbus'")
         if self.host.kind == "iso8583" and self.host.port == 0:
             raise ValueError("host.port is needed when host.kind = 'iso8583'")
+        if self.host.kind == "iso8583" and not self.host.pin_key_file:
+            raise ValueError("host.pin_key_file is needed when host.kind = 'iso8583'")
         e = exponent(self.station.currency)
         for key, value in (("payment.hold_amount", self.payment.hold_amount),
                            ("payment.increment_amount", self.payment.increment_amount),

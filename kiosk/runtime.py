@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from drivers.acquirer.api import PaymentHost
+from drivers.acquirer.iso_link import IsoHostLink
+from drivers.acquirer.pin import CounterStore, PinEncryptor
 from drivers.charger.api import Charger
 from drivers.emv.api import CardTerminal
 from kiosk.billing.cdr import dumps as cdr_dumps
@@ -73,6 +76,40 @@ def open_serial_charger(config: KioskConfig, clock: Clock) -> OpenEvseCharger:
     return OpenEvseCharger(c.port, c.baud, poll_interval_s=c.poll_interval_s,
                            command_timeout_s=c.command_timeout_s, link_grace_s=c.link_grace_s,
                            max_power_w=c.max_power_w, meter=meter, clock=clock)
+
+
+def terminal_id(config: KioskConfig) -> str:
+    return config.host.terminal_id or "".join(c for c in config.station.id if c.isalnum())[:8]
+
+
+def merchant_id(config: KioskConfig) -> str:
+    return config.host.merchant_id or "".join(c for c in config.station.id
+                                               if c.isalnum())[:15]
+
+
+def tls_context(config: KioskConfig) -> ssl.SSLContext | None:
+    if not config.host.tls:
+        return None
+    return ssl.create_default_context(cafile=config.host.ca_file or None)
+
+
+def pin_encryptor_from(config: KioskConfig, counter_file: Path) -> PinEncryptor | None:
+    """The terminal's DUKPT key for online PIN: the injected key file, or with the simulated
+    host the public test key. None: cards that ask for online PIN are declined."""
+    store = CounterStore(counter_file)
+    if config.host.pin_key_file:
+        try:
+            data = json.loads(Path(config.host.pin_key_file).read_text())
+            return PinEncryptor(data["scheme"], bytes.fromhex(data["initial_key"]),
+                                bytes.fromhex(data["key_id"]), store)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise UnsupportedDevice(f"host.pin_key_file {config.host.pin_key_file}: "
+                                    f"{type(exc).__name__}: {exc}") from None
+    if config.host.kind == "sim":
+        from drivers.sim.keys import TEST_IK_ID, sim_terminal_initial_key
+
+        return PinEncryptor("aes", sim_terminal_initial_key(), TEST_IK_ID, store)
+    return None
 
 
 def policy_from(config: KioskConfig, book: TariffBook) -> Policy:
@@ -159,19 +196,19 @@ def build_runtime(
             closers.append(sim.close)
             charger = sim
     if host is None:
-        if config.host.kind != "sim":
-            raise UnsupportedDevice("host.kind = 'iso8583' needs the ISO 8583 link "
-                                    "(not in this build); use 'sim'")
-        from drivers.sim.host import HostSimulator, SimHostClient
         port = config.host.port
-        if port == 0:
+        if config.host.kind == "sim" and port == 0:
+            from drivers.sim.host import HostSimulator
             server = HostSimulator()
             server.start()
             closers.append(server.stop)
             port = server.port
-        client = SimHostClient(config.host.address, port, timeout_s=config.host.timeout_s)
-        closers.append(client.close)
-        host = client
+        link = IsoHostLink(config.host.address, port, terminal_id=terminal_id(config),
+                           merchant_id=merchant_id(config), currency=config.station.currency,
+                           timeout_s=config.host.timeout_s, tls=tls_context(config),
+                           clock=clock)
+        closers.append(link.close)
+        host = link
 
     journal = Journal(path)
     book = TariffBook(tariffs_from(config), ZoneInfo(config.station.timezone))
@@ -211,7 +248,7 @@ def build_runtime(
     adapters = DeviceAdapters(
         post=runner.post, card_terminal=card_terminal, host=host, charger=charger,
         currency=currency, token_key=load_or_create_key(path.parent / "card-token.key"),
-        clock=clock,
+        clock=clock, pin_encryptor=pin_encryptor_from(config, path.parent / "dukpt.counter"),
     )
     runner.executor = adapters
     return Runtime(config, journal, machine, runner, adapters, card_terminal, charger, host,

@@ -18,7 +18,9 @@ class AuthRequest:
     pan: str  # memory only: never logged, never stored
     expiry: str
     icc_data: bytes = b""
-    pin_block: bytes = b""  # ISO 9564 format 4 under DUKPT, when online PIN
+    pin_block: bytes = b""  # enciphered ISO 9564 PIN block (format 4 under AES DUKPT)
+    pin_ksn: bytes = b""  # the DUKPT key serial number of that block
+    entry_mode: str = "051"  # ISO 8583 DE 22: 051 chip, 071 contactless chip
     estimated: bool = True  # a preauthorization of an estimate (EV charging)
 
     def __repr__(self) -> str:

@@ -1,46 +1,42 @@
-"""The payment host simulator (v0) and its client: a real TCP server on loopback.
+"""The payment host simulator: a real TCP server on loopback speaking ISO 8583.
 
-Wire format v0: one JSON object per line each way (UTF-8, at most 64 KiB a line). Requests:
-``{"op": "authorize" | "increment" | "complete" | "reverse", "ref": ..., ...}``; answers
-``{"ok": bool, "code": "00", "message": ..., "auth_code": ..., "approved_minor": ...}`` or
-``{"error": "..."}`` for a request the server cannot read. The ISO 8583 link of the payment
-host issue replaces the wire; the ledger and the rules stay.
+Wire: a 2-byte big-endian length, then the message (:mod:`drivers.acquirer.iso8583`): 0100
+(authorization, or with ``kind=inc`` an increment) → 0110, 0220 → 0230, 0400 → 0410,
+0420 → 0430. PIN blocks (DE 52/53) are deciphered with the test BDK (AES DUKPT format 4, or TDES
+format 0) and the PIN checked against the test card's.
 
-Every operation is idempotent by ``ref``: a repeated authorization returns the first answer; a
-repeated capture of the same amount is acknowledged without a second capture; a reversal of a
-reference the host never saw is acknowledged and recorded (the reversal of a lost request).
+Every operation is idempotent by the kiosk's reference (DE 48 ``ref``): a repeated
+authorization returns the first answer; a repeated capture of the same amount is acknowledged
+without a second capture; a reversal of a reference the host never saw is acknowledged and
+recorded (the reversal of a lost request), and that reference is never approved afterwards.
 
 The ledger records, per reference, what is held, captured and reversed; tests compare it with
 the kiosk's journal. Faults for the next requests: ``delay`` (answer late), ``drop`` (process,
-then close without answering: the outcome is unknown to the kiosk), ``garbage`` (process, answer
-nonsense), ``twice`` (answer two times), ``refuse`` (close before reading).
+then close without answering: the outcome is unknown to the kiosk), ``garbage`` (process,
+answer nonsense), ``twice`` (answer two times), ``refuse`` (close before reading), ``stale``
+(first a well-formed answer with another STAN, then the real one).
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import secrets
 import socket
 import socketserver
+import struct
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
-from drivers.acquirer.api import (
-    Ack,
-    AuthRequest,
-    AuthResult,
-    HostError,
-    HostTimeout,
-    HostUnavailable,
-)
+from drivers.acquirer import iso8583 as iso
 from drivers.acquirer.codes import APPROVED, message_for
+from drivers.acquirer.pin import OnlinePin, decrypt_pin
 from drivers.sim.cards import CARDS_BY_PAN
+from drivers.sim.keys import TEST_BDK_AES128
 
-MAX_LINE = 64 * 1024
-FAULTS = ("delay", "drop", "garbage", "twice", "refuse")
+ANSWER_MTI = {"0100": "0110", "0220": "0230", "0400": "0410", "0420": "0430"}
+FAULTS = ("delay", "drop", "garbage", "twice", "refuse", "stale")
 
 
 @dataclass(frozen=True)
@@ -78,7 +74,10 @@ def _amount(msg: dict[str, Any], name: str) -> int:
 
 
 class HostSimulator:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, delay_s: float = 0.0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, delay_s: float = 0.0,
+                 bdk: bytes = TEST_BDK_AES128) -> None:
+        self.bdk = bdk
+        self.messages: list[str] = []  # MTIs received, for tests
         self._addr = (host, port)
         self.delay_s = delay_s
         self._lock = threading.Lock()
@@ -101,6 +100,7 @@ class HostSimulator:
 
         class Server(socketserver.ThreadingTCPServer):
             allow_reuse_address = True
+            request_queue_size = 128  # many terminals connect at once
             daemon_threads = True
 
         self._server = Server(self._addr, Handler)
@@ -137,41 +137,83 @@ class HostSimulator:
         with self._lock:
             return sorted(ref for ref, e in self._ledger.items() if e.open)
 
-    # --- the wire ---------------------------------------------------------------------------------
+    # --- the wire (ISO 8583) ------------------------------------------------------------
     def _serve(self, rfile: Any, conn: socket.socket) -> None:
         while True:
-            line = rfile.readline(MAX_LINE + 1)
-            if not line:
+            try:
+                head = rfile.read(2)
+                (length,) = struct.unpack(">H", head) if len(head) == 2 else (-1,)
+                payload = rfile.read(length) if length >= 0 else b""
+            except OSError:
+                return
+            if length < 0 or len(payload) < length:
                 return
             with self._lock:
                 fault = self._faults.pop(0) if self._faults else ""
             if fault == "refuse":
                 return
-            if len(line) > MAX_LINE or not line.endswith(b"\n"):
-                self._send(conn, {"error": "line too long or unterminated"})
-                return
             try:
-                msg = json.loads(line)
-                if not isinstance(msg, dict):
-                    raise ProtocolError("a request is a JSON object")
-                answer = self.handle(msg)
-            except (ValueError, ProtocolError) as exc:  # JSONDecodeError is a ValueError
-                answer = {"error": str(exc)[:200]}
+                request = iso.decode(payload)
+                answer = self.answer(request)
+            except (iso.IsoError, ProtocolError):
+                return  # an unreadable request gets no answer: the client times out
             if self.delay_s or fault == "delay":
                 time.sleep(self.delay_s or 5.0)
             if fault == "drop":
                 return
             if fault == "garbage":
-                conn.sendall(b"\x00\xff{not json\n")
+                self._send(conn, b"\x00\x10garbage-garbage!")
                 continue
-            self._send(conn, answer)
+            frame = iso.encode(answer)
+            if fault == "stale":
+                stale = {**answer, "11": f"{(int(answer['11']) + 1) % 1_000_000:06d}",
+                         "39": "05"}
+                self._send(conn, iso.encode(stale))
+            self._send(conn, frame)
             if fault == "twice":
-                self._send(conn, answer)
+                self._send(conn, frame)
 
     @staticmethod
-    def _send(conn: socket.socket, answer: dict[str, Any]) -> None:
+    def _send(conn: socket.socket, data: bytes) -> None:
         with contextlib.suppress(OSError):
-            conn.sendall(json.dumps(answer).encode() + b"\n")
+            conn.sendall(data)
+
+    def answer(self, f: dict[str, str]) -> dict[str, str]:
+        mti = f["t"]
+        if mti not in ANSWER_MTI:
+            raise ProtocolError(f"unexpected MTI {mti}")
+        self.messages.append(mti)
+        priv = iso.parse_private(f.get("48", ""))
+        ref, kind = priv["ref"], priv["kind"]
+        amount = iso.read_amount(f)
+        if mti == "0100" and kind == "auth":
+            msg: dict[str, Any] = {"op": "authorize", "ref": ref, "amount_minor": amount,
+                                   "pan": f.get("2", "")}
+            if f.get("52"):
+                try:
+                    block = OnlinePin(bytes.fromhex(f["52"]), bytes.fromhex(f.get("53", "")),
+                                      "aes" if len(f["52"]) == 32 else "tdes")
+                    msg["pin"] = decrypt_pin(self.bdk, block, f.get("2", ""))
+                except ValueError:
+                    msg["pin"] = "x"  # undecipherable: wrong PIN
+        elif mti == "0100" and kind == "inc":
+            total = int(priv.get("total", "-1"))
+            msg = {"op": "increment", "ref": ref, "amount_minor": amount, "total_minor": total}
+        elif mti == "0220":
+            msg = {"op": "complete", "ref": ref, "amount_minor": amount}
+        else:
+            msg = {"op": "reverse", "ref": ref}
+        result = self.handle(msg)
+        out: dict[str, str] = {k: f[k] for k in ("4", "7", "11", "41", "42", "48", "49")
+                               if k in f}
+        out["t"] = ANSWER_MTI[mti]
+        out["39"] = result["code"]
+        if result.get("auth_code"):
+            out["38"] = result["auth_code"]
+        if result.get("approved_minor"):
+            out["4"] = iso.amount(int(result["approved_minor"]))
+        out["37"] = f"{int(f['11']):012d}"
+        return out
 
     # --- the rules ----------------------------------------------------------------------------
     def handle(self, msg: dict[str, Any]) -> dict[str, Any]:
@@ -253,103 +295,3 @@ class HostSimulator:
             return {"ok": False, "code": "12", "message": "already captured"}
         self._ledger[ref] = replace(e, reversed=True, operations=(*e.operations, "reverse"))
         return {"ok": True, "code": APPROVED, "message": "reversed"}
-
-
-@dataclass
-class SimHostClient:
-    """The kiosk's side of the v0 wire: one short TCP connection per request, so a request
-    never waits for another and a broken connection never outlives its request."""
-
-    address: str
-    port: int
-    timeout_s: float = 10.0
-    connect_timeout_s: float = 3.0
-    _closed: bool = field(default=False, init=False)
-
-    def authorize(self, req: AuthRequest) -> AuthResult:
-        msg: dict[str, Any] = {"op": "authorize", "ref": req.ref, "amount_minor": req.amount_minor,
-                               "currency": req.currency, "pan": req.pan, "expiry": req.expiry,
-                               "estimated": req.estimated, "icc_data": req.icc_data.hex()}
-        if req.pin_block:
-            msg["pin"] = req.pin_block.decode("ascii", "replace")
-        a = self._call(msg)
-        return AuthResult(approved=a["ok"], response_code=a["code"], message=a["message"],
-                          auth_code=str(a.get("auth_code", "")),
-                          approved_minor=_int(a.get("approved_minor", 0)))
-
-    def increment(self, ref: str, amount_minor: int, total_minor: int) -> AuthResult:
-        a = self._call({"op": "increment", "ref": ref, "amount_minor": amount_minor,
-                        "total_minor": total_minor})
-        return AuthResult(approved=a["ok"], response_code=a["code"], message=a["message"],
-                          approved_minor=_int(a.get("approved_minor", 0)))
-
-    def complete(self, ref: str, amount_minor: int) -> Ack:
-        a = self._call({"op": "complete", "ref": ref, "amount_minor": amount_minor})
-        return Ack(a["ok"], a["code"], a["message"])
-
-    def reverse(self, ref: str, amount_minor: int, reason: str) -> Ack:
-        a = self._call({"op": "reverse", "ref": ref, "amount_minor": amount_minor,
-                        "reason": reason})
-        return Ack(a["ok"], a["code"], a["message"])
-
-    def close(self) -> None:
-        self._closed = True
-
-    def _call(self, msg: dict[str, Any]) -> dict[str, Any]:
-        if self._closed:
-            raise HostUnavailable("The payment host link is closed.")
-        try:
-            sock = socket.create_connection((self.address, self.port), self.connect_timeout_s)
-        except OSError:
-            raise HostUnavailable("The payment host cannot be reached.") from None
-        with sock:
-            try:
-                sock.settimeout(self.timeout_s)
-                sock.sendall(json.dumps(msg).encode() + b"\n")
-                line = _read_line(sock, time.monotonic() + self.timeout_s)
-            except TimeoutError:
-                raise HostTimeout("The payment host did not answer in time.") from None
-            except OSError:
-                raise HostTimeout("The connection to the payment host broke.") from None
-        return parse_answer(line)
-
-
-def _int(value: object) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 10**12:
-        raise HostError("The payment host sent an invalid answer.")
-    return value
-
-
-def _read_line(sock: socket.socket, deadline: float) -> bytes:
-    buf = bytearray()
-    while b"\n" not in buf:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise TimeoutError
-        sock.settimeout(left)
-        chunk = sock.recv(4096)
-        if not chunk:
-            raise HostTimeout("The payment host closed the connection without an answer.")
-        buf += chunk
-        if len(buf) > MAX_LINE:
-            raise HostError("The payment host sent an invalid answer.")
-    return bytes(buf[:buf.index(b"\n") + 1])  # a second (duplicate) answer is dropped
-
-
-def parse_answer(line: bytes) -> dict[str, Any]:
-    """Check an answer line; anything unusable is a :class:`HostError`."""
-    try:
-        a = json.loads(line)
-    except (ValueError, UnicodeDecodeError):
-        raise HostError("The payment host sent an invalid answer.") from None
-    if not isinstance(a, dict):
-        raise HostError("The payment host sent an invalid answer.")
-    if "error" in a:
-        raise HostError("The payment host rejected the request.")
-    ok, code, message = a.get("ok"), a.get("code"), a.get("message")
-    if not (isinstance(ok, bool) and isinstance(code, str) and len(code) == 2
-            and isinstance(message, str) and len(message) <= 200):
-        raise HostError("The payment host sent an invalid answer.")
-    if "auth_code" in a and not isinstance(a["auth_code"], str):
-        raise HostError("The payment host sent an invalid answer.")
-    return a

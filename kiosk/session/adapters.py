@@ -18,6 +18,8 @@ from collections.abc import Callable
 from datetime import datetime
 
 from drivers.acquirer.api import AuthRequest, HostError, HostTimeout, HostUnavailable, PaymentHost
+from drivers.acquirer.dukpt import DukptError
+from drivers.acquirer.pin import OnlinePin, PinEncryptor
 from drivers.charger.api import (
     Charger,
     ChargerError,
@@ -27,7 +29,7 @@ from drivers.charger.api import (
     PilotState,
     StateChanged,
 )
-from drivers.emv.api import CardError, CardOutcome, CardTerminal, Cvm
+from drivers.emv.api import CardError, CardOutcome, CardTerminal, Cvm, Interface
 from kiosk.security.cards import CardIdentity
 from kiosk.session import effects as fx
 from kiosk.session import events as ev
@@ -72,7 +74,9 @@ class DeviceAdapters:
         token_key: bytes,
         clock: Callable[[], datetime],
         card_timeout_s: float = 60.0,
+        pin_encryptor: PinEncryptor | None = None,
     ) -> None:
+        self.pin_encryptor = pin_encryptor
         self.post = post
         self.card_terminal = card_terminal
         self.host = host
@@ -82,7 +86,7 @@ class DeviceAdapters:
         self.clock = clock
         self.card_timeout_s = card_timeout_s
         self._cards: dict[str, CardOutcome] = {}
-        self._pins: dict[str, bytes] = {}
+        self._pins: dict[str, OnlinePin] = {}
         self._cancelled_reads: set[str] = set()  # cancelled before their read began
         self._last_state: dict[int, PilotState] = {}
         self._lock = threading.Lock()
@@ -127,9 +131,25 @@ class DeviceAdapters:
                 log.error("no adapter for effect %s", type(effect).__name__)
 
     def submit_pin(self, session_id: str, pin: str) -> None:
-        """From the PIN pad. Kept in memory until the authorization request is built."""
+        """From the PIN pad: enciphered at once (ISO 9564 format 4 under the next DUKPT key)
+        with the card's PAN; only the PIN block is kept until the authorization is sent."""
         with self._lock:
-            self._pins[session_id] = pin.encode("ascii")
+            card = self._cards.get(session_id)
+        if card is None or self.pin_encryptor is None:
+            log.warning("PIN entered with no card or no PIN key", extra={
+                "fields": {"session": session_id}})
+            self.post(ev.Cancelled(session_id))
+            return
+        try:
+            block = self.pin_encryptor.encrypt(pin, card.pan)
+        except (ValueError, DukptError) as exc:
+            log.error("PIN encipherment failed: %s", type(exc).__name__)
+            self.post(ev.Cancelled(session_id))
+            return
+        finally:
+            del pin
+        with self._lock:
+            self._pins[session_id] = block
         self.post(ev.PinEntered(session_id))
 
     def _forget(self, session_id: str) -> None:
@@ -168,13 +188,14 @@ class DeviceAdapters:
     def _authorize(self, e: fx.Authorize) -> None:
         with self._lock:
             card = self._cards.pop(e.session_id, None)
-            pin = self._pins.pop(e.session_id, b"")
+            pin = self._pins.pop(e.session_id, None)
         if card is None:  # only after a restart, and recovery never re-authorizes
             self.post(ev.HostDeclined(e.session_id, "card", "Please present your card again."))
             return
         req = AuthRequest(ref=e.ref, amount_minor=e.amount_minor, currency=self.currency,
                           pan=card.pan, expiry=card.expiry, icc_data=card.icc_data,
-                          pin_block=pin)
+                          pin_block=pin.block if pin else b"", pin_ksn=pin.ksn if pin else b"",
+                          entry_mode="071" if card.interface is Interface.CONTACTLESS else "051")
         del card, pin
         try:
             result = self.host.authorize(req)

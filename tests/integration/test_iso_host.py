@@ -1,0 +1,229 @@
+"""The ISO 8583 link against the host simulator over real TCP: every path, idempotency,
+faults (timeouts, drops, garbage, duplicate and stale answers), hostile messages."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import struct
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from drivers.acquirer import iso8583 as iso
+from drivers.acquirer.api import AuthRequest, HostError, HostTimeout, HostUnavailable
+from drivers.acquirer.iso_link import IsoHostLink
+from drivers.acquirer.pin import CounterStore, PinEncryptor
+from drivers.sim.cards import TEST_CARDS
+from drivers.sim.host import HostSimulator
+from drivers.sim.keys import TEST_IK_ID, sim_terminal_initial_key
+
+
+@pytest.fixture
+def host() -> Iterator[HostSimulator]:
+    sim = HostSimulator()
+    sim.start()
+    yield sim
+    sim.stop()
+
+
+def link_to(host: HostSimulator, timeout_s: float = 2.0) -> IsoHostLink:
+    return IsoHostLink("127.0.0.1", host.port, terminal_id="KIOSK001", merchant_id="DEMO0001",
+                       currency="EUR", timeout_s=timeout_s, connect_timeout_s=1.0)
+
+
+@pytest.fixture
+def link(host: HostSimulator) -> IsoHostLink:
+    return link_to(host)
+
+
+def auth(ref: str, card: str = "visa_contactless", amount: int = 5000,
+         pin: str = "") -> AuthRequest:
+    c = TEST_CARDS[card]
+    block, ksn = b"", b""
+    if pin:
+        enc = PinEncryptor("aes", sim_terminal_initial_key(), TEST_IK_ID,
+                           CounterStore(Path(tempfile.mkdtemp()) / "c"))
+        p = enc.encrypt(pin, c.pan)
+        block, ksn = p.block, p.ksn
+    return AuthRequest(ref=ref, amount_minor=amount, currency="EUR", pan=c.pan,
+                       expiry=c.expiry, pin_block=block, pin_ksn=ksn)
+
+
+def test_preauth_increment_capture_releases_the_rest(host: HostSimulator,
+                                                     link: IsoHostLink) -> None:
+    r = link.authorize(auth("r1"))
+    assert r.approved and r.response_code == "00" and len(r.auth_code) == 6
+    assert r.approved_minor == 5000 and host.open_holds() == ["r1"]
+    assert link.increment("r1", 2500, 7500).approved
+    assert link.complete("r1", 1234).ok
+    e = host.ledger()["r1"]
+    assert (e.held_minor, e.captured_minor, e.reversed, e.increments) == (7500, 1234, False,
+                                                                          (2500,))
+    assert host.open_holds() == [] and host.messages == ["0100", "0100", "0220"]
+
+
+@pytest.mark.parametrize(("card", "code", "words"), [
+    ("declined_funds", "51", "not enough funds"),
+    ("declined_honour", "05", "Declined by your bank"),
+    ("issuer_down", "91", "cannot be reached"),
+])
+def test_declines_carry_a_message_for_the_driver(link: IsoHostLink, host: HostSimulator,
+                                                 card: str, code: str, words: str) -> None:
+    r = link.authorize(auth("d-" + card, card))
+    assert not r.approved and r.response_code == code and words in r.message
+    assert host.ledger()["d-" + card].held_minor == 0 and host.open_holds() == []
+
+
+def test_online_pin_under_aes_dukpt(link: IsoHostLink) -> None:
+    assert link.authorize(auth("p1", "mastercard_pin", pin="0000")).response_code == "55"
+    assert link.authorize(auth("p2", "mastercard_pin", pin="1234")).approved
+    assert link.authorize(auth("p3", "mastercard_pin")).response_code == "55"  # no PIN
+
+
+def test_everything_is_idempotent_by_reference(host: HostSimulator, link: IsoHostLink) -> None:
+    first = link.authorize(auth("i1"))
+    assert link.authorize(auth("i1")) == first  # the same answer, not a second hold
+    assert link.increment("i1", 2500, 7500).approved
+    assert link.increment("i1", 2500, 7500).approved  # a repeat does not add again
+    assert host.ledger()["i1"].held_minor == 7500
+    assert link.complete("i1", 6000).ok and link.complete("i1", 6000).ok
+    assert not link.complete("i1", 6100).ok  # a second, different capture is refused
+    assert not link.reverse("i1", 7500, "cancelled").ok  # captured: no reversal
+    assert host.ledger()["i1"].captured_minor == 6000
+
+
+def test_reversal_advice_for_an_unknown_outcome(host: HostSimulator, link: IsoHostLink) -> None:
+    assert link.reverse("ghost", 5000, "host timeout").ok
+    assert link.reverse("ghost", 5000, "host timeout").ok
+    assert host.messages == ["0420", "0420"] and host.ledger()["ghost"].reversed
+    late = link.authorize(auth("ghost"))  # the lost request arrives after its reversal
+    assert not late.approved and host.open_holds() == []
+    link.authorize(auth("known"))
+    assert link.reverse("known", 5000, "cancelled by driver").ok
+    assert host.messages[-1] == "0400"
+
+
+def test_dropped_answer_is_a_timeout_with_the_hold_placed(host: HostSimulator,
+                                                          link: IsoHostLink) -> None:
+    host.inject("drop")
+    with pytest.raises(HostTimeout):
+        link.authorize(auth("x1"))
+    assert host.open_holds() == ["x1"]  # the reason the kiosk must reverse
+    assert link.reverse("x1", 5000, "host timeout").ok and host.open_holds() == []
+
+
+def test_garbage_answer_is_a_host_error(host: HostSimulator, link: IsoHostLink) -> None:
+    host.inject("garbage")
+    with pytest.raises(HostError):
+        link.authorize(auth("g1"))
+
+
+def test_late_answer_is_a_timeout(host: HostSimulator) -> None:
+    host.inject("delay")
+    with pytest.raises(HostTimeout):
+        link_to(host, timeout_s=0.3).authorize(auth("l1"))
+
+
+def test_duplicate_and_stale_answers_are_not_taken(host: HostSimulator,
+                                                   link: IsoHostLink) -> None:
+    host.inject("twice")
+    assert link.authorize(auth("f1")).approved
+    host.inject("stale")  # first a decline with another STAN, then the real approval
+    assert link.authorize(auth("f2")).approved
+    assert link.complete("f2", 100).ok and host.ledger()["f2"].captured_minor == 100
+
+
+def test_refused_connection_mid_message(host: HostSimulator, link: IsoHostLink) -> None:
+    host.inject("refuse")
+    with pytest.raises(HostTimeout):
+        link.authorize(auth("c1"))
+    assert "c1" not in host.ledger()
+
+
+def test_host_down_is_unavailable() -> None:
+    sim = HostSimulator()
+    sim.start()
+    port = sim.port
+    sim.stop()
+    link = IsoHostLink("127.0.0.1", port, terminal_id="T1", merchant_id="M1", currency="EUR",
+                       connect_timeout_s=1.0)
+    with pytest.raises(HostUnavailable):
+        link.authorize(auth("u1"))
+
+
+def test_concurrent_requests(host: HostSimulator, link: IsoHostLink) -> None:
+    def one(i: int) -> None:
+        assert link.authorize(auth(f"t{i}", amount=100 + i)).approved
+        assert link.complete(f"t{i}", 50 + i).ok
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(host.ledger()[f"t{i}"].captured_minor or 0 for i in range(20)) == 50 * 20 + 190
+
+
+def test_messages_carry_the_required_fields(host: HostSimulator, link: IsoHostLink) -> None:
+    seen: list[dict[str, str]] = []
+    answer = host.answer
+
+    def spy(f: dict[str, str]) -> dict[str, str]:
+        seen.append(f)
+        return answer(f)
+
+    host.answer = spy  # type: ignore[method-assign]
+    link.authorize(auth("m1", "mastercard_pin", pin="1234"))
+    f = seen[0]
+    assert (f["t"], f["3"], f["18"], f["25"], f["49"]) == ("0100", "000000", "5552", "06", "978")
+    assert len(f["7"]) == 10 and len(f["11"]) == 6 and f["41"] == "KIOSK001"
+    assert len(f["52"]) == 32 and f["53"].startswith(TEST_IK_ID.hex().upper())
+    assert iso.parse_private(f["48"]) == {"ref": "m1", "kind": "auth"}
+
+
+# --- hostile input --------------------------------------------------------------------------------
+def valid_message() -> bytes:
+    return iso.encode({"t": "0110", "4": iso.amount(100), "11": "000001", "39": "00",
+                       "48": iso.private("r", "auth")})[2:]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.binary(max_size=300))
+def test_random_bytes_decode_to_typed_errors(data: bytes) -> None:
+    with contextlib.suppress(iso.IsoError):
+        iso.decode(data)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.data())
+def test_mutated_messages_decode_to_typed_errors(data: st.DataObject) -> None:
+    raw = bytearray(valid_message())
+    for _ in range(data.draw(st.integers(1, 5))):
+        i = data.draw(st.integers(0, len(raw) - 1))
+        raw[i] = data.draw(st.integers(0, 255))
+    cut = data.draw(st.integers(0, len(raw)))
+    try:
+        fields = iso.decode(bytes(raw[:cut]))
+    except iso.IsoError as exc:
+        assert "4761" not in str(exc)
+        return
+    assert fields["t"].isdigit()
+
+
+@settings(max_examples=50, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.binary(min_size=1, max_size=300))
+def test_the_host_survives_raw_garbage(host: HostSimulator, link: IsoHostLink,
+                                       junk: bytes) -> None:
+    with socket.create_connection(("127.0.0.1", host.port), 2) as s:
+        s.settimeout(0.5)
+        s.sendall(struct.pack(">H", len(junk)) + junk)
+        with contextlib.suppress(TimeoutError):
+            s.recv(4096)
+    assert link.reverse("alive", 1, "cancelled").ok
