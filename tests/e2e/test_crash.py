@@ -16,6 +16,7 @@ import pytest
 from drivers.sim.host import HostSimulator
 from kiosk.session.journal import Journal
 from kiosk.session.machine import Outcome
+from tests.support.ledger import check_settled
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(__file__).with_name("scripted_kiosk.py")
@@ -32,40 +33,6 @@ def kiosk(journal: Path, port: int, *extra: str) -> subprocess.CompletedProcess[
 def steps_of(proc: subprocess.CompletedProcess[str]) -> int:
     assert proc.returncode == 0, proc.stderr[-3000:]
     return int(json.loads(proc.stdout.strip().splitlines()[-1])["steps"])
-
-
-def check_settled(journal_path: Path, host: HostSimulator) -> list[str]:
-    """Everything in the journal is finished, gapless, and agrees with the host's ledger."""
-    j = Journal(journal_path)
-    try:
-        assert j.unfinished() == []
-        ledger = host.ledger()
-        outbox = {r.session_id: r for r in j.outbox() if r.kind == "session"}
-        numbers = [n for n, _ in j.invoices()]
-        assert numbers == list(range(1, len(numbers) + 1))  # no gap, no reuse
-        to_states: list[str] = []
-        for s in j.all_sessions():
-            rows = j.transitions(s.id)
-            assert [r.seq for r in rows] == list(range(1, len(rows) + 1))  # nothing lost/doubled
-            to_states += [r.to_state for r in rows]
-            entry = ledger.get(s.ref)
-            if s.outcome is Outcome.CAPTURED:
-                assert entry is not None and not entry.reversed
-                assert entry.captured_minor == s.final_minor > 0
-                assert outbox[s.id].payload["amount_minor"] == s.final_minor
-                invoice = j.invoice(s.id)
-                assert invoice is not None and invoice["total_minor"] == s.final_minor
-            elif s.outcome is Outcome.REVERSED:
-                assert entry is not None and entry.reversed and entry.captured_minor is None
-                assert outbox[s.id].payload["amount_minor"] == 0
-                assert j.invoice(s.id) is None
-            else:
-                assert s.outcome in (Outcome.ABORTED, Outcome.DECLINED)
-                assert entry is None or entry.held_minor == 0
-        assert list(outbox) == [s.id for s in j.all_sessions() if s.id in outbox]
-        return to_states
-    finally:
-        j.close()
 
 
 @pytest.fixture(scope="module")
