@@ -136,9 +136,7 @@ class IsoHostLink:
                     # a late or duplicate answer to another request: not ours, keep reading
             except TimeoutError:
                 raise HostTimeout("The payment host did not answer in time.") from None
-            except (ConnectionError, ssl.SSLError, OSError) as exc:
-                if isinstance(exc, HostError):
-                    raise
+            except OSError:  # reset, broken pipe, TLS failure after sending
                 raise HostTimeout("The connection to the payment host broke.") from None
 
 

@@ -23,6 +23,7 @@ import contextlib
 import secrets
 import socket
 import socketserver
+import ssl
 import struct
 import threading
 import time
@@ -75,8 +76,9 @@ def _amount(msg: dict[str, Any], name: str) -> int:
 
 class HostSimulator:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, delay_s: float = 0.0,
-                 bdk: bytes = TEST_BDK_AES128) -> None:
+                 bdk: bytes = TEST_BDK_AES128, tls: ssl.SSLContext | None = None) -> None:
         self.bdk = bdk
+        self.tls = tls
         self.messages: list[str] = []  # MTIs received, for tests
         self._addr = (host, port)
         self.delay_s = delay_s
@@ -102,6 +104,14 @@ class HostSimulator:
             allow_reuse_address = True
             request_queue_size = 128  # many terminals connect at once
             daemon_threads = True
+
+            def get_request(self) -> tuple[Any, Any]:
+                conn, addr = super().get_request()
+                if sim.tls is not None:  # a failed handshake is an OSError: dropped
+                    conn.settimeout(5)
+                    conn = sim.tls.wrap_socket(conn, server_side=True)
+                    conn.settimeout(None)
+                return conn, addr
 
         self._server = Server(self._addr, Handler)
         self._thread = threading.Thread(target=self._server.serve_forever,

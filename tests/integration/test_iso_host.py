@@ -227,3 +227,46 @@ def test_the_host_survives_raw_garbage(host: HostSimulator, link: IsoHostLink,
         with contextlib.suppress(TimeoutError):
             s.recv(4096)
     assert link.reverse("alive", 1, "cancelled").ok
+
+
+def test_the_link_over_tls(tmp_path: Path) -> None:
+    """A self-signed host certificate, trusted by the kiosk through its CA file; a kiosk that
+    does not trust it cannot connect (the request never leaves)."""
+    import datetime as dt
+    import ssl
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=1))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+            .sign(key, hashes.SHA256()))
+    (tmp_path / "host.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "host.key").write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(tmp_path / "host.pem", tmp_path / "host.key")
+    sim = HostSimulator(tls=server_ctx)
+    sim.start()
+    try:
+        trusted = ssl.create_default_context(cafile=str(tmp_path / "host.pem"))
+        link = IsoHostLink("localhost", sim.port, terminal_id="T1", merchant_id="M1",
+                           currency="EUR", tls=trusted, timeout_s=2)
+        assert link.authorize(auth("tls1")).approved
+        stranger = IsoHostLink("localhost", sim.port, terminal_id="T1", merchant_id="M1",
+                               currency="EUR", tls=ssl.create_default_context(), timeout_s=2)
+        with pytest.raises(HostUnavailable, match="secure connection"):
+            stranger.authorize(auth("tls2"))
+        assert "tls2" not in sim.ledger()
+    finally:
+        sim.stop()
