@@ -34,6 +34,7 @@ class AuthResult:
     message: str  # safe to show to the driver
     auth_code: str = ""
     approved_minor: int = 0
+    icc_response: bytes = b""  # issuer data for the card (tag 91 ARPC, scripts): DE 55
 
 
 @dataclass(frozen=True)

@@ -64,8 +64,12 @@ class IsoHostLink:
         code = answer.get("39", "")
         approved = code == APPROVED
         amount = iso.read_amount(answer) if approved and "4" in answer else req.amount_minor
+        try:
+            icc = bytes.fromhex(answer.get("55", ""))
+        except ValueError:
+            raise HostError("The payment host sent invalid ICC data.") from None
         return AuthResult(approved, code, message_for(code), answer.get("38", "").strip(),
-                          amount if approved else 0)
+                          amount if approved else 0, icc)
 
     def increment(self, ref: str, amount_minor: int, total_minor: int) -> AuthResult:
         f = self._base("0100", ref, "inc", amount_minor, total=total_minor)

@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
+from datetime import date
 
 from drivers.emv.api import CardOutcome, CardRemoved, CardUnreadable, NoCard
 from drivers.sim.cards import SimCard
+from drivers.sim.cryptogram import card_icc_data
 
 
 class SimCardTerminal:
@@ -19,6 +22,7 @@ class SimCardTerminal:
         self._cancelled = False
         self._closed = False
         self.reads = 0
+        self._atc: dict[str, int] = {}  # application transaction counter per card
 
     def present(self, card: SimCard) -> None:
         """A card is tapped or inserted. It stays until a read takes it or it is removed."""
@@ -59,8 +63,13 @@ class SimCardTerminal:
             raise CardRemoved("The card was removed too early. Please try again.")
         if card.behaviour == "garbage":
             raise CardUnreadable("This card cannot be read. Please try another card.")
+        with self._cond:
+            atc = self._atc[card.name] = self._atc.get(card.name, 0x20) + 1
+        icc = card_icc_data(card.pan, card.psn, atc, amount_minor, currency,
+                            secrets.token_bytes(4), date.today())
         return CardOutcome(pan=card.pan, expiry=card.expiry, scheme=card.scheme,
-                           interface=card.interface, cvm=card.cvm)
+                           interface=card.interface, cvm=card.cvm, icc_data=icc,
+                           pan_sequence=card.psn)
 
     def cancel(self) -> None:
         """Abort a waiting read (it raises :class:`NoCard`); no effect when none waits."""

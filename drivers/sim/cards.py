@@ -24,6 +24,7 @@ class SimCard:
     pin: str = ""  # the PIN the host checks when the card asks for online PIN
     host_rule: str = "00"  # ISO 8583 response code the host simulator answers
     behaviour: str = "ok"  # "ok" | "removed" (leaves mid-read) | "garbage" (unusable answer)
+    psn: str = "00"  # PAN sequence number (5F34)
 
     def __repr__(self) -> str:
         return f"SimCard({self.name!r})"

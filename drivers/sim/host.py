@@ -34,6 +34,7 @@ from drivers.acquirer import iso8583 as iso
 from drivers.acquirer.codes import APPROVED, message_for
 from drivers.acquirer.pin import OnlinePin, decrypt_pin
 from drivers.sim.cards import CARDS_BY_PAN
+from drivers.sim.cryptogram import issuer_check
 from drivers.sim.keys import TEST_BDK_AES128
 
 ANSWER_MTI = {"0100": "0110", "0220": "0230", "0400": "0410", "0420": "0430"}
@@ -196,9 +197,17 @@ class HostSimulator:
         priv = iso.parse_private(f.get("48", ""))
         ref, kind = priv["ref"], priv["kind"]
         amount = iso.read_amount(f)
+        icc_response = ""
         if mti == "0100" and kind == "auth":
             msg: dict[str, Any] = {"op": "authorize", "ref": ref, "amount_minor": amount,
                                    "pan": f.get("2", "")}
+            if f.get("55"):  # check the ARQC, answer an ARPC
+                try:
+                    valid, resp = issuer_check(bytes.fromhex(f["55"]), f.get("2", ""), True)
+                except ValueError:
+                    valid, resp = False, b""
+                msg["arqc_ok"] = valid
+                icc_response = resp.hex().upper()
             if f.get("52"):
                 try:
                     block = OnlinePin(bytes.fromhex(f["52"]), bytes.fromhex(f.get("53", "")),
@@ -223,6 +232,8 @@ class HostSimulator:
         if result.get("approved_minor"):
             out["4"] = iso.amount(int(result["approved_minor"]))
         out["37"] = f"{int(f['11']):012d}"
+        if icc_response:
+            out["55"] = icc_response
         return out
 
     # --- the rules ----------------------------------------------------------------------------
@@ -257,6 +268,8 @@ class HostSimulator:
         code = card.host_rule if card is not None else APPROVED
         if card is not None and card.pin and code == APPROVED and pin != card.pin:
             code = "55"
+        if msg.get("arqc_ok") is False and code == APPROVED:
+            code = "05"  # the card's cryptogram does not verify: not the genuine card
         if ref in self._ledger:  # a reversal for this ref arrived first: never approve it
             code = "94"
         approved = code == APPROVED and amount > 0

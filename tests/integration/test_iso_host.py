@@ -270,3 +270,29 @@ def test_the_link_over_tls(tmp_path: Path) -> None:
         assert "tls2" not in sim.ledger()
     finally:
         sim.stop()
+
+
+def test_arqc_is_checked_and_an_arpc_answered(host: HostSimulator, link: IsoHostLink) -> None:
+    """The simulated card's ARQC (pyemv, from the issuer master key) travels in DE 55; the host
+    verifies it and answers an ARPC in tag 91; a tampered cryptogram is declined."""
+    from datetime import date
+
+    from pyemv import ac, kd, tlv
+
+    from drivers.sim.cryptogram import card_icc_data
+    from drivers.sim.keys import TEST_IMK_AC
+
+    c = TEST_CARDS["visa_contactless"]
+    icc = card_icc_data(c.pan, "00", 0x42, 5000, "EUR", bytes.fromhex("01020304"),
+                        date(2026, 11, 25))
+    good = link.authorize(AuthRequest("q1", 5000, "EUR", c.pan, c.expiry, icc_data=icc))
+    assert good.approved
+    t91 = tlv.decode(good.icc_response, simple=True)["91"]
+    arqc = tlv.decode(icc, simple=True)["9F26"]
+    sk = kd.derive_common_sk(kd.derive_icc_mk_a(TEST_IMK_AC, c.pan, "00"),
+                             bytes.fromhex("0042") + bytes(6))
+    assert t91 == ac.generate_arpc_1(sk, arqc, b"00") + b"00"
+    tampered = icc.replace(arqc, bytes(8))
+    bad = link.authorize(AuthRequest("q2", 5000, "EUR", c.pan, c.expiry, icc_data=tampered))
+    assert not bad.approved and bad.response_code == "05"
+    assert host.open_holds() == ["q1"]

@@ -1,0 +1,67 @@
+"""Application cryptograms of the simulated cards and their check at the simulated issuer.
+
+The card's AC master key is derived from the issuer master key (EMV option A), the session key
+with the common session key derivation (R = ATC || 00..00), the ARQC is a retail MAC over the
+CDOL1 data (ISO 9797-1 padding method 2), and the issuer answers an ARPC (method 1) in tag 91.
+All with pyemv. This is the issuer side and the card's side; the terminal kernel that checks the
+ARPC and runs the second GENERATE AC comes with the card reader issue.
+"""
+
+from __future__ import annotations
+
+import warnings
+from datetime import date
+
+from cryptography.utils import CryptographyDeprecationWarning
+from pyemv import ac, kd, tlv
+
+from drivers.sim.keys import TEST_IMK_AC, TEST_TERMINAL_COUNTRY
+
+# pyemv uses TripleDES the way cryptography deprecates; the results are tested against vectors
+warnings.filterwarnings("ignore", category=CryptographyDeprecationWarning, module=r"pyemv\.")
+
+CURRENCY_NUMERIC = {"EUR": "0978", "CHF": "0756", "GBP": "0826", "USD": "0840"}
+CDOL1_TAGS = ("9F02", "9F03", "9F1A", "95", "5F2A", "9A", "9C", "9F37", "82", "9F36")
+
+
+def _session_key(pan: str, psn: str, atc: bytes, imk: bytes) -> bytes:
+    icc_mk = kd.derive_icc_mk_a(imk, pan, psn)
+    return kd.derive_common_sk(icc_mk, atc + bytes(6))
+
+
+def _cdol1(fields: dict[str, bytes]) -> bytes:
+    return b"".join(fields[t] for t in CDOL1_TAGS)
+
+
+def card_icc_data(pan: str, psn: str, atc: int, amount_minor: int, currency: str,
+                  unpredictable: bytes, today: date, imk: bytes = TEST_IMK_AC) -> bytes:
+    """What a card's first GENERATE AC gives the terminal for DE 55 (TLV)."""
+    fields = {
+        "9F02": bytes.fromhex(f"{amount_minor:012d}"), "9F03": bytes(6),
+        "9F1A": bytes.fromhex(TEST_TERMINAL_COUNTRY), "95": bytes(5),
+        "5F2A": bytes.fromhex(CURRENCY_NUMERIC.get(currency, "0978")),
+        "9A": bytes.fromhex(today.strftime("%y%m%d")), "9C": b"\x00",
+        "9F37": unpredictable, "82": bytes.fromhex("3900"), "9F36": atc.to_bytes(2, "big"),
+    }
+    sk = _session_key(pan, psn, fields["9F36"], imk)
+    arqc = ac.generate_ac(sk, _cdol1(fields), ac.PaddingType.EMV)
+    out = {**fields, "9F26": arqc, "9F27": b"\x80", "5F34": bytes.fromhex(psn.zfill(2)),
+           "9F10": bytes.fromhex("0110A00003220000000000000000000000FF")}
+    return bytes(tlv.encode(out))
+
+
+def issuer_check(icc_data: bytes, pan: str, approve: bool, imk: bytes = TEST_IMK_AC
+                 ) -> tuple[bool, bytes]:
+    """(ARQC valid, response DE 55 with tag 91 = ARPC || ARC). Raises ValueError on TLV that
+    cannot be read."""
+    fields = tlv.decode(icc_data, simple=True)
+    missing = [t for t in (*CDOL1_TAGS, "9F26") if t not in fields]
+    if missing:
+        raise ValueError(f"ICC data lacks {', '.join(missing)}")
+    psn = fields.get("5F34", b"\x00").hex()
+    sk = _session_key(pan, psn, fields["9F36"], imk)
+    expected = ac.generate_ac(sk, _cdol1(fields), ac.PaddingType.EMV)
+    valid = expected == fields["9F26"]
+    arc = b"00" if approve and valid else b"05"
+    arpc = ac.generate_arpc_1(sk, fields["9F26"], arc)
+    return valid, bytes(tlv.encode({"91": arpc + arc}))
