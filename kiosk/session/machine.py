@@ -30,6 +30,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from kiosk.payments.holds import HoldAction, capture_amount, decide_hold
 from kiosk.session import effects as fx
 from kiosk.session import events as ev
 from kiosk.session.codec import register
@@ -346,18 +347,17 @@ class SessionMachine:
         s = self._observe(s, e.at, e.meter_wh, e.power_w)
         if s.state is not S.CHARGING:
             return s, []
-        if s.cost_minor >= s.held_minor:
-            return self._stop(s, e, reason="hold used up")
-        threshold = s.held_minor * self.policy.threshold_percent // 100
-        if s.cost_minor < threshold or s.increment_pending:
-            return s, []
         p = self.policy
-        if p.allow_increments and p.increment_minor > 0 and (
-                s.held_minor + p.increment_minor <= p.max_total_hold_minor):
+        d = decide_hold(s.cost_minor, s.held_minor, increment_pending=s.increment_pending,
+                        threshold_percent=p.threshold_percent,
+                        allow_increments=p.allow_increments, increment_minor=p.increment_minor,
+                        max_total_hold_minor=p.max_total_hold_minor)
+        if d.action is HoldAction.INCREMENT:
             s = replace(s, increment_pending=True)
-            return s, [fx.Increment(s.id, s.ref, p.increment_minor,
-                                    s.held_minor + p.increment_minor)]
-        return self._stop(s, e, reason="hold nearly used")
+            return s, [fx.Increment(s.id, s.ref, d.increment_minor, d.new_total_minor)]
+        if d.action is HoldAction.STOP:
+            return self._stop(s, e, reason=d.reason)
+        return s, []
 
     def _increment_approved(self, s: Session, e: ev.IncrementApproved) -> Result:
         return replace(s, held_minor=max(s.held_minor, e.new_total_minor),
@@ -396,7 +396,7 @@ class SessionMachine:
             s = replace(s, message="No energy was delivered. " + MSG_NOT_CHARGED)
             return self._reverse(s, "no energy delivered")
         cost = self.policy.pricer(s)
-        final = min(cost, s.held_minor)  # never capture more than the hold
+        final = capture_amount(cost, s.held_minor)
         s = replace(s, state=S.CAPTURING, cost_minor=cost, final_minor=final, deadline=None,
                     attempts=0, power_w=0)
         return s, [fx.Capture(s.id, s.ref, final)]
