@@ -33,6 +33,12 @@ def _cdol1(fields: dict[str, bytes]) -> bytes:
     return b"".join(fields[t] for t in CDOL1_TAGS)
 
 
+def card_arqc(pan: str, psn: str, fields: dict[str, bytes], imk: bytes = TEST_IMK_AC) -> bytes:
+    """The card's ARQC over the CDOL1 data (``fields`` by tag, upper-case hex names)."""
+    sk = _session_key(pan, psn, fields["9F36"], imk)
+    return bytes(ac.generate_ac(sk, _cdol1(fields), ac.PaddingType.EMV))
+
+
 def card_icc_data(pan: str, psn: str, atc: int, amount_minor: int, currency: str,
                   unpredictable: bytes, today: date, imk: bytes = TEST_IMK_AC) -> bytes:
     """What a card's first GENERATE AC gives the terminal for DE 55 (TLV)."""
@@ -43,8 +49,7 @@ def card_icc_data(pan: str, psn: str, atc: int, amount_minor: int, currency: str
         "9A": bytes.fromhex(today.strftime("%y%m%d")), "9C": b"\x00",
         "9F37": unpredictable, "82": bytes.fromhex("3900"), "9F36": atc.to_bytes(2, "big"),
     }
-    sk = _session_key(pan, psn, fields["9F36"], imk)
-    arqc = ac.generate_ac(sk, _cdol1(fields), ac.PaddingType.EMV)
+    arqc = card_arqc(pan, psn, fields, imk)
     out = {**fields, "9F26": arqc, "9F27": b"\x80", "5F34": bytes.fromhex(psn.zfill(2)),
            "9F10": bytes.fromhex("0110A00003220000000000000000000000FF")}
     return bytes(tlv.encode(out))
