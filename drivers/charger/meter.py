@@ -66,10 +66,18 @@ class MeterGuard:
 
 
 class ControllerMeter:
-    """The controller's counter: Wh accumulated over past sessions + this session's Ws."""
+    """A monotonic counter built from the controller's session energy (``$GU``).
+
+    The firmware adds a session to its lifetime Wh when the car disconnects but resets the
+    session Ws only when the next car connects, so "lifetime + session" counts a session twice
+    in between. This meter integrates the session counter instead: it adds every increase, and
+    after a reset (a new session) the new session's energy; the lifetime Wh only sets the start.
+    """
 
     def __init__(self, link: SerialLink) -> None:
         self.link = link
+        self._ws_prev: int | None = None
+        self._counter_ws = 0
 
     def read(self) -> MeterValue:
         gu = self.link.command("GU")
@@ -78,8 +86,15 @@ class ControllerMeter:
             raise MeterFault("The charger refused to report its energy.")
         ws, wh = parse_gu(gu.values)
         ma, mv = parse_gg(gg.values)
+        if self._ws_prev is None:
+            self._counter_ws = wh * 3600 + ws
+        elif ws >= self._ws_prev:
+            self._counter_ws += ws - self._ws_prev
+        else:  # the session counter was reset: a new session began
+            self._counter_ws += ws
+        self._ws_prev = ws
         power = ma * mv // 1_000_000 if ma >= 0 and mv >= 0 else None
-        return MeterValue(wh + ws // 3600, power, ma if ma >= 0 else None,
+        return MeterValue(self._counter_ws // 3600, power, ma if ma >= 0 else None,
                           mv if mv >= 0 else None)
 
     def close(self) -> None:

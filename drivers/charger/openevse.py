@@ -33,31 +33,30 @@ from drivers.charger.api import (
 from drivers.charger.meter import ControllerMeter, Meter, MeterFault, MeterGuard
 from drivers.charger.rapi import (
     FAULT_MESSAGES,
-    FAULT_STATES,
+    NORMAL_STATES,
     POST_CODES,
     Async,
     RapiError,
     Reply,
     StateReport,
+    fault_message,
     hex_int,
-    parse_at,
     parse_gs,
 )
 from drivers.charger.transport import SerialLink
 
 log = logging.getLogger(__name__)
 
-PILOTS = {1: PilotState.A, 2: PilotState.B, 3: PilotState.C, 4: PilotState.D,
-          5: PilotState.E, 6: PilotState.F}
+PILOTS = {1: PilotState.A, 2: PilotState.B, 3: PilotState.C, 4: PilotState.D}
 
 
 def pilot_state(report: StateReport) -> tuple[PilotState, str]:
     """The application's view of a controller report: (state, fault message)."""
-    if report.evse_state in FAULT_STATES:
-        return PilotState.FAULT, FAULT_MESSAGES[report.evse_state]
+    if report.evse_state not in NORMAL_STATES:  # every fault code, known or not
+        return PilotState.FAULT, fault_message(report.evse_state)
     if report.evse_state == 0x04:
         return PilotState.D, FAULT_MESSAGES[0x04]
-    pilot = PILOTS.get(report.pilot_state)
+    pilot = PILOTS.get(report.pilot_state) or PILOTS.get(report.evse_state)
     if pilot is None:  # sleeping/disabled with no pilot reading
         return (PilotState.SLEEPING if report.evse_state == 0xFE else PilotState.DISABLED), ""
     if pilot in (PilotState.C, PilotState.D) and report.evse_state in (0xFE, 0xFF):
@@ -91,6 +90,8 @@ class OpenEvseCharger:
         self.meter: Meter = meter or ControllerMeter(self.link)
         self.guard = MeterGuard(max_power_w)
         self._stop = threading.Event()
+        self._wake = threading.Event()  # a $AT line: look at the state now
+        self._meter_fault_reported = False
         self._poller = threading.Thread(target=self._poll_loop, name="openevse-poll",
                                         daemon=True)
         if self.link.start():
@@ -119,7 +120,7 @@ class OpenEvseCharger:
 
     def set_current(self, connector: int, amps: int) -> int:
         self._check(connector)
-        reply = self._command("SC", amps)
+        reply = self._command("SC", amps, "V")  # volatile: no EEPROM write per session
         if not reply.values:
             raise ChargerError("The charger did not confirm the current.")
         try:
@@ -186,7 +187,11 @@ class OpenEvseCharger:
             log.warning("charger probe failed: %s", exc)
 
     def _poll_loop(self) -> None:
-        while not self._stop.wait(self.poll_interval_s):
+        while not self._stop.is_set():
+            self._wake.wait(self.poll_interval_s)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
             if not self.link.up:
                 self._check_grace()
                 continue
@@ -197,9 +202,19 @@ class OpenEvseCharger:
                 log.info("charger poll failed: %s", exc)
 
     def _poll_state(self) -> None:
+        """A state change counts only when two reads in a row agree: one frame that passed
+        its checksum by chance (1 in 256 corrupted frames) must not stop a paid charge."""
         reply = self.link.command("GS")
-        if reply.ok:
-            self._apply(parse_gs(reply.values))
+        if not reply.ok:
+            return
+        first = parse_gs(reply.values)
+        with self._lock:
+            same = pilot_state(first) == (self._state, self._fault)
+        if same:
+            return
+        again = self.link.command("GS")
+        if again.ok and pilot_state(parse_gs(again.values)) == pilot_state(first):
+            self._apply(first)
 
     def _poll_meter(self) -> None:
         with self._lock:
@@ -209,8 +224,11 @@ class OpenEvseCharger:
             at = self.clock()
             energy = self.guard.check(value.energy_wh, at)
         except MeterFault as exc:
-            self._emit([ChargerFaulted(1, str(exc), self.clock())])
+            if not self._meter_fault_reported:  # once per episode, not every poll
+                self._meter_fault_reported = True
+                self._emit([ChargerFaulted(1, str(exc), self.clock())])
             return
+        self._meter_fault_reported = False
         with self._lock:
             self._energy_wh = energy
             self._power_w = value.power_w or 0
@@ -235,7 +253,7 @@ class OpenEvseCharger:
 
     def _on_async(self, msg: Async) -> None:
         if msg.kind == "AT":
-            self._apply(parse_at(msg.values))
+            self._wake.set()  # a cue only: the poll reads the state (twice) and decides
         elif msg.kind == "AB":
             post = hex_int(msg.values[0], "postcode") if msg.values else 0
             log.warning("charger restarted (post code %02X)", post)

@@ -192,8 +192,17 @@ FAULT_MESSAGES: dict[int, str] = {
     0x09: "The ground fault self-test failed: the charger needs service.",
     0x0A: "The charger is too hot and has stopped.",
     0x0B: "The car drew more current than allowed: charging stopped.",
+    0x0C: "The charging signal failed its self-test: the charger needs service.",
+    0x0D: "The charger's temperature sensor failed: it needs service.",
     0x0E: "A relay did not close: the charger needs service.",
 }
+NORMAL_STATES = frozenset({0x01, 0x02, 0x03, 0x04, 0xFE, 0xFF})
+
+
+def fault_message(evse_state: int) -> str:
+    """A message for any state that is not a normal one (unknown codes too)."""
+    return FAULT_MESSAGES.get(evse_state,
+                              f"The charger reports an error (code {evse_state:02X}).")
 FAULT_STATES = frozenset(FAULT_MESSAGES) - {0x04}
 
 POST_CODES: dict[int, str] = {

@@ -62,6 +62,7 @@ class EvseSimulator:
         self.auth_locked = False
         self.session_ws = 0.0
         self.total_wh = start_wh  # accumulated at the end of each session, as the firmware does
+        self.delivered_ws = start_wh * 3600.0  # the truth, for tests
         self.elapsed_s = 0.0
         self.commands: list[str] = []  # every command received, for tests
         self.silent = False  # answer nothing (a hung controller)
@@ -115,14 +116,18 @@ class EvseSimulator:
 
     # --- what the car and the technician do --------------------------------------------------
     def plug(self) -> None:
+        """A car connects: the firmware starts a new session counter now."""
         with self._lock:
             self.plugged, self.wants_charge = True, True
+            self.session_ws, self.elapsed_s = 0.0, 0.0
             self._changed()
 
     def unplug(self) -> None:
+        """The car leaves: the firmware adds the session to the lifetime total but keeps the
+        session counter until the next car (so lifetime + session counts it twice)."""
         with self._lock:
             self.plugged = False
-            self._end_session()
+            self.total_wh += int(self.session_ws // 3600)
             self._changed()
 
     def car_full(self) -> None:
@@ -185,15 +190,11 @@ class EvseSimulator:
             self._write(encode_async("AT", f"{state[0]:02X}", f"{state[1]:02X}", amps,
                                      f"{self._flags():04X}"))
 
-    def _end_session(self) -> None:
-        self.total_wh += int(self.session_ws // 3600)
-        self.session_ws = 0.0
-        self.elapsed_s = 0.0
-
     def energy_wh(self) -> int:
-        """What the controller's counter says: accumulated Wh + this session's."""
+        """The energy really delivered since the simulator started (plus ``start_wh``): what a
+        correct meter built from the controller's numbers must follow."""
         with self._lock:
-            return self.total_wh + int(self.session_ws // 3600)
+            return int(self.delivered_ws // 3600)
 
     # --- the line ----------------------------------------------------------------------------
     def _write(self, data: bytes) -> None:
@@ -221,6 +222,7 @@ class EvseSimulator:
                 if self._charging():
                     dt = (now - last) * self.speed
                     self.session_ws += self.current_a * self.voltage_v * dt
+                    self.delivered_ws += self.current_a * self.voltage_v * dt
                 if self.plugged:
                     self.elapsed_s += (now - last) * self.speed
                 last = now
@@ -270,8 +272,11 @@ class EvseSimulator:
             clamped = max(6, min(self.max_current_a, amps))
             self.current_a = clamped
             return reply(clamped == amps, clamped, seq=seq)
-        if c == "SK":
-            self._end_session()
+        if c == "SK" and a:  # as the firmware: set the lifetime energy total (Wh)
+            try:
+                self.total_wh = int(a[0])
+            except ValueError:
+                return reply(False, seq=seq)
             return reply(True, seq=seq)
         if c == "S4" and a:
             self.auth_locked = a[0] == "1"

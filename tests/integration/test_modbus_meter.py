@@ -4,6 +4,7 @@ that turns impossible counters into faults."""
 from __future__ import annotations
 
 import struct
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -92,6 +93,8 @@ def test_the_charger_bills_from_the_modbus_meter(tmp_path: Path,
         meter_sim.override_kwh = 5.0  # the counter goes backwards: a fault, not a price
         wait_for(lambda: rec.of(ChargerFaulted), "the meter fault")
         assert "backwards" in rec.of(ChargerFaulted)[0].message
+        time.sleep(0.5)  # several more polls of the bad meter
+        assert len(rec.of(ChargerFaulted)) == 1  # reported once, not every poll
     finally:
         c.close()
         evse.close()

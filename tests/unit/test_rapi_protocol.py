@@ -110,7 +110,10 @@ def test_state_fields_in_any_case_and_padding() -> None:
     (7, 2, PilotState.FAULT, "ground connection"), (8, 2, PilotState.FAULT, "relay is stuck"),
     (0x0A, 3, PilotState.FAULT, "too hot"), (0xFE, 2, PilotState.B, ""),
     (0xFE, 1, PilotState.A, ""), (0xFE, 0, PilotState.SLEEPING, ""),
-    (0xFF, 0, PilotState.DISABLED, ""), (0xFE, 3, PilotState.B, ""),
+    (0xFF, 0, PilotState.DISABLED, ""), (0x0C, 3, PilotState.FAULT, "self-test"),
+    (0x0D, 3, PilotState.FAULT, "temperature sensor"), (0x00, 3, PilotState.FAULT, "code 00"),
+    (0x42, 2, PilotState.FAULT, "code 42"), (0x02, 5, PilotState.B, ""),
+    (0xFE, 3, PilotState.B, ""),
 ])
 def test_states_and_fault_messages(evse: int, pilot: int, state: PilotState, fault: str) -> None:
     got_state, got_fault = pilot_state(parse_gs((f"{evse:02X}", "0", f"{pilot:02X}", "0")))
