@@ -6,9 +6,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha1sum requirements.lock pyproject.toml | sha1sum | cut -c1-12)
 # Debian packages the kiosk and its tests need (Qt offscreen/xcb platforms, fonts; zbar-tools:
-# the tests decode the receipt QR code).
+# the tests decode the receipt QR code; pcscd, vpcd and the PC/SC headers: the card reader, its
+# tests run a real pcscd with a virtual reader, pyscard builds against the headers).
 DEB_PACKAGES := python3-venv libegl1 libgl1 libopengl0 libxkbcommon0 libfontconfig1 \
-	libdbus-1-3 libglib2.0-0 fonts-dejavu-core zbar-tools
+	libdbus-1-3 libglib2.0-0 fonts-dejavu-core zbar-tools pcscd vsmartcard-vpcd libpcsclite-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export QT_QPA_FONTDIR ?= /usr/share/fonts/truetype/dejavu
 

@@ -180,11 +180,12 @@ def build_runtime(
     closers: list[Callable[[], None]] = []
     path = journal_path or config.journal_path()
     if card_terminal is None:
-        if config.reader.kind != "sim":
-            raise UnsupportedDevice("reader.kind = 'pcsc' needs the card reader driver "
-                                    "(not in this build); use 'sim'")
-        from drivers.sim.card_terminal import SimCardTerminal
-        card_terminal = SimCardTerminal(read_delay_s=0.3 if config.ui.demo_mode else 0.0)
+        if config.reader.kind == "pcsc":
+            from drivers.pcsc.terminal import PcscCardTerminal
+            card_terminal = PcscCardTerminal(config.reader.name)
+        else:
+            from drivers.sim.card_terminal import SimCardTerminal
+            card_terminal = SimCardTerminal(read_delay_s=0.3 if config.ui.demo_mode else 0.0)
     if charger is None:
         if config.charger.kind == "serial":
             charger = open_serial_charger(config, clock)

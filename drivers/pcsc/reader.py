@@ -1,0 +1,92 @@
+"""PC/SC readers through pyscard: find the reader, wait for a card, and one transmission layer.
+
+:meth:`CardLink.transmit` sends a C-APDU and returns data + SW1SW2 after handling the T=0
+conventions: ``61xx`` (more data: GET RESPONSE, chained, at most :data:`MAX_CHAIN` times) and
+``6Cxx`` (wrong Le: the command again with Le = xx). A card that leaves is
+:class:`~drivers.emv.api.CardRemoved`; no reader or no pcscd is
+:class:`~drivers.emv.api.ReaderUnavailable`. Only this package imports pyscard.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+
+from smartcard.Exceptions import CardConnectionException, NoCardException, SmartcardException
+from smartcard.pcsc.PCSCExceptions import BaseSCardException
+from smartcard.System import readers as pcsc_readers
+
+from drivers.emv.api import CardRemoved, CardUnreadable, NoCard, ReaderUnavailable
+
+MAX_CHAIN = 16
+
+
+def list_readers() -> list[str]:
+    try:
+        return [str(r) for r in pcsc_readers()]
+    except (BaseSCardException, SmartcardException) as exc:
+        raise ReaderUnavailable(f"The card reader service is not running ({exc}).") from None
+
+
+class CardLink:
+    def __init__(self, connection: object) -> None:
+        self._conn = connection
+        self.apdus = 0
+
+    def _raw(self, apdu: bytes) -> tuple[bytes, int, int]:
+        try:
+            data, sw1, sw2 = self._conn.transmit(list(apdu))  # type: ignore[attr-defined]
+        except (CardConnectionException, NoCardException) as exc:
+            raise CardRemoved("The card was removed too early. Please try again.") from exc
+        self.apdus += 1
+        return bytes(data), sw1, sw2
+
+    def transmit(self, apdu: bytes) -> bytes:
+        if len(apdu) < 4:
+            raise ValueError("a C-APDU has at least 4 bytes")
+        data, sw1, sw2 = self._raw(apdu)
+        if sw1 == 0x6C:  # wrong Le: send again with the length the card wants
+            data, sw1, sw2 = self._raw(with_le(apdu, sw2))
+        chained = 0
+        while sw1 == 0x61:
+            chained += 1
+            if chained > MAX_CHAIN:
+                raise CardUnreadable("This card cannot be read. Please try another card.")
+            more, sw1, sw2 = self._raw(bytes([apdu[0] & 0x03, 0xC0, 0x00, 0x00, sw2]))
+            data += more
+        return data + bytes([sw1, sw2])
+
+    def close(self) -> None:
+        with contextlib.suppress(CardConnectionException, NoCardException):
+            self._conn.disconnect()  # type: ignore[attr-defined]
+
+
+def with_le(apdu: bytes, le: int) -> bytes:
+    """The same command with another Le (case 2: header + Le; case 4: header + Lc data Le)."""
+    if len(apdu) == 5:
+        return apdu[:4] + bytes([le])
+    if len(apdu) > 5 and len(apdu) == 5 + apdu[4]:  # case 3: no Le yet
+        return apdu + bytes([le])
+    return apdu[:-1] + bytes([le])
+
+
+def wait_for_card(name_part: str, timeout_s: float, cancelled: Callable[[], bool],
+                  poll_s: float = 0.1) -> CardLink:
+    """Poll the reader until a card answers (or ``timeout_s`` / ``cancelled()``)."""
+    end = time.monotonic() + timeout_s
+    while True:
+        if cancelled():
+            raise NoCard("The card read was cancelled.")
+        if time.monotonic() > end:
+            raise NoCard("No card was presented.")
+        names = list_readers()
+        match = [r for r in pcsc_readers() if name_part in str(r)] if names else []
+        if not match:
+            raise ReaderUnavailable(f"No card reader matching {name_part!r}.")
+        conn = match[0].createConnection()
+        try:
+            conn.connect()
+            return CardLink(conn)
+        except (CardConnectionException, NoCardException):
+            time.sleep(poll_s)  # no card yet, or "card is unpowered" just after insertion

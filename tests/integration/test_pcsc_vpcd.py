@@ -1,0 +1,134 @@
+"""The card path over a real pcscd with vsmartcard's vpcd reader and the virtual EMV cards:
+transmission (61xx chaining), the contactless kernel, removed and garbage cards, and a whole
+paid session with ``reader.kind = "pcsc"``."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from drivers.emv.api import CardRemoved, CardUnreadable, NoCard
+from drivers.pcsc.reader import with_le
+from drivers.pcsc.terminal import PcscCardTerminal
+from drivers.sim.cards import TEST_CARDS
+from drivers.sim.charger import SimCharger
+from drivers.sim.clock import SimClock
+from drivers.sim.cryptogram import issuer_check
+from drivers.sim.emv_card import EmvCardApp
+from drivers.sim.host import HostSimulator
+from drivers.sim.vpcd import VirtualCard
+from kiosk.config import parse_config
+from kiosk.runtime import build_runtime
+from kiosk.session import events as ev
+from kiosk.session.machine import Outcome, State
+from tests.support.pcsc import READER, pcscd  # noqa: F401 - the fixture
+
+pytestmark = pytest.mark.usefixtures("pcscd")
+
+
+@pytest.fixture
+def insert() -> Iterator:
+    cards: list[VirtualCard] = []
+
+    def put(name: str, **kw: object) -> VirtualCard:
+        card = VirtualCard(EmvCardApp(TEST_CARDS[name], **kw).apdu)
+        card.insert()
+        cards.append(card)
+        return card
+
+    yield put
+    for c in cards:
+        c.remove()
+    time.sleep(0.6)  # let the reader see it empty (pcscd polls about every 400 ms)
+
+
+def read(terminal: PcscCardTerminal, amount: int = 5000):
+    return terminal.read_card(amount, "EUR", 10)
+
+
+def test_contactless_read_over_pcscd(insert) -> None:
+    insert("visa_contactless")
+    terminal = PcscCardTerminal(READER)
+    out = read(terminal)
+    card = TEST_CARDS["visa_contactless"]
+    assert (out.pan, out.expiry, out.scheme) == (card.pan, card.expiry, "visa")
+    assert issuer_check(out.icc_data, out.pan, True)[0]  # a real ARQC, checked by the issuer
+    assert terminal.last_apdus == 4  # PPSE, AID, GPO, one record
+
+
+def test_t0_style_card_with_chained_get_response(insert) -> None:
+    vc = insert("mastercard_pin", t0_style=True)
+    terminal = PcscCardTerminal(READER)
+    out = read(terminal)
+    assert out.pan == TEST_CARDS["mastercard_pin"].pan
+    assert terminal.last_apdus == 8 and vc.apdus == 8  # every answer fetched by GET RESPONSE
+
+
+def test_card_pulled_out_mid_transaction(insert) -> None:
+    insert("removed_card")
+    with pytest.raises(CardRemoved):
+        read(PcscCardTerminal(READER))
+
+
+def test_card_answering_garbage(insert) -> None:
+    insert("garbage_card")
+    with pytest.raises(CardUnreadable):
+        read(PcscCardTerminal(READER))
+
+
+def test_no_card_then_cancel() -> None:
+    terminal = PcscCardTerminal(READER)
+    threading.Timer(0.3, terminal.cancel).start()
+    t = time.monotonic()
+    with pytest.raises(NoCard, match="cancelled"):
+        read(terminal)
+    assert time.monotonic() - t < 5
+
+
+def test_wrong_le_is_corrected() -> None:
+    assert with_le(bytes.fromhex("00B2010C00"), 0x1A) == bytes.fromhex("00B2010C1A")
+    assert with_le(bytes.fromhex("00A4040002AABB"), 0x10) == bytes.fromhex("00A4040002AABB10")
+    assert with_le(bytes.fromhex("00A4040002AABB00"), 0x10) == bytes.fromhex("00A4040002AABB10")
+
+
+def test_a_paid_session_with_the_pcsc_reader(insert, tmp_path: Path) -> None:
+    host = HostSimulator()
+    host.start()
+    clock = SimClock(datetime(2026, 11, 25, 12, tzinfo=UTC))
+    charger = SimCharger((1,), auto=False, clock=clock)
+    cfg = parse_config(f"schema_version = 1\n[reader]\nkind = 'pcsc'\nname = '{READER}'\n"
+                       f"[host]\nport = {host.port}\n")
+    rt = build_runtime(cfg, clock=clock.now, journal_path=tmp_path / "j.sqlite",
+                       charger=charger)
+    try:
+        s = rt.runner.start_session(1)
+        insert("visa_contactless")
+        end = time.monotonic() + 15
+        while rt.runner.active().state is not State.WAIT_PLUG:
+            assert time.monotonic() < end and rt.runner.active().state in (
+                State.READING_CARD, State.AUTHORIZING), rt.runner.active().message
+            rt.runner.wait_and_process(0.05)
+        charger.plug(1)
+        while rt.runner.active().state is not State.CHARGING:
+            assert time.monotonic() < end, rt.runner.active().state
+            rt.runner.wait_and_process(0.05)
+        charger.advance(600)
+        rt.runner.post(ev.StopRequested(s.id))
+        while rt.runner.active().state is not State.RECEIPT:
+            assert time.monotonic() < end, rt.runner.active().state
+            rt.runner.wait_and_process(0.05)
+        done = rt.runner.active()
+        assert done.masked_pan == "476173******0119" and done.final_minor > 0
+        assert host.ledger()[s.id].captured_minor == done.final_minor
+        rt.runner.post(ev.Dismissed(s.id))
+        rt.runner.wait_and_process(0.5)
+        assert rt.journal.session(s.id).outcome is Outcome.CAPTURED
+    finally:
+        rt.close()
+        host.stop()
+    assert date.today()
