@@ -26,11 +26,11 @@ from typing import Any
 import iso8583
 from iso8583.specs import default_ascii
 
+from drivers import iso4217
+
 MCC_EV_CHARGING = "5552"
-CURRENCY_NUMERIC = {"EUR": "978", "CHF": "756", "GBP": "826", "USD": "840", "SEK": "752",
-                    "NOK": "578", "DKK": "208", "PLN": "985", "CZK": "203", "HUF": "348",
-                    "JPY": "392", "ISK": "352"}
-CURRENCY_ALPHA = {v: k for k, v in CURRENCY_NUMERIC.items()}
+CURRENCY_NUMERIC = iso4217.NUMERIC
+CURRENCY_ALPHA = iso4217.ALPHA
 MAX_MESSAGE = 4096
 
 SPEC: dict[str, dict[str, Any]] = copy.deepcopy(dict(default_ascii))

@@ -6,12 +6,10 @@ from __future__ import annotations
 import threading
 from datetime import date
 
+from drivers import iso4217
 from drivers.emv.api import CardOutcome
 from drivers.emv.kernel import read_contactless
 from drivers.pcsc.reader import wait_for_card
-
-CURRENCY_NUMERIC = {"EUR": "978", "CHF": "756", "GBP": "826", "USD": "840", "SEK": "752",
-                    "NOK": "578", "DKK": "208", "PLN": "985", "CZK": "203", "HUF": "348"}
 
 
 class PcscCardTerminal:
@@ -26,7 +24,7 @@ class PcscCardTerminal:
         link = wait_for_card(self.reader_name, timeout_s, self._cancel.is_set)
         try:
             return read_contactless(link.transmit, amount_minor=amount_minor,
-                                    currency_numeric=CURRENCY_NUMERIC.get(currency, "978"),
+                                    currency_numeric=iso4217.NUMERIC.get(currency, "978"),
                                     country_numeric=self.country_numeric, today=date.today())
         finally:
             self.last_apdus = link.apdus

@@ -15,12 +15,12 @@ from datetime import date
 from cryptography.utils import CryptographyDeprecationWarning
 from pyemv import ac, kd, tlv
 
+from drivers import iso4217
 from drivers.sim.keys import TEST_IMK_AC, TEST_TERMINAL_COUNTRY
 
 # pyemv uses TripleDES the way cryptography deprecates; the results are tested against vectors
 warnings.filterwarnings("ignore", category=CryptographyDeprecationWarning, module=r"pyemv\.")
 
-CURRENCY_NUMERIC = {"EUR": "0978", "CHF": "0756", "GBP": "0826", "USD": "0840"}
 CDOL1_TAGS = ("9F02", "9F03", "9F1A", "95", "5F2A", "9A", "9C", "9F37", "82", "9F36")
 
 
@@ -45,7 +45,7 @@ def card_icc_data(pan: str, psn: str, atc: int, amount_minor: int, currency: str
     fields = {
         "9F02": bytes.fromhex(f"{amount_minor:012d}"), "9F03": bytes(6),
         "9F1A": bytes.fromhex(TEST_TERMINAL_COUNTRY), "95": bytes(5),
-        "5F2A": bytes.fromhex(CURRENCY_NUMERIC.get(currency, "0978")),
+        "5F2A": bytes.fromhex(iso4217.NUMERIC.get(currency, "978").zfill(4)),
         "9A": bytes.fromhex(today.strftime("%y%m%d")), "9C": b"\x00",
         "9F37": unpredictable, "82": bytes.fromhex("3900"), "9F36": atc.to_bytes(2, "big"),
     }
