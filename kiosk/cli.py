@@ -22,6 +22,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--quit-after", type=float, default=0.0, help=argparse.SUPPRESS)
     check = sub.add_parser("check-config", help="validate a config file and print it")
     check.add_argument("config", type=Path)
+    info = sub.add_parser("card-info", help="read a presented card (no payment), print JSON")
+    info.add_argument("--reader", default="", help="part of the PC/SC reader name")
+    info.add_argument("--timeout", type=float, default=20.0, help="seconds to wait for a card")
     probe = sub.add_parser("charger-probe", help="ask an OpenEVSE controller for its state")
     probe.add_argument("--port", required=True, help="serial device, e.g. /dev/ttyUSB0")
     probe.add_argument("--baud", type=int, default=115200)
@@ -36,6 +39,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "card-info":
+        from kiosk.maintenance.card_info import main as card_info
+
+        return card_info(args.reader, args.timeout)
     if args.command == "charger-probe":
         from kiosk.maintenance.charger_probe import charger_probe
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 
 from drivers.emv import dol, tlv
@@ -42,13 +43,41 @@ def _select(transmit: Transmit, name: bytes) -> bytes:
     return transmit(bytes([0x00, 0xA4, 0x04, 0x00, len(name)]) + name + b"\x00")
 
 
+@dataclass(frozen=True, repr=False)
+class CardRead:
+    """Everything a contactless read found (memory only: holds the PAN)."""
+
+    applications: list[tuple[bytes, int, str]]  # (AID, priority, label)
+    aid: bytes
+    data: dict[int, bytes]  # the card's data objects
+    terminal: dict[int, bytes]  # what the terminal sent (PDOL data)
+
+
 def read_contactless(transmit: Transmit, *, amount_minor: int, currency_numeric: str,
                      country_numeric: str, today: date,
                      unpredictable: bytes | None = None) -> CardOutcome:
+    r = explore(transmit, amount_minor=amount_minor, currency_numeric=currency_numeric,
+                country_numeric=country_numeric, today=today, unpredictable=unpredictable)
+    data, aid, values = r.data, r.aid, r.terminal
+    pan = data.get(0x5A, b"").hex().upper().rstrip("F")
+    expiry = data.get(0x5F24, b"").hex()[:4]
+    if not (pan.isdigit() and len(expiry) == 4 and 0x9F26 in data):
+        raise CardUnreadable(f"{UNREADABLE} (no card number or cryptogram)")
+    known = {**values, **data}
+    icc = tlv.encode_many([(t, known[t]) for t in ICC_TAGS if t in known])
+    scheme = next((s for rid, s in SCHEMES.items() if aid.startswith(rid)), "unknown")
+    return CardOutcome(pan=pan, expiry=expiry, scheme=scheme, interface=Interface.CONTACTLESS,
+                       cvm=Cvm.NO_CVM, icc_data=icc,
+                       pan_sequence=data.get(0x5F34, b"\x00").hex())
+
+
+def explore(transmit: Transmit, *, amount_minor: int, currency_numeric: str,
+            country_numeric: str, today: date, unpredictable: bytes | None = None) -> CardRead:
+    """Selection, GPO and records: what the card offers (``kiosk card-info`` shows it)."""
     un = unpredictable or secrets.token_bytes(4)
     try:
         fci = tlv.parse_one(_ok(_select(transmit, PPSE), "PPSE"))
-        apps = [e for e in _entries(fci)]
+        apps = _entries(fci)
         if not apps:
             raise CardUnreadable(f"{UNREADABLE} (no application)")
         apps.sort(key=lambda a: a[1])
@@ -72,19 +101,10 @@ def read_contactless(transmit: Transmit, *, amount_minor: int, currency_numeric:
                     data.setdefault(k, v)
     except tlv.TlvError as exc:
         raise CardUnreadable(f"{UNREADABLE} ({exc})") from None
-    pan = data.get(0x5A, b"").hex().upper().rstrip("F")
-    expiry = data.get(0x5F24, b"").hex()[:4]
-    if not (pan.isdigit() and len(expiry) == 4 and 0x9F26 in data):
-        raise CardUnreadable(f"{UNREADABLE} (no card number or cryptogram)")
-    known = {**values, **data}
-    icc = tlv.encode_many([(t, known[t]) for t in ICC_TAGS if t in known])
-    scheme = next((s for rid, s in SCHEMES.items() if aid.startswith(rid)), "unknown")
-    return CardOutcome(pan=pan, expiry=expiry, scheme=scheme, interface=Interface.CONTACTLESS,
-                       cvm=Cvm.NO_CVM, icc_data=icc,
-                       pan_sequence=data.get(0x5F34, b"\x00").hex())
+    return CardRead(apps, aid, data, values)
 
 
-def _entries(fci: tlv.Tlv) -> list[tuple[bytes, int]]:
+def _entries(fci: tlv.Tlv) -> list[tuple[bytes, int, str]]:
     out = []
     directory = fci.find(0xBF0C)
     for entry in directory.children if directory else ():
@@ -92,8 +112,10 @@ def _entries(fci: tlv.Tlv) -> list[tuple[bytes, int]]:
             continue
         aid = entry.find(0x4F)
         prio = entry.find(0x87)
+        label = entry.find(0x50)
         if aid is not None and 5 <= len(aid.value) <= 16:
-            out.append((aid.value, (prio.value[0] & 0x0F) if prio and prio.value else 15))
+            out.append((aid.value, (prio.value[0] & 0x0F) if prio and prio.value else 15,
+                        label.value.decode("ascii", "replace") if label else ""))
     return out
 
 

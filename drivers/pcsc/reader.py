@@ -10,6 +10,7 @@ conventions: ``61xx`` (more data: GET RESPONSE, chained, at most :data:`MAX_CHAI
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections.abc import Callable
 
@@ -17,9 +18,11 @@ from smartcard.Exceptions import CardConnectionException, NoCardException, Smart
 from smartcard.pcsc.PCSCExceptions import BaseSCardException
 from smartcard.System import readers as pcsc_readers
 
+from drivers.emv import apdu_log
 from drivers.emv.api import CardRemoved, CardUnreadable, NoCard, ReaderUnavailable
 
 MAX_CHAIN = 16
+log = logging.getLogger(__name__)
 
 
 def list_readers() -> list[str]:
@@ -40,7 +43,11 @@ class CardLink:
         except (CardConnectionException, NoCardException) as exc:
             raise CardRemoved("The card was removed too early. Please try again.") from exc
         self.apdus += 1
-        return bytes(data), sw1, sw2
+        answer = bytes(data)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("APDU %s -> %s", apdu_log.command(apdu),
+                      apdu_log.response(answer + bytes([sw1, sw2])))
+        return answer, sw1, sw2
 
     def transmit(self, apdu: bytes) -> bytes:
         if len(apdu) < 4:

@@ -132,3 +132,32 @@ def test_a_paid_session_with_the_pcsc_reader(insert, tmp_path: Path) -> None:
         rt.close()
         host.stop()
     assert date.today()
+
+
+def test_card_info_command(insert) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    insert("visa_contactless")
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-m", "kiosk.cli", "card-info", "--reader", READER,
+                          "--timeout", "5"], capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "PYTHONPATH": str(root)}, check=False)
+    assert out.returncode == 0, out.stderr
+    info = json.loads(out.stdout)
+    pan = TEST_CARDS["visa_contactless"].pan
+    assert info["masked_pan"] == pan[:6] + "******" + pan[-4:] and pan not in out.stdout
+    assert info["selected"] == "A0000000031010" and info["scheme"] == "visa"
+    assert info["applications"][0]["label"] == "VISA CONTACTLESS" and info["expiry"] == "2029-12"
+
+
+def test_card_info_without_a_card() -> None:
+    from kiosk.maintenance.card_info import card_info, cvm_list_words
+
+    code, info = card_info(READER, 0.3)
+    assert code == 2 and info["error"] == "No card was presented."
+    words = cvm_list_words(bytes(8) + bytes.fromhex("42031E031F00"))
+    assert words[0].startswith("online PIN") and "try the next" in words[0]
+    assert words[1].startswith("signature") and words[2].startswith("no CVM required")

@@ -119,3 +119,26 @@ def test_the_virtual_card_answers_a_contactless_read_in_process() -> None:
                           + [(0x82, gpo[0x82]), (0x9F36, gpo[0x9F36]), (0x9F26, gpo[0x9F26])])
     assert issuer_check(icc, card.pan, True)[0]
     assert date.today()  # the card keeps no clock: the terminal's date is in the PDOL data
+
+
+def test_apdu_log_redacts_card_data() -> None:
+    from drivers.emv import apdu_log
+
+    pan = "4761739001010119"
+    record = tlv.encode(0x70, tlv.encode_many([
+        (0x5A, bytes.fromhex(pan)), (0x57, bytes.fromhex(pan + "D29122010000000000000F")),
+        (0x5F20, b"DOE/JANE"), (0x5F24, bytes.fromhex("291231")), (0x9F1F, b"1234567")]))
+    line = apdu_log.response(record + b"\x90\x00")
+    assert pan not in line and "DOE" not in line and "4A414E45" not in line
+    assert "5F24=291231" in line and "5A[8 bytes redacted]" in line and line.endswith("9000")
+    assert apdu_log.command(bytes.fromhex("0020008008241234FFFFFFFFFF")) == \
+        "00200080 [PIN block redacted]"
+    assert pan not in apdu_log.response(bytes.fromhex(pan) + b"\x90\x00")  # not TLV: hidden
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(min_size=2, max_size=120))
+def test_apdu_log_never_fails(data: bytes) -> None:
+    from drivers.emv import apdu_log
+
+    assert isinstance(apdu_log.response(data), str) and isinstance(apdu_log.command(data), str)
