@@ -129,3 +129,73 @@ def _afl(afl: bytes) -> list[tuple[int, int, int]]:
             raise CardUnreadable(f"{UNREADABLE} (bad AFL)")
         out.append((sfi, first, last))
     return out
+
+
+# --- the contact path (PSE), first part ----------------------------------------------------------
+PSE = b"1PAY.SYS.DDF01"
+
+
+@dataclass(frozen=True, repr=False)
+class ContactRead:
+    aid: bytes
+    data: dict[int, bytes]
+    static_data: bytes  # the data offline data authentication signs
+
+
+def explore_contact(transmit: Transmit) -> ContactRead:
+    """PSE directory → the highest-priority application → GPO → AFL records, keeping the
+    records marked for offline data authentication."""
+    try:
+        fci = tlv.parse_one(_ok(_select(transmit, PSE), "PSE"))
+        sfi_obj = fci.find(0x88)
+        if sfi_obj is None or not sfi_obj.value:
+            raise CardUnreadable(f"{UNREADABLE} (PSE without a directory)")
+        sfi = sfi_obj.value[0]
+        apps: list[tuple[bytes, int, str]] = []
+        for rec in range(1, 17):
+            r = transmit(bytes([0x00, 0xB2, rec, (sfi << 3) | 4, 0x00]))
+            if r[-2:] == b"\x6a\x83":
+                break
+            record = tlv.parse_one(_ok(r, "PSE record"))
+            apps += _entries(tlv.Tlv(0x6F, b"", (tlv.Tlv(0xBF0C, b"", record.children),)))
+        if not apps:
+            raise CardUnreadable(f"{UNREADABLE} (no application)")
+        aid = sorted(apps, key=lambda a: a[1])[0][0]
+        fci = tlv.parse_one(_ok(_select(transmit, aid), "SELECT AID"))
+        pdol = fci.find(0x9F38)
+        pdol_data = dol.build(pdol.value, {}) if pdol else b""
+        gpo = tlv.parse_one(_ok(transmit(bytes([0x80, 0xA8, 0x00, 0x00, len(pdol_data) + 2,
+                                                0x83, len(pdol_data)]) + pdol_data + b"\x00"),
+                                "GPO"))
+        if gpo.tag == 0x80:  # format 1: AIP || AFL
+            data: dict[int, bytes] = {0x82: gpo.value[:2], 0x94: gpo.value[2:]}
+        else:
+            data = tlv.flatten([gpo])
+        static = b""
+        for sfi_, first, last, oda in _afl_oda(data.get(0x94, b"")):
+            for rec in range(first, last + 1):
+                body = _ok(transmit(bytes([0x00, 0xB2, rec, (sfi_ << 3) | 4, 0x00])),
+                           "READ RECORD")
+                record = tlv.parse_one(body)
+                if rec < first + oda:
+                    static += record.value if sfi_ <= 10 else body
+                for k, v in tlv.flatten([record]).items():
+                    data.setdefault(k, v)
+        if 0x82 in _tag_list(data.get(0x9F4A, b"")):  # the SDA tag list names the AIP
+            static += data[0x82]
+    except tlv.TlvError as exc:
+        raise CardUnreadable(f"{UNREADABLE} ({exc})") from None
+    return ContactRead(aid, data, static)
+
+
+def _tag_list(raw: bytes) -> list[int]:
+    tags, i = [], 0
+    while i < len(raw):
+        tag, i = tlv._read_tag(raw, i)
+        tags.append(tag)
+    return tags
+
+
+def _afl_oda(afl: bytes) -> list[tuple[int, int, int, int]]:
+    entries = _afl(afl)
+    return [(sfi, first, last, afl[i * 4 + 3]) for i, (sfi, first, last) in enumerate(entries)]

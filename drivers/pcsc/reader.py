@@ -19,9 +19,10 @@ from smartcard.pcsc.PCSCExceptions import BaseSCardException
 from smartcard.System import readers as pcsc_readers
 
 from drivers.emv import apdu_log
-from drivers.emv.api import CardRemoved, CardUnreadable, NoCard, ReaderUnavailable
+from drivers.emv.api import CardRemoved, NoCard, ReaderUnavailable
+from drivers.emv.transmit import transmit as t0_transmit
+from drivers.emv.transmit import with_le  # noqa: F401 - re-exported for callers
 
-MAX_CHAIN = 16
 log = logging.getLogger(__name__)
 
 
@@ -37,45 +38,23 @@ class CardLink:
         self._conn = connection
         self.apdus = 0
 
-    def _raw(self, apdu: bytes) -> tuple[bytes, int, int]:
+    def _raw(self, apdu: bytes) -> bytes:
         try:
             data, sw1, sw2 = self._conn.transmit(list(apdu))  # type: ignore[attr-defined]
         except (CardConnectionException, NoCardException) as exc:
             raise CardRemoved("The card was removed too early. Please try again.") from exc
         self.apdus += 1
-        answer = bytes(data)
+        answer = bytes(data) + bytes([sw1, sw2])
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("APDU %s -> %s", apdu_log.command(apdu),
-                      apdu_log.response(answer + bytes([sw1, sw2])))
-        return answer, sw1, sw2
+            log.debug("APDU %s -> %s", apdu_log.command(apdu), apdu_log.response(answer))
+        return answer
 
     def transmit(self, apdu: bytes) -> bytes:
-        if len(apdu) < 4:
-            raise ValueError("a C-APDU has at least 4 bytes")
-        data, sw1, sw2 = self._raw(apdu)
-        if sw1 == 0x6C:  # wrong Le: send again with the length the card wants
-            data, sw1, sw2 = self._raw(with_le(apdu, sw2))
-        chained = 0
-        while sw1 == 0x61:
-            chained += 1
-            if chained > MAX_CHAIN:
-                raise CardUnreadable("This card cannot be read. Please try another card.")
-            more, sw1, sw2 = self._raw(bytes([apdu[0] & 0x03, 0xC0, 0x00, 0x00, sw2]))
-            data += more
-        return data + bytes([sw1, sw2])
+        return t0_transmit(self._raw, apdu)
 
     def close(self) -> None:
         with contextlib.suppress(CardConnectionException, NoCardException):
             self._conn.disconnect()  # type: ignore[attr-defined]
-
-
-def with_le(apdu: bytes, le: int) -> bytes:
-    """The same command with another Le (case 2: header + Le; case 4: header + Lc data Le)."""
-    if len(apdu) == 5:
-        return apdu[:4] + bytes([le])
-    if len(apdu) > 5 and len(apdu) == 5 + apdu[4]:  # case 3: no Le yet
-        return apdu + bytes([le])
-    return apdu[:-1] + bytes([le])
 
 
 def wait_for_card(name_part: str, timeout_s: float, cancelled: Callable[[], bool],

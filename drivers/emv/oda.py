@@ -1,0 +1,98 @@
+"""Offline data authentication, first part: certificate recovery and DDA (EMV Book 2, 5–6).
+
+* :func:`recover_issuer_key`: the issuer public key certificate (tag 90) under the scheme CA
+  key (RID + index from the terminal's CA key list), with the remainder (92) and exponent
+  (9F32); format, expiry and hash are checked.
+* :func:`recover_icc_key`: the ICC public key certificate (9F46) under the issuer key, with
+  remainder (9F48), exponent (9F47) and the static data to be authenticated (the records the
+  AFL marks for ODA, plus the AIP when 9F4A lists it); the PAN in the certificate must match.
+* :func:`verify_dda`: the signed dynamic application data (9F4B) of INTERNAL AUTHENTICATE under
+  the ICC key, over the DDOL data.
+
+Every failure is an :class:`OdaError` naming the step (the TVR bit is the kernel's business).
+SDA, CDA and revocation lists come with the rest of the card reader issue.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date
+
+
+class OdaError(ValueError):
+    """Offline data authentication failed; the message names the step."""
+
+
+@dataclass(frozen=True)
+class PublicKey:
+    modulus: int
+    exponent: int
+
+    @property
+    def size(self) -> int:
+        return (self.modulus.bit_length() + 7) // 8
+
+
+def _recover(cert: bytes, key: PublicKey, what: str) -> bytes:
+    if len(cert) != key.size:
+        raise OdaError(f"{what}: certificate length {len(cert)} != key length {key.size}")
+    plain = pow(int.from_bytes(cert, "big"), key.exponent, key.modulus).to_bytes(key.size, "big")
+    if plain[0] != 0x6A or plain[-1] != 0xBC:
+        raise OdaError(f"{what}: recovered data has no 6A...BC frame")
+    return plain
+
+
+def _expired(mmyy: bytes, today: date) -> bool:
+    month, year = int(mmyy[:1].hex()), int(mmyy[1:2].hex())
+    return (2000 + year, month) < (today.year, today.month)
+
+
+def recover_issuer_key(cert: bytes, remainder: bytes, exponent: bytes, ca: PublicKey,
+                       today: date) -> PublicKey:
+    p = _recover(cert, ca, "issuer certificate")
+    n = len(p)
+    if p[1] != 0x02:
+        raise OdaError("issuer certificate: format is not 02")
+    if p[11] != 0x01 or p[12] != 0x01:
+        raise OdaError("issuer certificate: unknown hash or key algorithm")
+    key_len, body = p[13], p[15:n - 21]
+    digest = hashlib.sha1(p[1:n - 21] + remainder + exponent).digest()  # noqa: S324 - EMV
+    if digest != p[n - 21:n - 1]:
+        raise OdaError("issuer certificate: hash does not match")
+    if _expired(p[6:8], today):
+        raise OdaError("issuer certificate: expired")
+    modulus = (body + remainder)[:key_len] if key_len > len(body) else body[:key_len]
+    return PublicKey(int.from_bytes(modulus, "big"), int.from_bytes(exponent, "big"))
+
+
+def recover_icc_key(cert: bytes, remainder: bytes, exponent: bytes, issuer: PublicKey,
+                    static_data: bytes, pan: str, today: date) -> PublicKey:
+    p = _recover(cert, issuer, "ICC certificate")
+    n = len(p)
+    if p[1] != 0x04:
+        raise OdaError("ICC certificate: format is not 04")
+    digest = hashlib.sha1(p[1:n - 21] + remainder + exponent + static_data).digest()  # noqa: S324
+    if digest != p[n - 21:n - 1]:
+        raise OdaError("ICC certificate: hash does not match (static data altered?)")
+    cert_pan = p[2:12].hex().upper().rstrip("F")
+    if cert_pan != pan:
+        raise OdaError("ICC certificate: PAN does not match the card's")
+    if _expired(p[12:14], today):
+        raise OdaError("ICC certificate: expired")
+    key_len, body = p[19], p[21:n - 21]
+    modulus = (body + remainder)[:key_len] if key_len > len(body) else body[:key_len]
+    return PublicKey(int.from_bytes(modulus, "big"), int.from_bytes(exponent, "big"))
+
+
+def verify_dda(sdad: bytes, icc: PublicKey, ddol_data: bytes) -> bytes:
+    """Returns the ICC dynamic data (its first bytes are the ICC dynamic number)."""
+    p = _recover(sdad, icc, "signed dynamic data")
+    n = len(p)
+    if p[1] != 0x05 or p[2] != 0x01:
+        raise OdaError("signed dynamic data: format or hash algorithm wrong")
+    ldd = p[3]
+    digest = hashlib.sha1(p[1:n - 21] + ddol_data).digest()  # noqa: S324 - EMV mandates SHA-1
+    if digest != p[n - 21:n - 1]:
+        raise OdaError("signed dynamic data: hash does not match")
+    return p[4:4 + ldd]
