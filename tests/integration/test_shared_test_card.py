@@ -120,3 +120,58 @@ def test_the_transcript_as_a_card_on_the_vpcd_reader() -> None:
             link.close()
     finally:
         vc.remove()
+
+
+def icc_private_exponent() -> tuple[int, int]:
+    from cryptography.hazmat.primitives import serialization
+
+    pem = next((CARD / "test_keys").glob("icc_*_private_key.pem")).read_bytes()
+    key = serialization.load_pem_private_key(pem, password=None)
+    numbers = key.private_numbers()  # type: ignore[union-attr]
+    return numbers.public_numbers.n, numbers.d
+
+
+def test_offline_plaintext_pin_is_the_transcripts_verify() -> None:
+    from drivers.emv.offline_pin import format2_block, verify_plaintext
+
+    sent: list[bytes] = []
+    raw = replay(transcript())
+
+    def spy(apdu: bytes) -> bytes:
+        sent.append(apdu)
+        return raw(apdu)
+
+    assert verify_plaintext(spy, "1234").ok
+    assert sent[-1] == bytes.fromhex("0020008008241234FFFFFFFFFF")
+    assert format2_block("123456") == bytes.fromhex("26123456FFFFFFFF")
+
+
+def test_offline_enciphered_pin_decrypts_to_the_right_block() -> None:
+    """Our enciphered PIN, opened with the test card's private key: 7F, the format 2 block, the
+    card's challenge, the padding. The transcript's own block has the same structure."""
+    from drivers.emv.offline_pin import verify_enciphered
+
+    card = in_process(transcript())
+    read = explore_contact(card)
+    d = read.data
+    issuer = recover_issuer_key(d[0x90], d.get(0x92, b""), d[0x9F32],
+                                ca_key("AFFFFFFFFF", "92"), TODAY)
+    pan = d[0x57].hex().upper().split("D")[0]
+    icc = recover_icc_key(d[0x9F46], d.get(0x9F48, b""), d[0x9F47], issuer, read.static_data,
+                          pan, TODAY)
+    sent: list[bytes] = []
+
+    def spy(apdu: bytes) -> bytes:
+        sent.append(apdu)
+        return card(apdu) if apdu[1] != 0x20 else b"\x90\x00"
+
+    assert verify_enciphered(spy, "1234", icc).ok
+    n, priv = icc_private_exponent()
+    assert n == icc.modulus
+    ours = sent[-1][5:]
+    plain = pow(int.from_bytes(ours, "big"), priv, n).to_bytes(icc.size, "big")
+    assert plain[0] == 0x7F and plain[1:9] == bytes.fromhex("241234FFFFFFFFFF")
+    assert plain[9:17] == bytes.fromhex("B34571E839F2E14F")  # the card's challenge
+    theirs = next(r for r in transcript() if r[:4] == bytes.fromhex("00200088"))[5:]
+    plain = pow(int.from_bytes(theirs, "big"), priv, n).to_bytes(icc.size, "big")
+    assert plain[0] == 0x7F and plain[1:9] == bytes.fromhex("241234FFFFFFFFFF")

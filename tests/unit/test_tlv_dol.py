@@ -142,3 +142,36 @@ def test_apdu_log_never_fails(data: bytes) -> None:
     from drivers.emv import apdu_log
 
     assert isinstance(apdu_log.response(data), str) and isinstance(apdu_log.command(data), str)
+
+
+def test_offline_pin_results() -> None:
+    from drivers.emv.offline_pin import verify_plaintext
+
+    assert verify_plaintext(lambda a: b"\x63\xc2", "1234").tries_left == 2
+    assert verify_plaintext(lambda a: b"\x63\xc0", "1234").blocked
+    assert verify_plaintext(lambda a: b"\x69\x83", "1234").blocked
+    with pytest.raises(ValueError, match="4 to 12"):
+        verify_plaintext(lambda a: b"\x90\x00", "12")
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.binary(max_size=40), min_size=1, max_size=20))
+def test_hostile_r_apdus_give_typed_errors(answers: list[bytes]) -> None:
+    """Whatever a card answers (truncated, odd status words, endless 61xx): the kernel ends with
+    a typed card error or a result, never a crash or a hang."""
+    from datetime import date
+
+    from drivers.emv.api import CardError
+    from drivers.emv.kernel import explore_contact, read_contactless
+    from drivers.emv.transmit import transmit
+
+    for explore in (lambda t: read_contactless(t, amount_minor=1, currency_numeric="978",
+                                               country_numeric="276", today=date(2026, 1, 1)),
+                    explore_contact):
+        it = iter(answers * 40)
+
+        def raw(apdu: bytes, it=it) -> bytes:
+            return next(it, b"\x6a\x82")
+
+        with contextlib.suppress(CardError):
+            explore(lambda a: transmit(raw, a))
