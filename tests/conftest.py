@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from drivers.sim.host import HostSimulator
+from tests.support.pcsc import pcscd  # noqa: F401 - the session's pcscd, for the card tests
 
 
 @pytest.fixture(scope="module")
@@ -15,3 +16,4 @@ def host() -> Iterator[HostSimulator]:
     sim.start()
     yield sim
     sim.stop()
+

@@ -14,7 +14,7 @@ from drivers.pcsc.terminal import PcscCardTerminal
 from drivers.sim.cards import TEST_CARDS
 from drivers.sim.emv_card import EmvCardApp
 from drivers.sim.vpcd import VirtualCard
-from tests.support.pcsc import READER, pcscd  # noqa: F401 - the fixture
+from tests.support.pcsc import READER
 
 pytestmark = pytest.mark.usefixtures("pcscd")
 CARD = TEST_CARDS["visa_contactless"]

@@ -26,7 +26,7 @@ from kiosk.config import parse_config
 from kiosk.runtime import build_runtime
 from kiosk.session import events as ev
 from kiosk.session.machine import Outcome, State
-from tests.support.pcsc import READER, pcscd  # noqa: F401 - the fixture
+from tests.support.pcsc import READER
 
 pytestmark = pytest.mark.usefixtures("pcscd")
 
@@ -161,3 +161,26 @@ def test_card_info_without_a_card() -> None:
     words = cvm_list_words(bytes(8) + bytes.fromhex("42031E031F00"))
     assert words[0].startswith("online PIN") and "try the next" in words[0]
     assert words[1].startswith("signature") and words[2].startswith("no CVM required")
+
+
+def test_pcscd_restart_reader_missing_meanwhile(pcscd, insert) -> None:
+    """pcscd goes away (crash, update): the reader is reported missing, with a clear error;
+    when it is back, cards are read again without restarting the kiosk."""
+    from drivers.emv.api import ReaderUnavailable
+
+    terminal = PcscCardTerminal(READER)
+    pcscd.stop()
+    try:
+        with pytest.raises(ReaderUnavailable, match=r"not running|No card reader"):
+            read(terminal)
+    finally:
+        pcscd.start()
+    insert("visa_contactless")
+    assert read(terminal).pan == TEST_CARDS["visa_contactless"].pan
+
+
+def test_a_reader_that_is_not_there(pcscd) -> None:
+    from drivers.emv.api import ReaderUnavailable
+
+    with pytest.raises(ReaderUnavailable, match="No card reader matching"):
+        read(PcscCardTerminal("Reader that was unplugged"))

@@ -16,7 +16,7 @@ from drivers.emv.oda import OdaError, PublicKey, recover_icc_key, recover_issuer
 from drivers.emv.transmit import transmit as t0_transmit
 from drivers.pcsc.reader import wait_for_card
 from drivers.sim.vpcd import VirtualCard
-from tests.support.pcsc import READER, pcscd  # noqa: F401 - the fixture
+from tests.support.pcsc import READER
 
 CARD = Path(__file__).resolve().parents[3] / "shared" / "vectors" / "test_card"
 pytestmark = pytest.mark.skipif(not CARD.exists(), reason="../shared/vectors is not beside "
