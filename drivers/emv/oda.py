@@ -16,6 +16,7 @@ SDA, CDA and revocation lists come with the rest of the card reader issue.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -49,7 +50,9 @@ def _expired(mmyy: bytes, today: date) -> bool:
 
 
 def recover_issuer_key(cert: bytes, remainder: bytes, exponent: bytes, ca: PublicKey,
-                       today: date) -> PublicKey:
+                       today: date, revoked: Callable[[bytes], bool] = lambda s: False
+                       ) -> PublicKey:
+    """``revoked(serial)``: the certificate revocation list of the CA key used."""
     p = _recover(cert, ca, "issuer certificate")
     n = len(p)
     if p[1] != 0x02:
@@ -62,6 +65,8 @@ def recover_issuer_key(cert: bytes, remainder: bytes, exponent: bytes, ca: Publi
         raise OdaError("issuer certificate: hash does not match")
     if _expired(p[6:8], today):
         raise OdaError("issuer certificate: expired")
+    if revoked(p[8:11]):
+        raise OdaError("issuer certificate: revoked")
     modulus = (body + remainder)[:key_len] if key_len > len(body) else body[:key_len]
     return PublicKey(int.from_bytes(modulus, "big"), int.from_bytes(exponent, "big"))
 

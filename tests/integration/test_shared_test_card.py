@@ -175,3 +175,36 @@ def test_offline_enciphered_pin_decrypts_to_the_right_block() -> None:
     theirs = next(r for r in transcript() if r[:4] == bytes.fromhex("00200088"))[5:]
     plain = pow(int.from_bytes(theirs, "big"), priv, n).to_bytes(icc.size, "big")
     assert plain[0] == 0x7F and plain[1:9] == bytes.fromhex("241234FFFFFFFFFF")
+
+
+def test_an_expired_or_revoked_issuer_certificate_fails_oda() -> None:
+    card = in_process(transcript())
+    read = explore_contact(card)
+    d = read.data
+    ca = ca_key("AFFFFFFFFF", "92")
+    with pytest.raises(OdaError, match="expired"):
+        recover_issuer_key(d[0x90], d.get(0x92, b""), d[0x9F32], ca, date(2099, 1, 1))
+    with pytest.raises(OdaError, match="revoked"):
+        recover_issuer_key(d[0x90], d.get(0x92, b""), d[0x9F32], ca, TODAY,
+                           revoked=lambda serial: len(serial) == 3)
+    wrong_ca = PublicKey(ca.modulus - 2, ca.exponent)
+    with pytest.raises(OdaError):
+        recover_issuer_key(d[0x90], d.get(0x92, b""), d[0x9F32], wrong_ca, TODAY)
+
+
+def test_the_scheme_ca_keys_and_their_check_values() -> None:
+    import json
+
+    from drivers.emv.capk import CaKeyError, CaKeyStore, make_key
+
+    keys = json.loads((CARD.parent / "capk" / "emv-utils_capk.json").read_text())
+    loaded = [make_key(k["rid"], k["index"], k["modulus"], k["exponent"], k["sha1_checksum"])
+              for k in keys if k["sha1_checksum_verified"]]
+    assert len(loaded) >= 20
+    store = CaKeyStore(loaded)
+    visa = store.get(bytes.fromhex("A000000003"), 0x92, TODAY)
+    assert visa.size == 176
+    k = keys[0]
+    bad = k["modulus"][:-2] + ("00" if k["modulus"][-2:] != "00" else "01")
+    with pytest.raises(CaKeyError, match="check value"):
+        make_key(k["rid"], k["index"], bad, k["exponent"], k["sha1_checksum"])

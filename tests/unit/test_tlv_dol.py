@@ -175,3 +175,28 @@ def test_hostile_r_apdus_give_typed_errors(answers: list[bytes]) -> None:
 
         with contextlib.suppress(CardError):
             explore(lambda a: transmit(raw, a))
+
+
+def test_ca_key_store(tmp_path) -> None:
+    import json
+    from datetime import date
+
+    from drivers.emv.capk import CaKeyError, CaKeyStore, check_value
+
+    modulus, exponent = bytes(range(1, 129)), b"\x03"
+    cv = check_value(bytes.fromhex("A000000999"), 0x05, modulus, exponent).hex()
+    path = tmp_path / "ca.json"
+    path.write_text(json.dumps({"keys": [
+        {"rid": "A000000999", "index": "05", "modulus": modulus.hex(), "exponent": "03",
+         "sha1_checksum": cv, "expiry": "2027-12-31"}],
+        "revoked": [{"rid": "A000000999", "index": "05", "serial": "000123"}]}))
+    store = CaKeyStore.load(path)
+    assert store.get(bytes.fromhex("A000000999"), 5, date(2026, 1, 1)).exponent == 3
+    assert store.is_revoked(bytes.fromhex("A000000999"), 5, bytes.fromhex("000123"))
+    with pytest.raises(CaKeyError, match="expired"):
+        store.get(bytes.fromhex("A000000999"), 5, date(2028, 1, 1))
+    with pytest.raises(CaKeyError, match="no CA key"):
+        store.get(bytes.fromhex("A000000999"), 6, date(2026, 1, 1))
+    path.write_text('{"keys": [{"rid": "A000000999"}]}')
+    with pytest.raises(CaKeyError, match=r"ca\.json"):
+        CaKeyStore.load(path)
