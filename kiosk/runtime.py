@@ -142,6 +142,7 @@ class Runtime:
     tariffs: TariffBook
     clock: Clock
     closers: list[Callable[[], None]] = field(default_factory=list)
+    displays: dict[tuple[int, str], PriceDisplay] = field(default_factory=dict)
 
     @property
     def currency(self) -> str:
@@ -152,8 +153,13 @@ class Runtime:
         pricer = self.tariffs.at(self.clock())
         if pricer is None:
             return None
-        return price_display(pricer.tariff, lang=lang or self.config.ui.language,
-                             hold_minor=self.config.to_minor(self.config.payment.hold_amount))
+        key = (id(pricer), lang or self.config.ui.language)
+        shown = self.displays.get(key)
+        if shown is None:  # once per tariff and language: the idle screen asks twice a second
+            shown = self.displays[key] = price_display(
+                pricer.tariff, lang=key[1],
+                hold_minor=self.config.to_minor(self.config.payment.hold_amount))
+        return shown
 
     def recover(self) -> int:
         return len(self.runner.recover(self.adapters.probe))

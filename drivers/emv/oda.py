@@ -49,6 +49,14 @@ def _expired(mmyy: bytes, today: date) -> bool:
     return (2000 + year, month) < (today.year, today.month)
 
 
+def _key(leftmost: bytes, remainder: bytes, key_len: int, exponent: bytes) -> PublicKey:
+    """The public key a certificate carries: its leftmost digits, completed by the remainder
+    when the key is longer than the certificate has room for."""
+    modulus = (leftmost + remainder)[:key_len] if key_len > len(leftmost) else \
+        leftmost[:key_len]
+    return PublicKey(int.from_bytes(modulus, "big"), int.from_bytes(exponent, "big"))
+
+
 def recover_issuer_key(cert: bytes, remainder: bytes, exponent: bytes, ca: PublicKey,
                        today: date, revoked: Callable[[bytes], bool] = lambda s: False
                        ) -> PublicKey:
@@ -67,8 +75,7 @@ def recover_issuer_key(cert: bytes, remainder: bytes, exponent: bytes, ca: Publi
         raise OdaError("issuer certificate: expired")
     if revoked(p[8:11]):
         raise OdaError("issuer certificate: revoked")
-    modulus = (body + remainder)[:key_len] if key_len > len(body) else body[:key_len]
-    return PublicKey(int.from_bytes(modulus, "big"), int.from_bytes(exponent, "big"))
+    return _key(body, remainder, key_len, exponent)
 
 
 def recover_icc_key(cert: bytes, remainder: bytes, exponent: bytes, issuer: PublicKey,
@@ -86,8 +93,7 @@ def recover_icc_key(cert: bytes, remainder: bytes, exponent: bytes, issuer: Publ
     if _expired(p[12:14], today):
         raise OdaError("ICC certificate: expired")
     key_len, body = p[19], p[21:n - 21]
-    modulus = (body + remainder)[:key_len] if key_len > len(body) else body[:key_len]
-    return PublicKey(int.from_bytes(modulus, "big"), int.from_bytes(exponent, "big"))
+    return _key(body, remainder, key_len, exponent)
 
 
 def verify_dda(sdad: bytes, icc: PublicKey, ddol_data: bytes) -> bytes:

@@ -21,7 +21,6 @@ from smartcard.System import readers as pcsc_readers
 from drivers.emv import apdu_log
 from drivers.emv.api import CardRemoved, NoCard, ReaderUnavailable
 from drivers.emv.transmit import transmit as t0_transmit
-from drivers.emv.transmit import with_le  # noqa: F401 - re-exported for callers
 
 log = logging.getLogger(__name__)
 

@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from kiosk.billing.engine import ZERO, Cost, Period, hours, price_periods
+from kiosk.billing.money import from_minor, round_to_minor
 from kiosk.billing.tariff import Tariff
 
 DIMENSIONS = {"CURRENT", "ENERGY", "ENERGY_EXPORT", "ENERGY_IMPORT", "MAX_CURRENT",
@@ -116,8 +117,6 @@ def _no_constant(name: str) -> Any:
 
 
 def _money(value: Decimal, currency: str) -> Decimal:
-    from kiosk.billing.money import from_minor, round_to_minor
-
     return from_minor(round_to_minor(value, currency), currency)
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from drivers.emv.api import CardError
 from drivers.emv.kernel import SCHEMES, explore
 from drivers.pcsc.reader import wait_for_card
+from kiosk.security.cards import mask_digits
 
 CVM_METHODS = {0x00: "fail CVM", 0x01: "offline plaintext PIN", 0x02: "online PIN",
                0x03: "offline plaintext PIN and signature", 0x04: "offline enciphered PIN",
@@ -53,7 +54,7 @@ def card_info(reader: str, timeout_s: float = 20.0) -> tuple[int, dict[str, Any]
                          for a, p, label in r.applications],
         "selected": r.aid.hex().upper(),
         "scheme": next((s for rid, s in SCHEMES.items() if r.aid.startswith(rid)), "unknown"),
-        "masked_pan": pan[:6] + "*" * (len(pan) - 10) + pan[-4:] if len(pan) >= 12 else None,
+        "masked_pan": mask_digits(pan) if len(pan) >= 12 else None,
         "expiry": f"20{expiry[:2]}-{expiry[2:4]}" if len(expiry) >= 4 else None,
         "aip": r.data.get(0x82, b"").hex().upper(),
         "oda": {"method": None, "result": "not checked: offline data authentication is not "

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from kiosk.security.cards import luhn_valid
+from kiosk.security.cards import luhn_valid, mask_digits
 
 # a run of 12 or more digits, possibly grouped: 4761 7390 0101 0119, 4761-7390-..., hex traces
 _DIGIT_RUN = re.compile(r"\d(?:[ -]?\d){11,}", re.ASCII)
@@ -35,7 +35,7 @@ def _mask(match: re.Match[str]) -> str:
     digits = re.sub(r"[ -]", "", raw)
     if not _holds_pan(digits):
         return raw
-    return digits[:6] + "*" * (len(digits) - 10) + digits[-4:]
+    return mask_digits(digits)
 
 
 def redact(text: str) -> str:

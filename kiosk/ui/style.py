@@ -8,7 +8,7 @@ the whole look lives in :data:`STYLESHEET`.
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from kiosk.billing.money import format_money
 
@@ -261,15 +261,6 @@ QProgressBar::chunk {{
 def currency_sign(currency: str) -> str:
     """The sign :func:`format_money` writes after an amount (``"€"`` for EUR)."""
     return format_money(0, currency).split(" ", 1)[1]
-
-
-def format_unit_price(value: Decimal, currency: str) -> str:
-    """A unit price with 2 to 4 decimals: ``0.4879`` stays, ``0.4900`` shows as ``0.49``."""
-    rounded = value.quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
-    text = f"{rounded:.4f}"
-    while text.endswith("0") and len(text.split(".")[1]) > 2:
-        text = text[:-1]
-    return f"{text} {currency_sign(currency)}"
 
 
 def format_percent(value: Decimal) -> str:

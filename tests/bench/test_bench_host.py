@@ -11,6 +11,7 @@ from drivers.acquirer.api import AuthRequest
 from drivers.acquirer.iso_link import IsoHostLink
 from drivers.sim.cards import TEST_CARDS
 from drivers.sim.host import HostSimulator
+from tests.bench.stats import median_p99
 
 CARD = TEST_CARDS["visa_contactless"]
 
@@ -34,8 +35,7 @@ def test_bench_authorization_round_trip(benchmark) -> None:
             samples.append(time.perf_counter() - t)
 
         benchmark.pedantic(one, rounds=500 if benchmark.enabled else 3, iterations=1)
-        samples.sort()
-        p50, p99 = samples[len(samples) // 2], samples[int(len(samples) * 0.99)]
+        p50, p99 = median_p99(samples)
         print(f"\nISO 8583 authorization over loopback: median {p50 * 1e3:.2f} ms, "
               f"p99 {p99 * 1e3:.2f} ms (kiosk and simulator in one process)")
     finally:

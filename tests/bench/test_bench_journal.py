@@ -15,6 +15,7 @@ from kiosk.session import events as ev
 from kiosk.session.journal import Journal
 from kiosk.session.machine import SessionMachine, State
 from kiosk.session.runner import Runner
+from tests.bench.stats import median_p99
 from tests.support.machine import T0, Driver, policy
 
 
@@ -64,8 +65,7 @@ def test_bench_journal_commit(benchmark, tmp_path: Path) -> None:
     benchmark.pedantic(one_reading, rounds=500, iterations=1, warmup_rounds=20)
     j.close()
     if benchmark.stats is not None:  # None under --benchmark-disable
-        data = sorted(benchmark.stats.stats.data)
-        p50, p99 = data[len(data) // 2], data[int(len(data) * 0.99)]
+        p50, p99 = median_p99(list(benchmark.stats.stats.data))
         benchmark.extra_info.update(median_ms=p50 * 1e3, p99_ms=p99 * 1e3)
         print(f"\njournal commit: median {p50 * 1e3:.2f} ms, p99 {p99 * 1e3:.2f} ms")
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from drivers.charger.api import StateChanged
 from drivers.sim.evse import EvseSimulator
+from tests.bench.stats import median_p99
 from tests.support.evse import open_charger
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,8 +31,7 @@ def test_bench_command_round_trip(benchmark, tmp_path: Path) -> None:
             samples.append(time.perf_counter() - t)
 
         benchmark.pedantic(one, rounds=300 if benchmark.enabled else 3, iterations=1)
-        samples.sort()
-        p50, p99 = samples[len(samples) // 2], samples[int(len(samples) * 0.99)]
+        p50, p99 = median_p99(samples)
         print(f"\nRAPI command round trip over a pty: median {p50 * 1e3:.2f} ms, "
               f"p99 {p99 * 1e3:.2f} ms")
     finally:

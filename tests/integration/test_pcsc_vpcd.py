@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from drivers.emv.api import CardRemoved, CardUnreadable, NoCard
-from drivers.pcsc.reader import with_le
+from drivers.emv.transmit import with_le
 from drivers.pcsc.terminal import PcscCardTerminal
 from drivers.sim.cards import TEST_CARDS
 from drivers.sim.charger import SimCharger

@@ -1,0 +1,8 @@
+"""Percentiles for the benchmarks' printed figures."""
+
+from __future__ import annotations
+
+
+def median_p99(samples: list[float]) -> tuple[float, float]:
+    data = sorted(samples)
+    return data[len(data) // 2], data[int(len(data) * 0.99)]
