@@ -25,6 +25,9 @@ def _parser() -> argparse.ArgumentParser:
     info = sub.add_parser("card-info", help="read a presented card (no payment), print JSON")
     info.add_argument("--reader", default="", help="part of the PC/SC reader name")
     info.add_argument("--timeout", type=float, default=20.0, help="seconds to wait for a card")
+    info.add_argument("--ca-keys", type=Path, default=None,
+                      help="CA public key file (JSON) for offline data authentication; "
+                           "default: the one of the kiosk's config")
     probe = sub.add_parser("charger-probe", help="ask an OpenEVSE controller for its state")
     probe.add_argument("--port", required=True, help="serial device, e.g. /dev/ttyUSB0")
     probe.add_argument("--baud", type=int, default=115200)
@@ -42,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "card-info":
         from kiosk.maintenance.card_info import main as card_info
 
-        return card_info(args.reader, args.timeout)
+        return card_info(args.reader, args.timeout, args.ca_keys or _config_ca_keys())
     if args.command == "charger-probe":
         from kiosk.maintenance.charger_probe import charger_probe
 
@@ -103,5 +106,17 @@ def _price(tariff_path: Path, cdr_path: Path, zone_name: str) -> int:
     return 0
 
 
+def _config_ca_keys() -> Path | None:
+    """The CA key file the kiosk's config names, when there is a readable config."""
+    from kiosk.config import DEFAULT_CONFIG_PATH, ConfigError, load_config
+
+    try:
+        path = load_config(DEFAULT_CONFIG_PATH).ca_keys_path()
+    except (ConfigError, OSError):
+        return None
+    return path if path is not None and path.exists() else None
+
+
 if __name__ == "__main__":
     sys.exit(main())
+

@@ -29,6 +29,7 @@ from pydantic import (
     model_validator,
 )
 
+from drivers import iso3166
 from kiosk.billing.money import MINOR_UNITS, exponent
 
 SCHEMA_VERSION = 1
@@ -127,8 +128,13 @@ class TariffConfig(_Section):
 
 
 class ReaderConfig(_Section):
+    """``ca_keys``: the terminal's CA public keys for offline data authentication (JSON, see
+    :mod:`drivers.emv.capk`), relative to the config file's folder; checked at load time when
+    ``kind = "pcsc"`` (the virtual cards of "sim" need none)."""
+
     kind: Literal["sim", "pcsc"] = "sim"
     name: str = ""  # PC/SC reader name (substring); empty: the first reader
+    ca_keys: str = "ca_keys.json"
 
 
 class ChargerConfig(_Section):
@@ -208,6 +214,9 @@ class KioskConfig(_Section):
             raise ValueError("charger.port is needed when charger.kind = 'serial'")
         if self.charger.meter == "modbus" and not self.charger.meter_port:
             raise ValueError("charger.meter_port is needed when charger.meter = 'modbus'")
+        if self.reader.kind == "pcsc" and self.station.country_code not in iso3166.NUMERIC:
+            raise ValueError(f"station.country_code {self.station.country_code!r}: the card "
+                             f"kernel knows no ISO 3166 numeric code for it")
         if self.host.kind == "iso8583" and self.host.port == 0:
             raise ValueError("host.port is needed when host.kind = 'iso8583'")
         if self.host.kind == "iso8583" and not self.host.pin_key_file:
@@ -222,6 +231,9 @@ class KioskConfig(_Section):
 
     def tariff_path(self) -> Path | None:
         return Path(self.tariff.file) if self.tariff.file else None
+
+    def ca_keys_path(self) -> Path | None:
+        return Path(self.reader.ca_keys) if self.reader.ca_keys else None
 
     def to_minor(self, amount: Decimal) -> int:
         """An exact amount of the station's currency in minor units (validated exact)."""
@@ -260,16 +272,42 @@ def _check_tariffs(cfg: KioskConfig, source: str) -> None:
                               f"the station sells in {cfg.station.currency}")
 
 
+def _check_ca_keys(cfg: KioskConfig, source: str) -> None:
+    from drivers.emv.capk import CaKeyError, CaKeyStore
+
+    if cfg.reader.kind != "pcsc":
+        return
+    path = cfg.ca_keys_path()
+    if path is None:
+        raise ConfigError(f"{source}: reader.ca_keys: a CA key file is needed when "
+                          f"reader.kind = 'pcsc'")
+    if not path.is_file():
+        raise ConfigError(f"{source}: reader.ca_keys: {path}: no such file")
+    try:
+        CaKeyStore.load(path)
+    except CaKeyError as exc:  # one line, even if the file's text holds line breaks
+        raise ConfigError(f"{source}: reader.ca_keys: {' '.join(str(exc).splitlines())}"
+                          ) from None
+
+
+def _relative_to(data: dict[str, object], section: str, key: str, base: Path,
+                 default: str = "") -> None:
+    """A file name in the config (or its default) taken relative to ``base``."""
+    part = data.setdefault(section, {}) if default else data.get(section)
+    if isinstance(part, dict) and isinstance(name := part.get(key, default), str) and name:
+        part[key] = str(base / Path(name).expanduser())
+
+
 def parse_config(text: str, source: str = "<config>", base: Path | None = None) -> KioskConfig:
-    """Check a TOML text against the schema (and the tariff file it names). Relative file
-    names are taken from ``base`` (the config file's folder). Raises :class:`ConfigError`."""
+    """Check a TOML text against the schema (and the tariff and CA key files it names).
+    Relative file names are taken from ``base`` (the config file's folder; without one, the
+    current folder). Raises :class:`ConfigError`."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from None
-    tariff = data.get("tariff")
-    if isinstance(tariff, dict) and isinstance(tariff.get("file"), str) and tariff["file"]:
-        tariff["file"] = str((base or Path.cwd()) / Path(tariff["file"]).expanduser())
+    _relative_to(data, "tariff", "file", base or Path.cwd())
+    _relative_to(data, "reader", "ca_keys", base or Path.cwd(), ReaderConfig().ca_keys)
     if "schema_version" not in data:
         raise ConfigError(f"{source}: schema_version: missing (this kiosk reads version "
                           f"{SCHEMA_VERSION})")
@@ -289,6 +327,7 @@ def parse_config(text: str, source: str = "<config>", base: Path | None = None) 
             raise ConfigError(f"{source}: {msg}{more}") from None
         raise ConfigError(f"{source}: {key}: {msg}{more}") from None
     _check_tariffs(cfg, source)
+    _check_ca_keys(cfg, source)
     return cfg
 
 

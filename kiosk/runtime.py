@@ -187,8 +187,7 @@ def build_runtime(
     path = journal_path or config.journal_path()
     if card_terminal is None:
         if config.reader.kind == "pcsc":
-            from drivers.pcsc.terminal import PcscCardTerminal
-            card_terminal = PcscCardTerminal(config.reader.name)
+            card_terminal = open_pcsc_terminal(config)
         else:
             from drivers.sim.card_terminal import SimCardTerminal
             card_terminal = SimCardTerminal(read_delay_s=0.3 if config.ui.demo_mode else 0.0)
@@ -260,3 +259,17 @@ def build_runtime(
     runner.executor = adapters
     return Runtime(config, journal, machine, runner, adapters, card_terminal, charger, host,
                    book, clock, closers)
+
+
+def open_pcsc_terminal(config: KioskConfig) -> CardTerminal:
+    """The PC/SC reader with the kernel set up for this station: its country, its CA keys."""
+    from drivers import iso3166
+    from drivers.emv.capk import CaKeyStore
+    from drivers.emv.transaction import TerminalConfig
+    from drivers.pcsc.terminal import PcscCardTerminal
+
+    path = config.ca_keys_path()
+    assert path is not None  # the config check insists on a CA key file for a PC/SC reader
+    country = iso3166.NUMERIC[config.station.country_code]
+    return PcscCardTerminal(config.reader.name, TerminalConfig(country_numeric=country),
+                            CaKeyStore.load(path))

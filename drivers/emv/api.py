@@ -1,13 +1,18 @@
-"""What the application sees of a card: the outcome of the terminal kernel.
+"""What the application sees of a card: the outcome of the terminal kernel, and the seam the
+kernel and the payment adapter meet at.
 
-The EMV kernel proper (selection, GPO, records, ODA, CVM, GENERATE AC) lands with the card
-reader issue; this module fixes the seam it plugs into. A :class:`CardOutcome` holds the PAN in
-memory only: the application turns it into a masked PAN and a keyed token at once and never
-stores it (DESIGN.md, security model).
+A read runs the kernel up to the online request (first GENERATE AC, or the qVSDC cryptogram);
+offline PIN is asked through a :data:`PinEntry` callback while the card waits. After the host
+answers, :meth:`CardTerminal.complete` gives a contact card the issuer's data (ARPC, scripts)
+and its second GENERATE AC; the card's last word decides (a card that declines after the host
+approved means the hold must be reversed). A :class:`CardOutcome` holds the PAN in memory only:
+the application turns it into a masked PAN and a keyed token at once and never stores it
+(DESIGN.md, security model).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
@@ -39,10 +44,33 @@ class CardOutcome:
     icc_data: bytes = b""  # field 55 TLV for the host (ARQC etc.)
     pan_sequence: str = "00"
     extra: dict[str, str] = field(default_factory=dict)
+    needs_completion: bool = False  # a contact card waits for the host answer (complete())
 
     def __repr__(self) -> str:  # never print the PAN
         return (f"CardOutcome(scheme={self.scheme!r}, interface={self.interface.value}, "
                 f"cvm={self.cvm.value})")
+
+
+@dataclass(frozen=True)
+class PinRequest:
+    """The kernel needs a PIN for the card (offline: the card checks it in VERIFY)."""
+
+    offline: bool = True
+    tries_left: int | None = None  # from the card's PIN try counter, when it tells
+    wrong: bool = False  # the last PIN entered was wrong
+
+
+# Blocks until the driver entered a PIN; returns it (digits) or raises PinCancelled.
+PinEntry = Callable[[PinRequest], str]
+
+
+@dataclass(frozen=True)
+class Completion:
+    """The card's final word after the host answered (second GENERATE AC)."""
+
+    approved: bool  # the card agreed (TC); False: the card declined (AAC) or went away
+    message: str = ""  # safe to show when not approved
+    icc_data: bytes = b""  # TLV for the records/capture: TVR, TSI, final cryptogram, script results
 
 
 class CardError(Exception):
@@ -57,6 +85,14 @@ class CardUnreadable(CardError):
     """The card answered something the kernel cannot use (garbage, unknown application)."""
 
 
+class CardDeclined(CardError):
+    """The card itself declined (an AAC): no host request is made."""
+
+
+class PinCancelled(CardError):
+    """The driver cancelled PIN entry (or it timed out): the transaction is abandoned."""
+
+
 class NoCard(CardError):
     """No card was presented before the wait ended or was cancelled."""
 
@@ -68,9 +104,17 @@ class ReaderUnavailable(CardError):
 class CardTerminal(Protocol):
     """A card reader plus the terminal kernel above it."""
 
-    def read_card(self, amount_minor: int, currency: str, timeout_s: float) -> CardOutcome:
+    def read_card(self, amount_minor: int, currency: str, timeout_s: float,
+                  pin_entry: PinEntry | None = None) -> CardOutcome:
         """Wait for a card and run the kernel up to the online request. Blocks: call it from the
-        reader's worker thread. Raises a :class:`CardError` subclass."""
+        reader's worker thread. ``pin_entry`` is asked for an offline PIN (None: a card that
+        needs one fails its CVM). Raises a :class:`CardError` subclass."""
+        ...
+
+    def complete(self, approved: bool, issuer_data: bytes) -> Completion:
+        """After the host answered: issuer authentication, scripts and the second GENERATE AC
+        of the card the last :meth:`read_card` left waiting (``needs_completion``); then the card
+        may be removed. Without such a card: ``Completion(approved)``. Never raises."""
         ...
 
     def cancel(self) -> None:

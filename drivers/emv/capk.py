@@ -79,6 +79,6 @@ class CaKeyStore:
                              k["sha1_checksum"], k.get("expiry")) for k in data["keys"]]
             revoked = {(bytes.fromhex(r["rid"]), int(r["index"], 16), bytes.fromhex(r["serial"]))
                        for r in data.get("revoked", [])}
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
             raise CaKeyError(f"{path}: {exc}") from None
         return cls(keys, revoked)

@@ -107,3 +107,59 @@ def verify_dda(sdad: bytes, icc: PublicKey, ddol_data: bytes) -> bytes:
     if digest != p[n - 21:n - 1]:
         raise OdaError("signed dynamic data: hash does not match")
     return p[4:4 + ldd]
+
+
+def verify_sda(ssad: bytes, issuer: PublicKey, static_data: bytes) -> bytes:
+    """SDA (Book 2, 5.4): the signed static application data (93) under the issuer key, over
+    the static data to be authenticated. Returns the data authentication code (9F45)."""
+    p = _recover(ssad, issuer, "signed static data")
+    n = len(p)
+    if p[1] != 0x03 or p[2] != 0x01:
+        raise OdaError("signed static data: format or hash algorithm wrong")
+    digest = hashlib.sha1(p[1:n - 21] + static_data).digest()  # noqa: S324 - EMV mandates SHA-1
+    if digest != p[n - 21:n - 1]:
+        raise OdaError("signed static data: hash does not match")
+    return p[3:5]
+
+
+def _signed_dynamic(sdad: bytes, icc: PublicKey, hashed_after: bytes, what: str) -> bytes:
+    """The ICC dynamic data of a format 05 signature whose hash covers ``hashed_after``."""
+    p = _recover(sdad, icc, what)
+    n = len(p)
+    if p[1] != 0x05 or p[2] != 0x01:
+        raise OdaError(f"{what}: format or hash algorithm wrong")
+    if 4 + p[3] > n - 21:
+        raise OdaError(f"{what}: ICC dynamic data longer than the signature")
+    digest = hashlib.sha1(p[1:n - 21] + hashed_after).digest()  # noqa: S324 - EMV
+    if digest != p[n - 21:n - 1]:
+        raise OdaError(f"{what}: hash does not match")
+    return p[4:4 + p[3]]
+
+
+def verify_cda(sdad: bytes, icc: PublicKey, unpredictable: bytes, cid: bytes,
+               transaction_hash: bytes) -> tuple[bytes, bytes]:
+    """CDA (Book 2, 6.6.2): the signature (9F4B) in the GENERATE AC response, hashed with the
+    terminal's unpredictable number (9F37); its ICC dynamic data must carry the CID of the
+    response and the transaction data hash code the terminal computed (PDOL and CDOL data and
+    the response's other tags). Returns (ICC dynamic number, application cryptogram)."""
+    what = "CDA signature"
+    dyn = _signed_dynamic(sdad, icc, unpredictable, what)
+    ln = dyn[0] if dyn else 0
+    if not 2 <= ln <= 8 or len(dyn) < 1 + ln + 29:
+        raise OdaError(f"{what}: ICC dynamic data malformed")
+    number, rest = dyn[1:1 + ln], dyn[1 + ln:]
+    if rest[:1] != cid:
+        raise OdaError(f"{what}: CID differs from the GENERATE AC response")
+    if rest[9:29] != transaction_hash:
+        raise OdaError(f"{what}: transaction data hash code does not match")
+    return number, rest[1:9]
+
+
+def verify_fdda(sdad: bytes, icc: PublicKey, terminal_dynamic_data: bytes) -> bytes:
+    """fDDA (qVSDC): the signature (9F4B) in the GPO response, hashed with the terminal dynamic
+    data (UN, amount, currency, card authentication related data 9F69). Returns the card's
+    dynamic number (its unpredictable number)."""
+    dyn = _signed_dynamic(sdad, icc, terminal_dynamic_data, "fDDA signature")
+    if not dyn or not 1 <= dyn[0] <= len(dyn) - 1:
+        raise OdaError("fDDA signature: ICC dynamic data malformed")
+    return dyn[1:1 + dyn[0]]

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 from smartcard.Exceptions import CardConnectionException, NoCardException, SmartcardException
 from smartcard.pcsc.PCSCExceptions import BaseSCardException
@@ -25,17 +26,22 @@ from drivers.emv.transmit import transmit as t0_transmit
 log = logging.getLogger(__name__)
 
 
-def list_readers() -> list[str]:
+def _readers() -> list[Any]:
     try:
-        return [str(r) for r in pcsc_readers()]
+        return list(pcsc_readers())
     except (BaseSCardException, SmartcardException) as exc:
         raise ReaderUnavailable(f"The card reader service is not running ({exc}).") from None
+
+
+def list_readers() -> list[str]:
+    return [str(r) for r in _readers()]
 
 
 class CardLink:
     def __init__(self, connection: object) -> None:
         self._conn = connection
         self.apdus = 0
+        self.atr = bytes(connection.getATR())  # type: ignore[attr-defined]
 
     def _raw(self, apdu: bytes) -> bytes:
         try:
@@ -52,8 +58,16 @@ class CardLink:
         return t0_transmit(self._raw, apdu)
 
     def close(self) -> None:
-        with contextlib.suppress(CardConnectionException, NoCardException):
-            self._conn.disconnect()  # type: ignore[attr-defined]
+        _release(self._conn)
+
+
+def _release(conn: object) -> None:
+    """Disconnect and free the PC/SC context now: left to the garbage collector, a connection
+    releases it whenever that runs (after pcscd went away, with an error)."""
+    with contextlib.suppress(SmartcardException, BaseSCardException):
+        conn.disconnect()  # type: ignore[attr-defined]
+    with contextlib.suppress(SmartcardException, BaseSCardException):
+        conn.release()  # type: ignore[attr-defined]
 
 
 def wait_for_card(name_part: str, timeout_s: float, cancelled: Callable[[], bool],
@@ -65,8 +79,7 @@ def wait_for_card(name_part: str, timeout_s: float, cancelled: Callable[[], bool
             raise NoCard("The card read was cancelled.")
         if time.monotonic() > end:
             raise NoCard("No card was presented.")
-        names = list_readers()
-        match = [r for r in pcsc_readers() if name_part in str(r)] if names else []
+        match = [r for r in _readers() if name_part in str(r)]
         if not match:
             raise ReaderUnavailable(f"No card reader matching {name_part!r}.")
         conn = match[0].createConnection()
@@ -74,4 +87,5 @@ def wait_for_card(name_part: str, timeout_s: float, cancelled: Callable[[], bool
             conn.connect()
             return CardLink(conn)
         except (CardConnectionException, NoCardException):
+            _release(conn)
             time.sleep(poll_s)  # no card yet, or "card is unpowered" just after insertion

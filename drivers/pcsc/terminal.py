@@ -1,37 +1,70 @@
-"""A :class:`~drivers.emv.api.CardTerminal` on a PC/SC reader: wait for a card, run the kernel
-over the transmission layer, release the card."""
+"""A :class:`~drivers.emv.api.CardTerminal` on a PC/SC reader: wait for a card, tell contact
+from contactless by its ATR, run the kernel over the transmission layer, and keep a contact card
+until the host answered (second GENERATE AC in :meth:`PcscCardTerminal.complete`)."""
 
 from __future__ import annotations
 
 import threading
-from datetime import date
 
 from drivers import iso4217
-from drivers.emv.api import CardOutcome
-from drivers.emv.kernel import read_contactless
-from drivers.pcsc.reader import wait_for_card
+from drivers.emv.api import CardOutcome, Completion, Interface, PinEntry
+from drivers.emv.capk import CaKeyStore
+from drivers.emv.transaction import TerminalConfig, Transaction
+from drivers.pcsc.reader import CardLink, wait_for_card
+
+
+def is_contactless(atr: bytes) -> bool:
+    """PC/SC Part 3 pseudo-ATR of a contactless card: ``3B 8n 80 01 ...``."""
+    return len(atr) >= 4 and atr[0] == 0x3B and atr[1] & 0xF0 == 0x80 and atr[2:4] == b"\x80\x01"
 
 
 class PcscCardTerminal:
-    def __init__(self, reader_name: str = "", country_numeric: str = "276") -> None:
+    def __init__(self, reader_name: str = "", terminal: TerminalConfig | None = None,
+                 ca_keys: CaKeyStore | None = None) -> None:
         self.reader_name = reader_name
-        self.country_numeric = country_numeric
+        self.terminal = terminal or TerminalConfig()
+        self.ca_keys = ca_keys or CaKeyStore([])
         self._cancel = threading.Event()
+        self._pending: tuple[Transaction, CardLink] | None = None
         self.last_apdus = 0
+        self.last: Transaction | None = None  # for benchmarks and card-info: the last kernel run
 
-    def read_card(self, amount_minor: int, currency: str, timeout_s: float) -> CardOutcome:
+    def read_card(self, amount_minor: int, currency: str, timeout_s: float,
+                  pin_entry: PinEntry | None = None) -> CardOutcome:
+        self.complete(False, b"")  # a card still waiting from an abandoned session: AAC
         self._cancel.clear()
         link = wait_for_card(self.reader_name, timeout_s, self._cancel.is_set)
+        interface = Interface.CONTACTLESS if is_contactless(link.atr) else Interface.CONTACT
+        tx = self.last = Transaction(link.transmit, interface, terminal=self.terminal,
+                                     ca_keys=self.ca_keys, pin_entry=pin_entry)
         try:
-            return read_contactless(link.transmit, amount_minor=amount_minor,
-                                    currency_numeric=iso4217.NUMERIC.get(currency, "978"),
-                                    country_numeric=self.country_numeric, today=date.today())
+            outcome = tx.run(amount_minor, iso4217.NUMERIC.get(currency, "978"))
+        except BaseException:
+            self._release(link)
+            raise
+        if outcome.needs_completion:
+            self._pending = (tx, link)
+        else:
+            self._release(link)
+        return outcome
+
+    def complete(self, approved: bool, issuer_data: bytes) -> Completion:
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return Completion(approved)
+        tx, link = pending
+        try:
+            return tx.complete(approved, issuer_data)
         finally:
-            self.last_apdus = link.apdus
-            link.close()
+            self._release(link)
+
+    def _release(self, link: CardLink) -> None:
+        self.last_apdus = link.apdus
+        link.close()
 
     def cancel(self) -> None:
         self._cancel.set()
 
     def close(self) -> None:
         self._cancel.set()
+        self.complete(False, b"")

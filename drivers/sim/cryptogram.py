@@ -2,13 +2,15 @@
 
 The card's AC master key is derived from the issuer master key (EMV option A), the session key
 with the common session key derivation (R = ATC || 00..00), the ARQC is a retail MAC over the
-CDOL1 data (ISO 9797-1 padding method 2), and the issuer answers an ARPC (method 1) in tag 91.
-All with pyemv. This is the issuer side and the card's side; the terminal kernel that checks the
-ARPC and runs the second GENERATE AC comes with the card reader issue.
+CDOL1 data (ISO 9797-1 padding method 2), and the issuer answers an ARPC (method 1) in tag 91,
+followed by its issuer scripts (71/72) when it has any. All with pyemv: the issuer's side here,
+and the card's (:func:`card_cryptogram`, :func:`arpc_valid` for EXTERNAL AUTHENTICATE or the 91
+of CDOL2) for the virtual cards.
 """
 
 from __future__ import annotations
 
+import hmac
 import warnings
 from datetime import date
 
@@ -33,10 +35,25 @@ def _cdol1(fields: dict[str, bytes]) -> bytes:
     return b"".join(fields[t] for t in CDOL1_TAGS)
 
 
+def card_cryptogram(pan: str, psn: str, atc: bytes, data: bytes, imk: bytes = TEST_IMK_AC
+                    ) -> bytes:
+    """An application cryptogram (ARQC, TC or AAC) over ``data`` with the ATC's session key."""
+    return bytes(ac.generate_ac(_session_key(pan, psn, atc, imk), data, ac.PaddingType.EMV))
+
+
 def card_arqc(pan: str, psn: str, fields: dict[str, bytes], imk: bytes = TEST_IMK_AC) -> bytes:
     """The card's ARQC over the CDOL1 data (``fields`` by tag, upper-case hex names)."""
-    sk = _session_key(pan, psn, fields["9F36"], imk)
-    return bytes(ac.generate_ac(sk, _cdol1(fields), ac.PaddingType.EMV))
+    return card_cryptogram(pan, psn, fields["9F36"], _cdol1(fields), imk)
+
+
+def arpc_valid(pan: str, psn: str, atc: bytes, arqc: bytes, issuer_data: bytes,
+               imk: bytes = TEST_IMK_AC) -> bool:
+    """The card's issuer authentication: ``issuer_data`` (tag 91) = ARPC || ARC, method 1."""
+    arpc, arc = issuer_data[:8], issuer_data[8:]
+    if len(arpc) != 8 or len(arc) != 2:
+        return False
+    expected = ac.generate_arpc_1(_session_key(pan, psn, atc, imk), arqc, arc)
+    return hmac.compare_digest(expected, arpc)
 
 
 def card_icc_data(pan: str, psn: str, atc: int, amount_minor: int, currency: str,
@@ -55,10 +72,10 @@ def card_icc_data(pan: str, psn: str, atc: int, amount_minor: int, currency: str
     return bytes(tlv.encode(out))
 
 
-def issuer_check(icc_data: bytes, pan: str, approve: bool, imk: bytes = TEST_IMK_AC
-                 ) -> tuple[bool, bytes]:
-    """(ARQC valid, response DE 55 with tag 91 = ARPC || ARC). Raises ValueError on TLV that
-    cannot be read."""
+def issuer_check(icc_data: bytes, pan: str, approve: bool, imk: bytes = TEST_IMK_AC, *,
+                 scripts: bytes = b"") -> tuple[bool, bytes]:
+    """(ARQC valid, response DE 55: tag 91 = ARPC || ARC, then ``scripts``, the issuer script
+    templates 71/72 as TLV). Raises ValueError on TLV that cannot be read."""
     fields = tlv.decode(icc_data, simple=True)
     missing = [t for t in (*CDOL1_TAGS, "9F26") if t not in fields]
     if missing:
@@ -69,4 +86,4 @@ def issuer_check(icc_data: bytes, pan: str, approve: bool, imk: bytes = TEST_IMK
     valid = expected == fields["9F26"]
     arc = b"00" if approve and valid else b"05"
     arpc = ac.generate_arpc_1(sk, fields["9F26"], arc)
-    return valid, bytes(tlv.encode({"91": arpc + arc}))
+    return valid, bytes(tlv.encode({"91": arpc + arc})) + scripts

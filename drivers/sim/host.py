@@ -33,11 +33,18 @@ from typing import Any
 from drivers.acquirer import iso8583 as iso
 from drivers.acquirer.codes import APPROVED, message_for
 from drivers.acquirer.pin import OnlinePin, decrypt_pin
+from drivers.emv import tlv
+from drivers.emv.api import Cvm
 from drivers.sim.cards import CARDS_BY_PAN
 from drivers.sim.cryptogram import issuer_check
 from drivers.sim.keys import TEST_BDK_AES128
 
 ANSWER_MTI = {"0100": "0110", "0220": "0230", "0400": "0410", "0420": "0430"}
+# An issuer script to run after the second GENERATE AC (72): script id 9F18, one command 86,
+# PUT DATA (84 DA) of a made-up value into 9F58. The simulated cards take it without secure
+# messaging's MAC, which a real issuer would append.
+ISSUER_SCRIPT = tlv.encode(0x72, tlv.encode_many([(0x9F18, bytes.fromhex("00000001")),
+                                                  (0x86, bytes.fromhex("84DA9F580100"))]))
 FAULTS = ("delay", "drop", "garbage", "twice", "refuse", "stale")
 
 
@@ -201,9 +208,12 @@ class HostSimulator:
         if mti == "0100" and kind == "auth":
             msg: dict[str, Any] = {"op": "authorize", "ref": ref, "amount_minor": amount,
                                    "pan": f.get("2", "")}
-            if f.get("55"):  # check the ARQC, answer an ARPC
+            if f.get("55"):  # check the ARQC, answer an ARPC (and the card's issuer script)
+                card = CARDS_BY_PAN.get(f.get("2", ""))
+                script = ISSUER_SCRIPT if card is not None and card.issuer_script else b""
                 try:
-                    valid, resp = issuer_check(bytes.fromhex(f["55"]), f.get("2", ""), True)
+                    valid, resp = issuer_check(bytes.fromhex(f["55"]), f.get("2", ""), True,
+                                               scripts=script)
                 except ValueError:
                     valid, resp = False, b""
                 msg["arqc_ok"] = valid
@@ -266,7 +276,9 @@ class HostSimulator:
         pin = _field(msg, "pin", str) if "pin" in msg else ""
         card = CARDS_BY_PAN.get(pan)
         code = card.host_rule if card is not None else APPROVED
-        if card is not None and card.pin and code == APPROVED and pin != card.pin:
+        # the card's online PIN is checked when a PIN came, or the card always asks for it
+        if (card is not None and card.pin and code == APPROVED and pin != card.pin
+                and (pin or card.cvm is Cvm.ONLINE_PIN)):
             code = "55"
         if msg.get("arqc_ok") is False and code == APPROVED:
             code = "05"  # the card's cryptogram does not verify: not the genuine card

@@ -4,6 +4,7 @@ pcscd's vpcd driver listens on 127.0.0.1:35963 (reader ``Virtual PCD 00 00``); t
 connects as a TCP client. Frames both ways: a 2-byte big-endian length + payload; a 1-byte
 payload is a control: 0 power off, 1 power on, 2 reset (no reply), 4 get ATR (reply the ATR).
 Anything longer is a C-APDU, answered with the R-APDU. Closing the socket removes the card.
+The ATR is the handler's card's (``EmvCardApp.atr``: contact or contactless) unless given.
 """
 
 from __future__ import annotations
@@ -15,18 +16,20 @@ import threading
 import time
 from collections.abc import Callable
 
-from drivers.sim.emv_card import CardLeft
+from drivers.sim.emv_card import ATR_CONTACTLESS, CardLeft
 
 VPCD_PORT = 35963
-ATR = bytes.fromhex("3B8F8001804F0CA000000306030001000000006A")  # contactless storage-style
+ATR = ATR_CONTACTLESS  # for a handler that has no card behind it
 
 
 class VirtualCard:
     """Insert an APDU handler into the vpcd reader; :meth:`remove` takes it out."""
 
     def __init__(self, handler: Callable[[bytes], bytes], port: int = VPCD_PORT,
-                 atr: bytes = ATR) -> None:
-        self.handler, self.port, self.atr = handler, port, atr
+                 atr: bytes | None = None) -> None:
+        card = getattr(handler, "__self__", None)  # a bound EmvCardApp.apdu
+        self.handler, self.port = handler, port
+        self.atr = atr if atr is not None else getattr(card, "atr", ATR)
         self.apdus = 0
         self._sock: socket.socket | None = None
         self._thread: threading.Thread | None = None

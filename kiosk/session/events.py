@@ -39,10 +39,28 @@ class CardFailed(Event):
 
 @register
 @dataclass(frozen=True)
-class PinEntered(Event):
-    """The PIN itself stays in the payment adapter's memory; the journal sees only this."""
+class PinRequested(Event):
+    """The card read waits for a PIN (offline PIN: the card itself checks it in VERIFY).
+
+    ``tries_left`` is the card's PIN try counter when it tells; ``wrong``: the PIN entered
+    last was refused and the card asks again."""
 
     session_id: str
+    offline: bool = True
+    tries_left: int | None = None
+    wrong: bool = False
+
+
+@register
+@dataclass(frozen=True)
+class PinEntered(Event):
+    """The PIN itself stays in the payment adapter's memory; the journal sees only this.
+
+    ``offline``: the PIN went to the waiting card read (the card checks it); otherwise it is
+    enciphered for the host (online PIN)."""
+
+    session_id: str
+    offline: bool = False
 
 
 @register
@@ -85,6 +103,16 @@ class HostDeclined(Event):
 @dataclass(frozen=True)
 class HostTimedOut(Event):
     session_id: str
+
+
+@register
+@dataclass(frozen=True)
+class CardDeclined(Event):
+    """The host approved, then the card refused (second GENERATE AC: AAC) or was removed
+    before it could agree: the hold must be released. ``message`` is safe to show."""
+
+    session_id: str
+    message: str
 
 
 @register

@@ -15,6 +15,12 @@ where each session stood, and :class:`~kiosk.session.events.Recover` finishes it
 
 Every preauthorization therefore ends in exactly one capture or one reversal.
 
+Offline PIN is asked while the card read waits: ``PinRequested`` takes READING_CARD to
+PIN_ENTRY, ``PinEntered(offline=True)`` takes it back (the card checks the PIN and may ask
+again, or the read fails); a cancel or timeout in PIN_ENTRY cancels the read. A contact card
+has the last word after the host answered: a card that refuses an approved hold
+(``CardDeclined``) has the hold reversed and ends as a decline.
+
 The table :data:`TRANSITIONS` lists every (state, event) pair a state accepts and the handler
 that decides; :data:`IGNORED` lists the pairs that are benign late or duplicate arrivals (a host
 answer after its timeout, a second stop press). Any other pair raises :class:`UnexpectedEvent`,
@@ -85,6 +91,7 @@ class Session:
     masked_pan: str = ""
     token: str = ""
     scheme: str = ""
+    pin_offline: bool = False  # the PIN pad serves the card read (the card checks the PIN)
     auth_code: str = ""
     held_minor: int = 0  # what the host holds for us (authorized total)
     increment_pending: bool = False
@@ -172,11 +179,15 @@ TRANSITIONS: dict[tuple[State, type[ev.Event]], str] = {
     (S.READING_CARD, ev.CardRead): "_card_read",            # → AUTHORIZING | PIN_ENTRY
     (S.READING_CARD, ev.CardFailed): "_card_failed",        # → ERROR
     (S.READING_CARD, ev.Cancelled): "_abort",               # → DONE
-    (S.PIN_ENTRY, ev.PinEntered): "_pin_entered",           # → AUTHORIZING
+    (S.READING_CARD, ev.PinRequested): "_pin_requested",    # → PIN_ENTRY (offline PIN)
+    (S.PIN_ENTRY, ev.PinRequested): "_pin_requested",       # the card asks again
+    (S.PIN_ENTRY, ev.PinEntered): "_pin_entered",           # → AUTHORIZING | READING_CARD
+    (S.PIN_ENTRY, ev.CardFailed): "_card_failed",           # the waiting read gave up → ERROR
     (S.PIN_ENTRY, ev.Cancelled): "_abort",                  # → DONE
     (S.AUTHORIZING, ev.HostApproved): "_approved",          # → WAIT_PLUG
     (S.AUTHORIZING, ev.HostDeclined): "_declined",          # → DECLINED
     (S.AUTHORIZING, ev.HostTimedOut): "_auth_timed_out",    # → REVERSING
+    (S.AUTHORIZING, ev.CardDeclined): "_card_declined",     # → REVERSING (host approved)
     (S.WAIT_PLUG, ev.ChargingStarted): "_charging_started", # → CHARGING
     (S.WAIT_PLUG, ev.Cancelled): "_void",                   # → REVERSING
     (S.WAIT_PLUG, ev.StopRequested): "_void",               # → REVERSING
@@ -209,7 +220,12 @@ for _s in LIVE_STATES:
 # charger's echo of our own stop, a second press of a button.
 IGNORED: frozenset[tuple[State, type[ev.Event]]] = frozenset(
     [(s, e) for s in (S.REVERSING, S.DECLINED, S.ERROR) for e in
-     (ev.HostApproved, ev.HostDeclined, ev.HostTimedOut, ev.CardRead, ev.CardFailed)]
+     (ev.HostApproved, ev.HostDeclined, ev.HostTimedOut, ev.CardDeclined, ev.CardRead,
+      ev.CardFailed)]
+    # a card only asks for its PIN while it is being read; an offline PIN typed just as the
+    # read gave up (no PIN in time) finds the session ended
+    + [(s, ev.PinRequested) for s in LIVE_STATES if s not in (S.READING_CARD, S.PIN_ENTRY)]
+    + [(S.ERROR, ev.PinEntered)]
     + [(s, e) for s in (S.CAPTURING, S.REVERSING, S.RECEIPT, S.DECLINED, S.ERROR) for e in
        (ev.Reading, ev.ChargingStopped, ev.CarUnplugged, ev.ChargerFault, ev.StopRequested,
         ev.IncrementApproved, ev.IncrementDeclined, ev.Cancelled)]
@@ -227,6 +243,20 @@ IGNORED: frozenset[tuple[State, type[ev.Event]]] = frozenset(
 )
 
 MSG_NOT_CHARGED = "Your card has not been charged."
+MSG_CARD_DECLINED = "Your card declined the payment."
+REASON_CARD_DECLINED = "card declined"
+
+
+def pin_prompt(e: ev.PinRequested) -> str:
+    """What the PIN page tells the driver when the card asks (again) for its PIN."""
+    last = e.tries_left == 1
+    if e.wrong:
+        if last:
+            return "Wrong PIN. Last try before your PIN is blocked."
+        if e.tries_left is not None:
+            return f"Wrong PIN. {e.tries_left} tries left."
+        return "Wrong PIN. Please try again."
+    return "Last try before your PIN is blocked." if last else ""
 
 
 class SessionMachine:
@@ -264,14 +294,23 @@ class SessionMachine:
 
     # --- card and PIN ----------------------------------------------------------------------
     def _card_read(self, s: Session, e: ev.CardRead) -> Result:
-        s = replace(s, masked_pan=e.masked_pan, token=e.token, scheme=e.scheme)
+        s = replace(s, masked_pan=e.masked_pan, token=e.token, scheme=e.scheme, message="")
         if e.needs_online_pin:
-            return replace(s, state=S.PIN_ENTRY, deadline=_later(s, self.policy.pin_timeout_s)), [
-                fx.AskPin(s.id)]
+            return replace(s, state=S.PIN_ENTRY, pin_offline=False,
+                           deadline=_later(s, self.policy.pin_timeout_s)), [fx.AskPin(s.id)]
         return self._authorize(s)
 
+    def _pin_requested(self, s: Session, e: ev.PinRequested) -> Result:
+        """The card read waits for a PIN: the PIN pad shows, the card keeps waiting."""
+        s = replace(s, state=S.PIN_ENTRY, pin_offline=e.offline, message=pin_prompt(e),
+                    deadline=_later(s, self.policy.pin_timeout_s))
+        return s, [fx.AskPin(s.id)]
+
     def _pin_entered(self, s: Session, e: ev.PinEntered) -> Result:
-        return self._authorize(s)
+        if e.offline:  # the card checks it: the read goes on (and may ask again)
+            return replace(s, state=S.READING_CARD, message="",
+                           deadline=_later(s, self.policy.card_timeout_s)), []
+        return self._authorize(replace(s, message=""))
 
     def _authorize(self, s: Session) -> Result:
         s = replace(s, state=S.AUTHORIZING, deadline=_later(s, self.policy.host_timeout_s))
@@ -281,7 +320,10 @@ class SessionMachine:
         return self._notice(replace(s, outcome=Outcome.ABORTED), S.ERROR, e.message), []
 
     def _abort(self, s: Session, e: ev.Event) -> Result:
-        effects: list[fx.Effect] = [fx.CancelCardRead(s.id)] if s.state is S.READING_CARD else []
+        # READING_CARD, or PIN_ENTRY: an offline PIN's read waits for the pad, and an online
+        # PIN's card still sits in the adapter's memory (and a contact card in the reader):
+        # both are let go
+        effects: list[fx.Effect] = [fx.CancelCardRead(s.id)]
         return replace(s, state=S.DONE, outcome=Outcome.ABORTED, deadline=None), effects
 
     # --- authorization ---------------------------------------------------------------------
@@ -297,6 +339,14 @@ class SessionMachine:
     def _auth_timed_out(self, s: Session, e: ev.Event) -> Result:
         msg = "The payment service did not answer. " + MSG_NOT_CHARGED
         return self._reverse(replace(s, message=msg), "host timeout")
+
+    def _card_declined(self, s: Session, e: ev.CardDeclined) -> Result:
+        """The host approved but the card refused at the end (or left): release the hold."""
+        text = e.message.strip() or MSG_CARD_DECLINED
+        if not text.endswith((".", "!", "?")):
+            text += "."
+        return self._reverse(replace(s, message=f"{text} {MSG_NOT_CHARGED}"),
+                             REASON_CARD_DECLINED)
 
     def _void(self, s: Session, e: ev.Event) -> Result:
         if isinstance(e, ev.ChargerFault):
@@ -408,7 +458,9 @@ class SessionMachine:
         return s, [fx.Enqueue(s.id, "session")]
 
     def _reversed(self, s: Session, e: ev.Reversed) -> Result:
-        s = self._notice(replace(s, outcome=Outcome.REVERSED), S.ERROR, s.message)
+        # the card said no after the host said yes: a decline to the driver (hold released)
+        state = S.DECLINED if s.stop_reason == REASON_CARD_DECLINED else S.ERROR
+        s = self._notice(replace(s, outcome=Outcome.REVERSED), state, s.message)
         return s, [fx.Enqueue(s.id, "session")]
 
     def _delivery_failed(self, s: Session, e: ev.CaptureFailed | ev.ReverseFailed) -> Result:
@@ -449,7 +501,7 @@ class SessionMachine:
     # --- after a restart -------------------------------------------------------------------
     def _recover(self, s: Session, e: ev.Recover) -> Result:
         st = s.state
-        if st in (S.READING_CARD, S.PIN_ENTRY):
+        if st in (S.READING_CARD, S.PIN_ENTRY):  # a pending read (offline PIN) died with us
             return replace(s, state=S.DONE, outcome=Outcome.ABORTED, deadline=None), []
         if st is S.AUTHORIZING:
             msg = "The terminal restarted during payment. " + MSG_NOT_CHARGED
@@ -482,6 +534,7 @@ def table_rows() -> list[tuple[str, str, str]]:
 
 
 __all__ = [
-    "IGNORED", "TRANSITIONS", "Mark", "Outcome", "Policy", "Pricer", "Session",
-    "SessionMachine", "State", "Tracker", "UnexpectedEvent", "simple_tracker",
+    "IGNORED", "MSG_CARD_DECLINED", "MSG_NOT_CHARGED", "TRANSITIONS", "Mark", "Outcome",
+    "Policy", "Pricer", "Session",
+    "SessionMachine", "State", "Tracker", "UnexpectedEvent", "pin_prompt", "simple_tracker",
 ]

@@ -21,6 +21,8 @@ from PySide6.QtWidgets import (
     QLayout,
     QProgressBar,
     QPushButton,
+    QScrollArea,
+    QSizePolicy,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -199,11 +201,31 @@ class IdlePage(Page):
 
 
 # --- card --------------------------------------------------------------------------------
+DEMO_COLUMNS = 4
+DEMO_ROWS = 2
+DEMO_BUTTON_H = 72  # as in the stylesheet (role "demo")
+DEMO_SPACING = 10
+
+
+def demo_label(label: str) -> str:
+    """A long demo card label on two lines (at its first comma or the middle space)."""
+    if len(label) <= 24:
+        return label
+    head, sep, tail = label.partition(", ")
+    if sep:
+        return f"{head},\n{tail}"
+    cut = label.rfind(" ", 0, len(label) // 2 + 4)
+    return label if cut < 0 else f"{label[:cut]}\n{label[cut + 1:]}"
+
+
 class CardPage(Page):
+    TITLE = "Hold your card near the reader or insert it"
+    CHECKING_PIN = "Checking your PIN\u2026"
+
     def __init__(self, runtime: Runtime, *, demo: bool) -> None:
         super().__init__(runtime, "card_page")
-        self.box.addWidget(make_label("Hold your card near the reader or insert it", "title",
-                                      "card_title", wrap=True))
+        self.title_label = make_label(self.TITLE, "title", "card_title", wrap=True)
+        self.box.addWidget(self.title_label)
         hold = QHBoxLayout()
         hold.setSpacing(SPACING)
         hold.addWidget(make_label(self.money(self.hold_minor), "amount", "card_hold_label"))
@@ -211,12 +233,20 @@ class CardPage(Page):
             "will be reserved on your card.\nYou pay only for the energy you charge.", "lead",
             "card_hold_text"), 1)
         self.box.addLayout(hold)
-        self.box.addWidget(make_label(
+        self.hint_label = make_label(
             "Contactless cards, phones and watches: tap and hold until you hear the beep. "
             "Chip cards: insert the card and leave it in until asked to remove it.", "muted",
-            wrap=True))
+            "card_hint_label", wrap=True)
+        self.box.addWidget(self.hint_label)
+        # offline PIN: the card in the reader checks the PIN just entered
+        self.checking_label = make_label(
+            "Your card is checking the PIN. Please leave it in the reader.", "lead",
+            "card_checking_label", wrap=True)
+        self.checking_label.hide()
+        self.box.addWidget(self.checking_label)
         self.box.addStretch(1)
         self.demo_buttons: dict[str, QPushButton] = {}
+        self.demo_box: QWidget | None = None
         if demo:
             self._add_demo_cards()
         self.cancel_button = make_button("Cancel", "cancel_button", "secondary",
@@ -230,18 +260,49 @@ class CardPage(Page):
         terminal = self.runtime.card_terminal
         if not isinstance(terminal, SimCardTerminal):
             return
-        self.box.addWidget(make_label("Demo: tap a test card", "muted", "demo_cards_title"))
-        grid = QGridLayout()
-        grid.setSpacing(12)
-        columns = 4
+        self.demo_box = QWidget()
+        self.demo_box.setObjectName("demo_box")
+        demo_layout = QVBoxLayout(self.demo_box)
+        demo_layout.setContentsMargins(0, 0, 0, 0)
+        demo_layout.setSpacing(12)
+        demo_layout.addWidget(make_label("Demo: tap a test card", "muted", "demo_cards_title"))
+        # however many test cards there are: a scrolling grid of fixed height keeps the page
+        # within the screen (the grid's own height decides only up to DEMO_ROWS rows)
+        cards = QWidget()
+        cards.setObjectName("demo_cards")
+        grid = QGridLayout(cards)
+        grid.setContentsMargins(0, 0, 16, 0)  # clear of the scroll bar
+        grid.setSpacing(DEMO_SPACING)
         for i, (name, card) in enumerate(TEST_CARDS.items()):
             def present(_: bool = False, card: SimCard = card) -> None:
                 terminal.present(card)
 
-            btn = make_button(card.label, f"demo_card_{name}", "demo", present)
+            btn = make_button(demo_label(card.label), f"demo_card_{name}", "demo", present)
+            btn.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
             self.demo_buttons[name] = btn
-            grid.addWidget(btn, i // columns, i % columns)
-        self.box.addLayout(grid)
+            grid.addWidget(btn, i // DEMO_COLUMNS, i % DEMO_COLUMNS)
+        rows = min(DEMO_ROWS, max(1, -(-len(TEST_CARDS) // DEMO_COLUMNS)))
+        scroll = QScrollArea()
+        scroll.setObjectName("demo_cards_scroll")
+        scroll.setWidget(cards)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setFixedHeight(rows * DEMO_BUTTON_H + (rows - 1) * DEMO_SPACING
+                              + (DEMO_BUTTON_H // 2 if len(TEST_CARDS) > rows * DEMO_COLUMNS
+                                 else 0))  # half a row peeks out: there is more
+        demo_layout.addWidget(scroll)
+        self.box.addWidget(self.demo_box)
+
+    def show_session(self, session: Session | None) -> None:
+        super().show_session(session)
+        # back from an offline PIN: the card in the reader checks it (and may ask again)
+        checking = session is not None and session.pin_offline
+        self.title_label.setText(self.CHECKING_PIN if checking else self.TITLE)
+        self.hint_label.setVisible(not checking)
+        self.checking_label.setVisible(checking)
+        if self.demo_box is not None:  # no card to tap while one is in the reader
+            self.demo_box.setVisible(not checking)
 
 
 # --- PIN ---------------------------------------------------------------------------------
@@ -261,6 +322,10 @@ class PinPage(Page):
         left.addWidget(make_label("Enter your PIN", "title", "pin_title"))
         self.card_label = make_label("", "lead", "pin_card_label")
         left.addWidget(self.card_label)
+        # offline PIN: what the card said (a wrong PIN, the tries left), large and unmissable
+        self.notice_label = make_label("", "pin_notice", "pin_notice_label", wrap=True)
+        self.notice_label.hide()
+        left.addWidget(self.notice_label)
         self.dots_label = make_label("", "pin_dots", "pin_display",
                                      align=Qt.AlignmentFlag.AlignCenter)
         self.dots_label.setMinimumHeight(104)
@@ -320,6 +385,10 @@ class PinPage(Page):
         super().show_session(session)
         pan = session.masked_pan if session else ""
         self.card_label.setText(f"Card {pan}" if pan else "")
+        self.card_label.setVisible(bool(pan))  # an offline PIN comes before the card's number
+        notice = session.message if session is not None and session.pin_offline else ""
+        self.notice_label.setText(notice)
+        self.notice_label.setVisible(bool(notice))
 
 
 # --- authorizing ---------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from pathlib import Path
 from PySide6.QtCore import QCoreApplication, QEventLoop
 from PySide6.QtWidgets import QApplication, QPushButton
 
+from drivers.sim.cards import TEST_CARDS
 from kiosk.config import RESOURCES, parse_config
 from kiosk.runtime import build_runtime
 from kiosk.session.machine import State
@@ -33,6 +34,9 @@ sim_speed = 120
 [ui]
 demo_mode = true
 """
+
+
+OFFLINE_PIN_CARD = "visa_contact_sda_pin"
 
 
 class ScreenshotError(Exception):
@@ -69,6 +73,11 @@ class Shooter:
                                   f"on {self.window.current_page()}")
         btn.click()
         self.pump(0.05)
+
+    def pin(self, digits: str) -> None:
+        for digit in digits:
+            self.click(f"pin_key_{digit}")
+        self.click("pin_ok")
 
     def save(self, name: str, *, settle: bool = True) -> None:
         """Grab the window; ``settle=False`` for a staged look the next refresh would undo."""
@@ -139,6 +148,9 @@ def shoot(outdir: Path) -> list[Path]:
             if live is not None:  # the AUTHORIZING look, usually only a blink
                 window.show_session(replace(live, state=State.AUTHORIZING))
                 s.save("authorizing_page", settle=False)
+                # the card checks an offline PIN (a blink with the simulated card)
+                window.show_session(replace(live, state=State.READING_CARD, pin_offline=True))
+                s.save("card_page_checking_pin", settle=False)
                 window.refresh()
             s.click("plug_cancel_button")
             s.wait("the reversal", lambda: (a := runner.active()) is not None
@@ -146,6 +158,30 @@ def shoot(outdir: Path) -> list[Path]:
             s.save("message_page_cancelled")
             s.click("message_ok_button")
             s.page("idle_page")
+
+            # a chip card that checks its PIN itself (offline PIN): wrong twice, then right
+            offline = TEST_CARDS.get(OFFLINE_PIN_CARD)
+            if offline is not None:
+                s.click("pay_button")
+                s.page("card_page")
+                s.click(f"demo_card_{OFFLINE_PIN_CARD}")
+                s.page("pin_page")
+                wrong = "".join(str((int(d) + 1) % 10) for d in offline.offline_pin)
+                for shot, tries in (("pin_page_offline_wrong", 2),
+                                    ("pin_page_offline_last", 1)):
+                    s.pin(wrong)
+                    s.wait(f"{tries} tries left", lambda t=tries: (
+                        a := runner.active()) is not None and a.state is State.PIN_ENTRY
+                        and a.message.startswith("Wrong PIN") and (
+                            "Last try" in a.message if t == 1 else f"{t} tries" in a.message))
+                    s.save(shot)
+                s.pin(offline.offline_pin)
+                s.page("plug_page")
+                s.click("plug_cancel_button")
+                s.wait("the reversal", lambda: (a := runner.active()) is not None
+                       and a.state is State.ERROR)
+                s.click("message_ok_button")
+                s.page("idle_page")
 
             # a declined card
             s.click("pay_button")

@@ -114,6 +114,15 @@ QLabel[role="pin_dots"] {{
     border-radius: 12px;
     padding: 8px 24px;
 }}
+QLabel[role="pin_notice"] {{
+    font-size: 32px;
+    font-weight: bold;
+    color: #7c2d12;
+    background: {AMBER};
+    border: 3px solid #d97706;
+    border-radius: 12px;
+    padding: 14px 22px;
+}}
 QLabel[role="row_name"] {{
     font-size: 24px;
     color: {MUTED};
@@ -219,11 +228,36 @@ QPushButton[role="secondary"] {{
     background: {PAPER};
     color: {BLUE};
 }}
+QScrollArea#demo_cards_scroll, QScrollArea#demo_cards_scroll > QWidget,
+QWidget#demo_cards {{
+    background: {PAPER};
+}}
+QScrollArea#demo_cards_scroll QScrollBar:vertical {{
+    width: 20px;
+    margin: 0;
+    border: none;
+    border-radius: 10px;
+    background: {PANEL};
+}}
+QScrollArea#demo_cards_scroll QScrollBar::handle:vertical {{
+    min-height: 48px;
+    border-radius: 10px;
+    background: #b45309;
+}}
+QScrollArea#demo_cards_scroll QScrollBar::add-line:vertical,
+QScrollArea#demo_cards_scroll QScrollBar::sub-line:vertical {{
+    height: 0;
+}}
+QScrollArea#demo_cards_scroll QScrollBar::add-page:vertical,
+QScrollArea#demo_cards_scroll QScrollBar::sub-page:vertical {{
+    background: none;
+}}
 QPushButton[role="demo"] {{
-    font-size: 20px;
+    font-size: 18px;
     font-weight: normal;
-    min-height: 80px;
-    padding: 0 12px;
+    min-height: 72px;
+    max-height: 72px;
+    padding: 0 8px;
     border: 2px dashed #b45309;
     background: {AMBER};
     color: #78350f;

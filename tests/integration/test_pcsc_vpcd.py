@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from drivers.emv.api import CardRemoved, CardUnreadable, NoCard
+from drivers.emv.capk import CaKeyStore
 from drivers.emv.transmit import with_le
 from drivers.pcsc.terminal import PcscCardTerminal
 from drivers.sim.cards import TEST_CARDS
@@ -22,10 +23,11 @@ from drivers.sim.cryptogram import issuer_check
 from drivers.sim.emv_card import EmvCardApp
 from drivers.sim.host import HostSimulator
 from drivers.sim.vpcd import VirtualCard
-from kiosk.config import parse_config
+from kiosk.config import RESOURCES, parse_config
 from kiosk.runtime import build_runtime
 from kiosk.session import events as ev
 from kiosk.session.machine import Outcome, State
+from tests.support.cards import CA_KEYS
 from tests.support.pcsc import READER
 
 pytestmark = pytest.mark.usefixtures("pcscd")
@@ -36,7 +38,8 @@ def insert() -> Iterator:
     cards: list[VirtualCard] = []
 
     def put(name: str, **kw: object) -> VirtualCard:
-        card = VirtualCard(EmvCardApp(TEST_CARDS[name], **kw).apdu)
+        app = EmvCardApp(TEST_CARDS[name], **kw)
+        card = VirtualCard(app.apdu, atr=app.atr)
         card.insert()
         cards.append(card)
         return card
@@ -53,20 +56,24 @@ def read(terminal: PcscCardTerminal, amount: int = 5000):
 
 def test_contactless_read_over_pcscd(insert) -> None:
     insert("visa_contactless")
-    terminal = PcscCardTerminal(READER)
+    terminal = PcscCardTerminal(READER, ca_keys=CaKeyStore.load(CA_KEYS))
     out = read(terminal)
     card = TEST_CARDS["visa_contactless"]
     assert (out.pan, out.expiry, out.scheme) == (card.pan, card.expiry, "visa")
     assert issuer_check(out.icc_data, out.pan, True)[0]  # a real ARQC, checked by the issuer
-    assert terminal.last_apdus == 4  # PPSE, AID, GPO, one record
+    assert terminal.last_apdus == 6  # PPSE, AID, GPO, the signed record, two certificate ones
+    assert terminal.last is not None and terminal.last.oda.ok  # fDDA
 
 
 def test_t0_style_card_with_chained_get_response(insert) -> None:
     vc = insert("mastercard_pin", t0_style=True)
     terminal = PcscCardTerminal(READER)
     out = read(terminal)
-    assert out.pan == TEST_CARDS["mastercard_pin"].pan
-    assert terminal.last_apdus == 8 and vc.apdus == 8  # every answer fetched by GET RESPONSE
+    assert out.pan == TEST_CARDS["mastercard_pin"].pan and out.needs_completion
+    assert not terminal.complete(False, b"").approved  # the card's AAC, then it is released
+    assert terminal.last is not None and terminal.last.oda.ok is False  # no CA keys given
+    # every answer with data was announced by 61xx and fetched by GET RESPONSE
+    assert terminal.last_apdus == vc.apdus and vc.apdus > 20
 
 
 def test_card_pulled_out_mid_transaction(insert) -> None:
@@ -102,7 +109,7 @@ def test_a_paid_session_with_the_pcsc_reader(insert, tmp_path: Path) -> None:
     clock = SimClock(datetime(2026, 11, 25, 12, tzinfo=UTC))
     charger = SimCharger((1,), auto=False, clock=clock)
     cfg = parse_config(f"schema_version = 1\n[reader]\nkind = 'pcsc'\nname = '{READER}'\n"
-                       f"[host]\nport = {host.port}\n")
+                       f"[host]\nport = {host.port}\n", "<test>", RESOURCES)
     rt = build_runtime(cfg, clock=clock.now, journal_path=tmp_path / "j.sqlite",
                        charger=charger)
     try:
@@ -151,16 +158,32 @@ def test_card_info_command(insert) -> None:
     assert info["masked_pan"] == pan[:6] + "******" + pan[-4:] and pan not in out.stdout
     assert info["selected"] == "A0000000031010" and info["scheme"] == "visa"
     assert info["applications"][0]["label"] == "VISA CONTACTLESS" and info["expiry"] == "2029-12"
+    assert info["interface"] == "contactless" and info["applications"][0]["kernel"] == 3
+    assert info["oda"] == {"method": "fdda", "result": "ok"}  # with the config's CA keys
+
+
+def test_card_info_on_a_contact_card_with_a_revoked_issuer(insert) -> None:
+    from kiosk.maintenance.card_info import card_info
+
+    insert("mastercard_revoked")
+    code, info = card_info(READER, 5, CaKeyStore.load(CA_KEYS))
+    assert code == 0 and info["interface"] == "contact"
+    assert info["oda"] == {"method": "dda", "result": "failed",
+                           "reason": "issuer certificate: revoked"}
+    assert info["cvm_list"] == ["no CVM required, always"]
+    assert "DDA failed" in info["tvr"]
 
 
 def test_card_info_without_a_card() -> None:
-    from kiosk.maintenance.card_info import card_info, cvm_list_words
+    from drivers.emv.cvm import words
+    from kiosk.maintenance.card_info import card_info
 
     code, info = card_info(READER, 0.3)
     assert code == 2 and info["error"] == "No card was presented."
-    words = cvm_list_words(bytes(8) + bytes.fromhex("42031E031F00"))
-    assert words[0].startswith("online PIN") and "try the next" in words[0]
-    assert words[1].startswith("signature") and words[2].startswith("no CVM required")
+    said = words(bytes(8) + bytes.fromhex("42031E031F00"))
+    assert said[0] == ("enciphered PIN verified online, if the terminal supports the CVM; "
+                       "if it fails, the next rule")
+    assert said[1].startswith("signature") and said[2] == "no CVM required, always"
 
 
 def test_pcscd_restart_reader_missing_meanwhile(pcscd, insert) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -12,8 +13,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from drivers.emv.api import Cvm, Interface
 from drivers.sim.card_terminal import SimCardTerminal
-from drivers.sim.cards import TEST_CARDS
+from drivers.sim.cards import TEST_CARDS, SimCard
 from drivers.sim.charger import SimCharger
 from drivers.sim.clock import SimClock
 from drivers.sim.host import HostSimulator
@@ -22,6 +24,7 @@ from kiosk.config import RESOURCES, parse_config
 from kiosk.runtime import Runtime, build_runtime
 from kiosk.session import events as ev
 from kiosk.session.machine import Outcome, Session, State
+from tests.support.ledger import check_settled
 
 T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 
@@ -68,13 +71,18 @@ class Rig:
 
 
 @pytest.fixture
-def rig(host: HostSimulator, tmp_path: Path) -> Iterator[Rig]:
+def journal_path(tmp_path: Path) -> Path:
+    return tmp_path / "j.sqlite"
+
+
+@pytest.fixture
+def rig(host: HostSimulator, journal_path: Path) -> Iterator[Rig]:
     clock = SimClock(T0)
     charger = SimCharger((1,), auto=False, clock=clock)
     terminal = SimCardTerminal()
     cfg = parse_config(f"schema_version = 1\n[host]\nport = {host.port}\ntimeout_s = 2\n"
                        "[tariff]\nenergy_price_per_kwh = '0.50'\nvat_percent = '20'\n")
-    rt = build_runtime(cfg, clock=clock.now, journal_path=tmp_path / "j.sqlite",
+    rt = build_runtime(cfg, clock=clock.now, journal_path=journal_path,
                        card_terminal=terminal, charger=charger)
     yield Rig(rt, clock, charger, terminal)
     rt.close()
@@ -103,6 +111,107 @@ def test_online_pin_then_decline_for_a_wrong_pin(rig: Rig, host: HostSimulator) 
     rig.rt.adapters.submit_pin(s.id, "9999")
     declined = rig.reach(State.DECLINED)
     assert "Wrong PIN" in declined.message and host.ledger()[s.id].held_minor == 0
+
+
+# --- offline PIN and the card's final word ----------------------------------------------------
+OFFLINE_PIN_CARD = "visa_contact_sda_pin"
+
+
+@dataclass(frozen=True, repr=False)
+class DecliningCard(SimCard):
+    """A chip card that lets the host approve, then refuses in its second GENERATE AC."""
+
+    declines_at_completion: bool = True
+
+
+def declining_card() -> DecliningCard:
+    base = SimCard("declines_at_end", "Declines at the end", "4761739001010085", "2910", "visa",
+                   Interface.CONTACT, Cvm.NO_CVM)
+    return DecliningCard(**{f.name: getattr(base, f.name) for f in fields(SimCard)})
+
+
+def wait_for_pin_prompt(rig: Rig, text: str) -> Session:
+    rig.until(lambda: (a := rig.rt.runner.active()) is not None
+              and a.state is State.PIN_ENTRY and a.message == text, f"the prompt {text!r}")
+    s = rig.rt.runner.active()
+    assert s is not None and s.pin_offline
+    return s
+
+
+def test_offline_pin_wrong_then_right_charges_and_captures(rig: Rig, host: HostSimulator,
+                                                           journal_path: Path) -> None:
+    card = TEST_CARDS[OFFLINE_PIN_CARD]
+    assert card.cvm is Cvm.OFFLINE_PIN and card.interface is Interface.CONTACT
+    s = rig.rt.runner.start_session(1)
+    rig.terminal.present(card)
+    wait_for_pin_prompt(rig, "")
+    rig.rt.adapters.submit_pin(s.id, "1111")
+    asked = wait_for_pin_prompt(rig, "Wrong PIN. 2 tries left.")
+    assert asked.masked_pan == ""  # the card is still being read
+    rig.rt.adapters.submit_pin(s.id, card.offline_pin)
+    approved = rig.reach(State.WAIT_PLUG)
+    assert approved.masked_pan == "476173******0044" and approved.pin_offline
+    assert host.ledger()[s.id].held_minor == 5000
+    rig.charger.plug(1)
+    rig.reach(State.CHARGING)
+    rig.charger.advance(600)
+    rig.until(lambda: rig.rt.runner.active().energy_wh > 0, "energy")
+    rig.rt.runner.post(ev.StopRequested(s.id))
+    receipt = rig.reach(State.RECEIPT)
+    assert host.ledger()[s.id].captured_minor == receipt.final_minor > 0
+    rig.rt.runner.post(ev.Dismissed(s.id))
+    assert rig.final().outcome is Outcome.CAPTURED
+    states = [r.to_state for r in rig.rt.journal.transitions(s.id)]
+    assert states[:5] == ["READING_CARD", "PIN_ENTRY", "READING_CARD", "PIN_ENTRY",
+                          "READING_CARD"]
+    check_settled(journal_path, host)
+
+
+def test_offline_pin_tries_exceeded_ends_without_a_request(rig: Rig,
+                                                           host: HostSimulator) -> None:
+    s = rig.rt.runner.start_session(1)
+    rig.terminal.present(TEST_CARDS[OFFLINE_PIN_CARD])
+    for prompt in ("", "Wrong PIN. 2 tries left.",
+                   "Wrong PIN. Last try before your PIN is blocked."):
+        wait_for_pin_prompt(rig, prompt)
+        rig.rt.adapters.submit_pin(s.id, "0000")
+    failed = rig.reach(State.ERROR)
+    assert failed.message == "PIN tries exceeded" and failed.outcome is Outcome.ABORTED
+    assert s.id not in host.ledger()
+
+
+def test_cancel_at_the_offline_pin_pad_frees_the_reader(rig: Rig, host: HostSimulator) -> None:
+    s = rig.rt.runner.start_session(1)
+    rig.terminal.present(TEST_CARDS[OFFLINE_PIN_CARD])
+    wait_for_pin_prompt(rig, "")
+    rig.rt.runner.post(ev.Cancelled(s.id))
+    assert rig.final().outcome is Outcome.ABORTED
+    assert s.id not in host.ledger()
+    rig.rt.runner.start_session(1)
+    rig.terminal.present(TEST_CARDS["visa_contactless"])
+    rig.reach(State.WAIT_PLUG)
+
+
+def test_card_declining_after_approval_reverses_the_hold(rig: Rig, host: HostSimulator,
+                                                         journal_path: Path) -> None:
+    s = rig.rt.runner.start_session(1)
+    rig.terminal.present(declining_card())
+    declined = rig.reach(State.DECLINED)
+    assert declined.message == ("Your card declined the payment. "
+                                "Your card has not been charged.")
+    assert declined.outcome is Outcome.REVERSED
+    entry = host.ledger()[s.id]
+    assert entry.reversed and entry.captured_minor is None and not entry.open
+    assert entry.operations == ("authorize", "reverse")
+    assert s.id not in host.open_holds()
+    states = [r.to_state for r in rig.rt.journal.transitions(s.id)]
+    # never WAIT_PLUG: the charger was never enabled for this card
+    assert states == ["READING_CARD", "AUTHORIZING", "REVERSING", "DECLINED"]
+    record = next(r for r in rig.rt.journal.outbox() if r.session_id == s.id)
+    assert record.payload["outcome"] == "reversed" and record.payload["amount_minor"] == 0
+    rig.rt.runner.post(ev.Dismissed(s.id))
+    rig.final()
+    check_settled(journal_path, host)
 
 
 def test_cancel_while_waiting_for_a_card(rig: Rig) -> None:

@@ -5,14 +5,18 @@ the AFL records, and DDA with the test CA key AFFFFFFFFF/92. Skips without ../sh
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 import pytest
 
 from drivers.emv import tlv
-from drivers.emv.kernel import explore_contact
+from drivers.emv.api import Interface
+from drivers.emv.capk import CaKey, CaKeyStore
 from drivers.emv.oda import OdaError, PublicKey, recover_icc_key, recover_issuer_key, verify_dda
+from drivers.emv.selection import TerminalAid
+from drivers.emv.transaction import Transaction
 from drivers.emv.transmit import transmit as t0_transmit
 from drivers.pcsc.reader import wait_for_card
 from drivers.sim.vpcd import VirtualCard
@@ -22,6 +26,7 @@ CARD = Path(__file__).resolve().parents[3] / "shared" / "vectors" / "test_card"
 pytestmark = pytest.mark.skipif(not CARD.exists(), reason="../shared/vectors is not beside "
                                                             "this clone")
 TODAY = date(2026, 11, 25)
+UN = bytes.fromhex("01234567")  # the transcript's unpredictable number
 
 
 def transcript() -> dict[bytes, list[bytes]]:
@@ -48,6 +53,28 @@ def ca_key(rid: str, index: str) -> PublicKey:
     m = re.search(rf"'{index}':\s*\n\s*modulus:\s*(\w+)\s*\n\s*exponent:\s*'(\w+)'", block)
     assert m is not None
     return PublicKey(int(m.group(1), 16), int(m.group(2), 16))
+
+
+@dataclass(frozen=True)
+class Read:
+    aid: bytes
+    data: dict[int, bytes]
+    static_data: bytes
+
+
+def kernel(transmit, today: date = TODAY) -> Transaction:
+    """Our kernel on the test card: its AID in the terminal list, its CA key in the store."""
+    store = CaKeyStore([CaKey(bytes.fromhex("AFFFFFFFFF"), 0x92, ca_key("AFFFFFFFFF", "92"))])
+    tx = Transaction(transmit, Interface.CONTACT, ca_keys=store, today=today, unpredictable=UN,
+                     aids=(TerminalAid(bytes.fromhex("AFFFFFFFFF"), "test"),))
+    tx.inspect()
+    return tx
+
+
+def explore_contact(transmit) -> Read:
+    tx = kernel(transmit)
+    assert tx.candidate is not None
+    return Read(tx.candidate.aid, tx.data, tx.static_data)
 
 
 def replay(pairs: dict[bytes, list[bytes]]):
@@ -78,7 +105,7 @@ def run_dda(transmit, read, today: date = TODAY) -> bytes:
         d[0x57].hex().upper().split("D")[0]
     icc = recover_icc_key(d[0x9F46], d.get(0x9F48, b""), d[0x9F47], issuer, read.static_data,
                           pan, today)
-    un = bytes.fromhex("01234567")
+    un = UN
     r = transmit(bytes([0x00, 0x88, 0x00, 0x00, 4]) + un + b"\x00")
     assert r[-2:] == b"\x90\x00"
     answer = tlv.parse_one(r[:-2])
@@ -93,6 +120,19 @@ def test_selection_gpo_records_and_dda_in_process() -> None:
     assert read.data[0x57].hex().upper().startswith("1234560012345608")
     assert len(read.static_data) == 82  # as the vectors' README says, with the AIP
     assert len(run_dda(card, read)) >= 2
+
+
+def test_the_kernel_selects_and_authenticates_the_card() -> None:
+    """The kernel's own path: PSE, GPO, records, DDA (INTERNAL AUTHENTICATE) with the CA key
+    from its store; and a store without the key reports why ODA failed."""
+    tx = kernel(in_process(transcript()))
+    assert (tx.oda.method, tx.oda.ok) == ("dda", True)
+    assert "offline data authentication was performed" in tx.tsi.names()
+    bare = Transaction(in_process(transcript()), Interface.CONTACT, today=TODAY,
+                       aids=(TerminalAid(bytes.fromhex("AFFFFFFFFF"), "test"),))
+    bare.inspect()
+    assert bare.oda.ok is False and "no CA key AFFFFFFFFF/92" in bare.oda.reason
+    assert "DDA failed" in bare.tvr.names()
 
 
 def test_dda_fails_on_altered_static_data() -> None:

@@ -12,7 +12,7 @@ import logging
 import subprocess
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -22,7 +22,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QLineEdit, QPushButton, QStackedWidget, QWidget
 from pytestqt.qtbot import QtBot
 
-from drivers.sim.cards import TEST_CARDS
+from drivers.emv.api import Cvm, Interface
+from drivers.sim.card_terminal import SimCardTerminal
+from drivers.sim.cards import TEST_CARDS, SimCard
 from kiosk.billing.money import format_money, round_to_minor
 from kiosk.config import parse_config
 from kiosk.runtime import Runtime, build_runtime
@@ -44,6 +46,7 @@ demo_mode = true
 """
 WAIT_MS = 15_000
 PIN_CARD = "mastercard_pin"
+OFFLINE_PIN_CARD = "visa_contact_sda_pin"
 
 
 @dataclass
@@ -328,6 +331,86 @@ def test_a_wrong_pin_is_declined(k: Kiosk) -> None:
     k.click("pin_ok")
     k.wait_page("message_page")
     assert k.session().state is State.DECLINED
+    k.click("message_ok_button")
+    k.wait_page("idle_page")
+
+
+def _type_pin(k: Kiosk, digits: str) -> None:
+    for digit in digits:
+        k.click(f"pin_key_{digit}")
+    k.click("pin_ok")
+
+
+def test_offline_pin_shows_what_the_card_says_in_large_text(k: Kiosk) -> None:
+    card = TEST_CARDS[OFFLINE_PIN_CARD]
+    assert card.cvm is Cvm.OFFLINE_PIN
+    _pay_with(k, OFFLINE_PIN_CARD)  # a button below the fold of the demo card grid
+    k.wait_page("pin_page")
+    s = k.session()
+    assert s.state is State.PIN_ENTRY and s.pin_offline
+    notice = k.label("pin_notice_label")
+    assert not notice.isVisible()  # nothing to say at the first request
+    assert not k.label("pin_card_label").isVisible()  # no card number before the read ends
+
+    wrong = "".join(str((int(d) + 1) % 10) for d in card.offline_pin)
+    _type_pin(k, wrong)
+    k.qtbot.waitUntil(notice.isVisible, timeout=WAIT_MS)
+    assert notice.text() == k.session().message == "Wrong PIN. 2 tries left."
+    assert k.label("pin_display").text() == ""  # the pad starts again
+    assert notice.fontInfo().pixelSize() >= 28  # large: read at arm's length
+    _type_pin(k, wrong)
+    k.qtbot.waitUntil(lambda: "Last try" in notice.text(), timeout=WAIT_MS)
+    # the whole message is readable: the label is as tall as its wrapped text needs
+    k.qtbot.waitUntil(lambda: notice.height() >= notice.heightForWidth(notice.width()),
+                      timeout=WAIT_MS)
+    page = k.window.findChild(QWidget, "pin_page")
+    assert page is not None
+    assert page.rect().contains(notice.geometry())
+
+    _type_pin(k, card.offline_pin)
+    k.wait_page("plug_page")
+    assert k.session().state is State.WAIT_PLUG
+    assert not any(card.offline_pin in t or wrong in t for t in k.visible_texts())
+    k.click("plug_cancel_button")
+    k.wait_page("message_page")
+    k.qtbot.waitUntil(lambda: k.session().state is State.ERROR, timeout=WAIT_MS)
+    k.click("message_ok_button")
+    k.wait_page("idle_page")
+
+
+def test_cancel_at_the_offline_pin_pad_returns_to_idle(k: Kiosk) -> None:
+    _pay_with(k, OFFLINE_PIN_CARD)
+    k.wait_page("pin_page")
+    sid = k.session().id
+    k.click("pin_cancel")
+    k.wait_page("idle_page")
+    stored = k.runtime.journal.session(sid)
+    assert stored is not None and stored.outcome is Outcome.ABORTED
+    terminal = k.runtime.card_terminal
+    assert isinstance(terminal, SimCardTerminal)
+    k.qtbot.waitUntil(lambda: not terminal.waiting, timeout=WAIT_MS)
+
+
+@dataclass(frozen=True, repr=False)
+class DecliningCard(SimCard):
+    declines_at_completion: bool = True
+
+
+def test_a_card_declining_after_approval_shows_a_decline(k: Kiosk) -> None:
+    base = SimCard("declines_at_end", "Declines at the end", "4761739001010085", "2910",
+                   "visa", Interface.CONTACT, Cvm.NO_CVM)
+    card = DecliningCard(**{f.name: getattr(base, f.name) for f in fields(SimCard)})
+    k.click("pay_button")
+    k.wait_page("card_page")
+    terminal = k.runtime.card_terminal
+    assert isinstance(terminal, SimCardTerminal)
+    terminal.present(card)
+    k.wait_page("message_page")
+    k.qtbot.waitUntil(lambda: k.session().state is State.DECLINED, timeout=WAIT_MS)
+    assert k.label("message_title").text() == "Payment declined"
+    assert k.label("message_label").text() == (
+        "Your card declined the payment. Your card has not been charged.")
+    assert k.session().outcome is Outcome.REVERSED
     k.click("message_ok_button")
     k.wait_page("idle_page")
 

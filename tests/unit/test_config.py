@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import shutil
 import subprocess
 import sys
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kiosk.config import DEFAULT_CONFIG_PATH, ConfigError, KioskConfig, load_config, parse_config
@@ -154,3 +157,75 @@ def test_check_config_prints_the_checked_config() -> None:
                           env=env, check=False)
     assert proc.returncode == 0, proc.stderr
     assert '"hold_amount": "50.00"' in proc.stdout
+
+
+def _pcsc_config(folder: Path, extra: str = "") -> Path:
+    p = folder / "k.toml"
+    p.write_text(f"schema_version = 1\n[reader]\nkind = 'pcsc'\n{extra}")
+    return p
+
+
+def test_the_ca_key_file_is_found_next_to_the_config() -> None:
+    cfg = load_config(DEFAULT_CONFIG_PATH)
+    assert cfg.ca_keys_path() == ROOT / "resources" / "ca_keys.json"
+    assert cfg.ca_keys_path().is_file()  # type: ignore[union-attr]
+
+
+def test_a_pcsc_reader_loads_a_good_ca_key_file(tmp_path: Path) -> None:
+    shutil.copy(ROOT / "resources" / "ca_keys.json", tmp_path / "ca_keys.json")
+    assert load_config(_pcsc_config(tmp_path)).ca_keys_path() == tmp_path / "ca_keys.json"
+    (tmp_path / "keys").mkdir()
+    shutil.move(tmp_path / "ca_keys.json", tmp_path / "keys" / "capk.json")
+    cfg = load_config(_pcsc_config(tmp_path, "ca_keys = 'keys/capk.json'\n"))
+    assert cfg.ca_keys_path() == tmp_path / "keys" / "capk.json"
+
+
+def test_a_ca_key_whose_check_value_does_not_match_stops_the_kiosk(tmp_path: Path) -> None:
+    data = json.loads((ROOT / "resources" / "ca_keys.json").read_text())
+    data["keys"][1]["sha1_checksum"] = "00" * 20
+    (tmp_path / "ca_keys.json").write_text(json.dumps(data))
+    p = _pcsc_config(tmp_path)
+    with pytest.raises(ConfigError, match=r"reader\.ca_keys: .*A000000004/E1: check value does "
+                                          r"not match") as err:
+        load_config(p)
+    assert str(err.value).startswith(f"{p}: ") and "\n" not in str(err.value)
+    data["keys"][1]["rid"] = "A0000000\n04"  # fromhex skips the line break, the message not
+    (tmp_path / "ca_keys.json").write_text(json.dumps(data))
+    with pytest.raises(ConfigError, match=r"reader\.ca_keys: .*check value") as err:
+        load_config(p)
+    assert "\n" not in str(err.value)
+
+
+def test_a_missing_ca_key_file_matters_only_to_a_pcsc_reader(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"k\.toml: reader\.ca_keys: .*ca_keys\.json: no such"):
+        load_config(_pcsc_config(tmp_path))
+    with pytest.raises(ConfigError, match=r"reader\.ca_keys: a CA key file is needed"):
+        load_config(_pcsc_config(tmp_path, "ca_keys = ''\n"))
+    p = tmp_path / "sim.toml"
+    p.write_text("schema_version = 1\n[reader]\nkind = 'sim'\nca_keys = 'nope.json'\n")
+    assert load_config(p).reader.kind == "sim"
+
+
+_json = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+                     lambda inner: st.lists(inner, max_size=4)
+                     | st.dictionaries(st.text(max_size=6), inner, max_size=4), max_leaves=20)
+_hexish = st.one_of(_json, st.sampled_from(["A000000003", "E1", "03", "010001", "", "zz"]),
+                    st.binary(max_size=8).map(bytes.hex))
+_entry = st.dictionaries(st.sampled_from(["rid", "index", "modulus", "exponent",
+                                          "sha1_checksum", "expiry", "serial"]), _hexish)
+_file = st.one_of(_json, st.fixed_dictionaries(
+    {"keys": st.one_of(_json, st.lists(_entry, max_size=3))},
+    optional={"revoked": st.one_of(_json, st.lists(_entry, max_size=3))}))
+
+
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(content=st.one_of(_file.map(lambda d: json.dumps(d).encode()), st.binary(max_size=64)))
+def test_any_ca_key_file_loads_or_fails_with_a_ca_key_error(tmp_path: Path,
+                                                            content: bytes) -> None:
+    from drivers.emv.capk import CaKeyError, CaKeyStore
+
+    path = tmp_path / "ca_keys.json"
+    path.write_bytes(content)
+    with contextlib.suppress(CaKeyError):
+        CaKeyStore.load(path)

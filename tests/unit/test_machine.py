@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from kiosk.session import codec
 from kiosk.session import effects as fx
 from kiosk.session import events as ev
 from kiosk.session.machine import (
@@ -18,6 +19,7 @@ from kiosk.session.machine import (
     SessionMachine,
     State,
     UnexpectedEvent,
+    pin_prompt,
     table_rows,
 )
 from tests.support.machine import T0, Driver, policy
@@ -30,9 +32,11 @@ def sample_events(now=T0) -> list[ev.Event]:
     return [
         ev.CardRead(SID, "476173******0010", "tok", "visa"),
         ev.CardFailed(SID, "Card removed too early."),
+        ev.PinRequested(SID, tries_left=2, wrong=True), ev.PinEntered(SID, offline=True),
         ev.PinEntered(SID), ev.Cancelled(SID), ev.StopRequested(SID), ev.Dismissed(SID),
         ev.HostApproved(SID, "A1", 5000), ev.HostDeclined(SID, "51", "Insufficient funds"),
-        ev.HostTimedOut(SID), ev.IncrementApproved(SID, 7500),
+        ev.HostTimedOut(SID), ev.CardDeclined(SID, "Your card declined the payment."),
+        ev.IncrementApproved(SID, 7500),
         ev.IncrementDeclined(SID, "no"), ev.Captured(SID, 100), ev.CaptureFailed(SID, "down"),
         ev.Reversed(SID), ev.ReverseFailed(SID, "down"),
         ev.ChargingStarted(1, 0, now), ev.Reading(1, 10, 1000, now),
@@ -105,6 +109,164 @@ def test_online_pin_is_asked_before_authorizing() -> None:
     assert d.s.state is State.PIN_ENTRY and d.effects == [fx.AskPin(SID)]
     d.send(ev.PinEntered(SID))
     assert d.s.state is State.AUTHORIZING
+
+
+# --- offline PIN: the card read waits for the PIN pad ---------------------------------------
+def test_offline_pin_goes_back_to_the_waiting_read_until_the_card_is_read() -> None:
+    d = Driver()
+    d.send(ev.PinRequested(SID, tries_left=3))
+    assert d.s.state is State.PIN_ENTRY and d.effects == [fx.AskPin(SID)]
+    assert d.s.pin_offline and d.s.message == ""
+    assert d.s.deadline == d.now + timedelta(seconds=60)  # the PIN timeout
+    d.send(ev.PinEntered(SID, offline=True), after_s=7)
+    assert d.s.state is State.READING_CARD and d.effects == []  # the card checks it
+    assert d.s.deadline == d.now + timedelta(seconds=60)  # the card timeout again
+    d.send(ev.PinRequested(SID, tries_left=2, wrong=True))  # it was wrong
+    assert d.s.state is State.PIN_ENTRY and d.s.message == "Wrong PIN. 2 tries left."
+    d.send(ev.PinEntered(SID, offline=True))
+    assert d.s.state is State.READING_CARD and d.s.message == ""
+    d.send(ev.CardRead(SID, "476173******0044", "tok", "visa"))
+    assert d.s.state is State.AUTHORIZING and d.effects == [fx.Authorize(SID, SID, 5000)]
+    assert not any(isinstance(e, fx.CancelCardRead) for e in d.all_effects)
+
+
+@pytest.mark.parametrize(("tries", "wrong", "text"), [
+    (3, False, ""), (None, False, ""),
+    (1, False, "Last try before your PIN is blocked."),
+    (2, True, "Wrong PIN. 2 tries left."),
+    (1, True, "Wrong PIN. Last try before your PIN is blocked."),
+    (None, True, "Wrong PIN. Please try again."),
+])
+def test_the_pin_page_says_what_the_card_said(tries: int | None, wrong: bool,
+                                              text: str) -> None:
+    assert pin_prompt(ev.PinRequested(SID, tries_left=tries, wrong=wrong)) == text
+    d = Driver()
+    d.send(ev.PinRequested(SID, tries_left=tries, wrong=wrong))
+    assert d.s.message == text
+
+
+def test_a_card_asking_again_while_the_pad_shows_updates_the_message() -> None:
+    d = Driver()
+    d.send(ev.PinRequested(SID, tries_left=3))
+    d.send(ev.PinRequested(SID, tries_left=1, wrong=True))
+    assert d.s.state is State.PIN_ENTRY and d.s.message.startswith("Wrong PIN. Last try")
+    assert d.effects == [fx.AskPin(SID)]
+
+
+@pytest.mark.parametrize("how", ["cancel", "timeout"])
+def test_leaving_an_offline_pin_cancels_the_waiting_read(how: str) -> None:
+    d = Driver()
+    d.send(ev.PinRequested(SID, tries_left=3))
+    if how == "cancel":
+        d.send(ev.Cancelled(SID))
+    else:
+        d.send(ev.Tick(d.now + timedelta(seconds=59)), after_s=59)
+        assert d.s.state is State.PIN_ENTRY
+        d.send(ev.Tick(d.now + timedelta(seconds=2)), after_s=2)
+    assert d.s.state is State.DONE and d.s.outcome is Outcome.ABORTED
+    assert d.effects == [fx.CancelCardRead(SID)]
+
+
+def test_leaving_an_online_pin_lets_the_card_go_too() -> None:
+    """The card read is over, but its outcome (the PAN) waits in the adapter's memory and a
+    contact card for its completion: the same effect lets both go."""
+    d = Driver()
+    d.send(ev.CardRead(SID, "541333******0011", "tok", "mastercard", needs_online_pin=True))
+    d.send(ev.Cancelled(SID))
+    assert d.s.state is State.DONE and d.effects == [fx.CancelCardRead(SID)]
+
+
+def test_a_read_that_gives_up_while_the_pad_shows_is_an_error() -> None:
+    d = Driver()
+    d.send(ev.PinRequested(SID, tries_left=3))
+    d.send(ev.CardFailed(SID, "No PIN was entered in time."))
+    assert d.s.state is State.ERROR and d.s.outcome is Outcome.ABORTED
+    assert d.s.message == "No PIN was entered in time." and d.effects == []
+
+
+def test_pin_tries_exceeded_ends_the_read_with_its_message() -> None:
+    d = Driver()
+    d.send(ev.PinRequested(SID, tries_left=1))
+    d.send(ev.PinEntered(SID, offline=True))
+    d.send(ev.CardFailed(SID, "PIN tries exceeded"))
+    assert d.s.state is State.ERROR and d.s.message == "PIN tries exceeded"
+    assert not any(isinstance(e, fx.Authorize) for e in d.all_effects)
+
+
+@pytest.mark.parametrize("state", [State.AUTHORIZING, State.WAIT_PLUG, State.CHARGING,
+                                   State.STOPPING, State.CAPTURING, State.REVERSING,
+                                   State.RECEIPT, State.DECLINED, State.ERROR])
+def test_a_pin_request_after_the_read_changes_nothing(state: State) -> None:
+    s = session_in(state)
+    new, effects = SessionMachine(policy()).handle(s, ev.PinRequested(SID), T0)
+    assert new is s and effects == []
+
+
+@pytest.mark.parametrize("back_in_read", [False, True])
+def test_recover_during_an_offline_pin_drops_the_session(back_in_read: bool) -> None:
+    """After a restart the card read (and the card's PIN check) is gone: abort, no money."""
+    d = Driver()
+    d.send(ev.PinRequested(SID, tries_left=3))
+    if back_in_read:
+        d.send(ev.PinEntered(SID, offline=True))
+    recover(d)
+    assert d.s.state is State.DONE and d.s.outcome is Outcome.ABORTED and d.effects == []
+    assert not any(isinstance(e, fx.Authorize | fx.Reverse) for e in d.all_effects)
+
+
+def test_pin_events_and_old_journals_decode() -> None:
+    for e in (ev.PinRequested(SID, tries_left=2, wrong=True), ev.PinEntered(SID, offline=True),
+              ev.CardDeclined(SID, "Your card declined the payment.")):
+        assert codec.loads(codec.dumps(e)) == e
+    # written before offline PIN existed: the new fields take their defaults
+    assert codec.loads('{"type":"PinEntered","session_id":"s"}') == ev.PinEntered("s")
+    d = Driver()
+    d.send(ev.PinRequested(SID, tries_left=3))
+    stored = codec.to_dict(d.s)
+    assert codec.from_dict(stored) == d.s
+    del stored["pin_offline"]
+    assert codec.from_dict(stored).pin_offline is False
+
+
+# --- the card's final word after the host approved ------------------------------------------
+def test_card_declining_after_approval_reverses_the_hold() -> None:
+    d = Driver().to(State.AUTHORIZING)
+    d.send(ev.CardDeclined(SID, "Your card declined the payment."))
+    assert d.s.state is State.REVERSING
+    assert d.effects == [fx.Reverse(SID, SID, 5000, "card declined")]
+    assert d.s.message == "Your card declined the payment. Your card has not been charged."
+    d.send(ev.HostApproved(SID, "late", 5000))  # nothing enables the charger now
+    d.send(ev.CardDeclined(SID, "again"))
+    assert d.s.state is State.REVERSING and d.effects == []
+    d.send(ev.ReverseFailed(SID, "host down"))
+    d.send(ev.Tick(d.now + timedelta(seconds=31)), after_s=31)
+    assert d.effects == [fx.Reverse(SID, SID, 5000, "card declined")]  # retried
+    d.send(ev.Reversed(SID))
+    assert d.s.state is State.DECLINED and d.s.outcome is Outcome.REVERSED
+    assert d.s.message == "Your card declined the payment. Your card has not been charged."
+    assert d.effects == [fx.Enqueue(SID, "session")]
+    assert not any(isinstance(e, fx.EnableCharger | fx.Capture) for e in d.all_effects)
+    d.send(ev.Dismissed(SID))
+    assert d.s.state is State.DONE
+
+
+def test_card_declined_message_is_completed_and_never_empty() -> None:
+    d = Driver().to(State.AUTHORIZING)
+    d.send(ev.CardDeclined(SID, "Your card was removed"))
+    assert d.s.message == "Your card was removed. Your card has not been charged."
+    d = Driver().to(State.AUTHORIZING)
+    d.send(ev.CardDeclined(SID, "  "))
+    assert d.s.message == "Your card declined the payment. Your card has not been charged."
+
+
+def test_recover_while_reversing_a_card_decline_resends_it() -> None:
+    d = Driver().to(State.AUTHORIZING)
+    d.send(ev.CardDeclined(SID, "Your card declined the payment."))
+    recover(d)
+    assert d.s.state is State.REVERSING
+    assert d.effects == [fx.Reverse(SID, SID, 5000, "card declined")]
+    d.send(ev.Reversed(SID))
+    assert d.s.state is State.DECLINED and d.s.outcome is Outcome.REVERSED
 
 
 def test_decline_ends_without_money_and_queues_the_record() -> None:

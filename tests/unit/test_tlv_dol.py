@@ -161,20 +161,21 @@ def test_hostile_r_apdus_give_typed_errors(answers: list[bytes]) -> None:
     a typed card error or a result, never a crash or a hang."""
     from datetime import date
 
-    from drivers.emv.api import CardError
-    from drivers.emv.kernel import explore_contact, read_contactless
+    from drivers.emv.api import CardError, Interface
+    from drivers.emv.transaction import Transaction
     from drivers.emv.transmit import transmit
 
-    for explore in (lambda t: read_contactless(t, amount_minor=1, currency_numeric="978",
-                                               country_numeric="276", today=date(2026, 1, 1)),
-                    explore_contact):
+    for interface in Interface:
         it = iter(answers * 40)
 
         def raw(apdu: bytes, it=it) -> bytes:
             return next(it, b"\x6a\x82")
 
+        tx = Transaction(lambda a, raw=raw: transmit(raw, a), interface,
+                         pin_entry=lambda req: "1234", today=date(2026, 1, 1))
         with contextlib.suppress(CardError):
-            explore(lambda a: transmit(raw, a))
+            tx.run(1, "978")
+        tx.complete(True, bytes.fromhex("910A") + bytes(10) + answers[0][:20])
 
 
 def test_ca_key_store(tmp_path) -> None:
