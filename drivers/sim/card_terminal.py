@@ -1,48 +1,45 @@
-"""A simulated card terminal: :meth:`present` taps a :class:`SimCard`; a waiting
-:meth:`read_card` takes it and returns its outcome (or fails as the card is told to).
-
-v0, no real kernel: a card whose CVM is offline PIN has its PIN asked through ``pin_entry``
-and compared here (a wrong PIN costs a try; the try counter lives per card in the terminal, as
-it would on the card, and a right PIN resets it); a contact card then waits for
-:meth:`complete`, which agrees with the host unless the card is told to decline at the end
-(``declines_at_completion``).
+"""A simulated card terminal for the demo and the headless tests: :meth:`present` taps or
+inserts a :class:`SimCard`; a waiting :meth:`read_card` runs the real terminal kernel
+(:class:`~drivers.emv.transaction.Transaction`) against the card's virtual EMV application in
+process: the same selection, ODA, CVM (offline PIN through ``pin_entry``), GENERATE AC and, for a
+contact card, issuer authentication and second GENERATE AC in :meth:`complete` as on a real
+reader. Only PC/SC is missing. Each card keeps its application (ATC, PIN try counter) across
+reads, as a plastic card would.
 """
 
 from __future__ import annotations
 
-import hmac
-import secrets
 import threading
 import time
-from datetime import date
+from pathlib import Path
 
-from drivers.emv.api import (
-    CardOutcome,
-    CardRemoved,
-    CardUnreadable,
-    Completion,
-    Cvm,
-    Interface,
-    NoCard,
-    PinEntry,
-    PinRequest,
-)
+from drivers import iso4217
+from drivers.emv.api import CardOutcome, CardRemoved, Completion, NoCard, PinEntry
+from drivers.emv.capk import CaKeyStore
+from drivers.emv.transaction import TerminalConfig, Transaction
+from drivers.emv.transmit import transmit
 from drivers.sim.cards import SimCard
-from drivers.sim.cryptogram import card_icc_data
+from drivers.sim.emv_card import CardLeft, EmvCardApp
+
+TEST_CA_KEYS = Path(__file__).resolve().parents[2] / "resources" / "ca_keys.json"
 
 
 class SimCardTerminal:
-    def __init__(self, read_delay_s: float = 0.0) -> None:
+    def __init__(self, read_delay_s: float = 0.0, ca_keys: CaKeyStore | None = None,
+                 terminal: TerminalConfig | None = None) -> None:
         self.read_delay_s = read_delay_s
+        self.ca_keys = ca_keys if ca_keys is not None else (
+            CaKeyStore.load(TEST_CA_KEYS) if TEST_CA_KEYS.exists() else CaKeyStore([]))
+        self.terminal = terminal or TerminalConfig()
         self._cond = threading.Condition()
         self._card: SimCard | None = None
         self._reading = False
         self._cancelled = False
         self._closed = False
         self.reads = 0
-        self._atc: dict[str, int] = {}  # application transaction counter per card
-        self._pin_tries: dict[str, int] = {}  # offline PIN try counter per card
-        self._waiting: SimCard | None = None  # a contact card waiting for complete()
+        self._apps: dict[str, EmvCardApp] = {}
+        self._waiting: Transaction | None = None  # a contact card waiting for complete()
+        self.last: Transaction | None = None
 
     def present(self, card: SimCard) -> None:
         """A card is tapped or inserted. It stays until a read takes it or it is removed."""
@@ -63,9 +60,9 @@ class SimCardTerminal:
 
     def read_card(self, amount_minor: int, currency: str, timeout_s: float,
                   pin_entry: PinEntry | None = None) -> CardOutcome:
+        self.complete(False, b"")  # a card left waiting by an abandoned session: its AAC
         end = time.monotonic() + timeout_s
         with self._cond:
-            self._waiting = None  # a new read: an earlier card can no longer be completed
             self._reading, self._cancelled = True, False
             try:
                 while self._card is None:
@@ -76,58 +73,33 @@ class SimCardTerminal:
                         raise NoCard("No card was presented.")
                     self._cond.wait(left)
                 card, self._card = self._card, None
+                app = self._apps.setdefault(card.name, EmvCardApp(card))
             finally:
                 self._reading = False
         self.reads += 1
         if self.read_delay_s:
             time.sleep(self.read_delay_s)
-        if card.behaviour == "removed":
-            raise CardRemoved("The card was removed too early. Please try again.")
-        if card.behaviour == "garbage":
-            raise CardUnreadable("This card cannot be read. Please try another card.")
-        if card.cvm is Cvm.OFFLINE_PIN:
-            self._verify_offline_pin(card, pin_entry)  # raises when it fails or is cancelled
-        contact = card.interface is Interface.CONTACT
-        with self._cond:
-            atc = self._atc[card.name] = self._atc.get(card.name, 0x20) + 1
-            self._waiting = card if contact else None
-        icc = card_icc_data(card.pan, card.psn, atc, amount_minor, currency,
-                            secrets.token_bytes(4), date.today())
-        return CardOutcome(pan=card.pan, expiry=card.expiry, scheme=card.scheme,
-                           interface=card.interface, cvm=card.cvm, icc_data=icc,
-                           pan_sequence=card.psn, needs_completion=contact)
 
-    def _verify_offline_pin(self, card: SimCard, pin_entry: PinEntry | None) -> None:
-        """The card's VERIFY: ask the driver until the PIN is right or no try is left."""
-        if pin_entry is None:
-            raise CardUnreadable("This card needs a PIN, which this terminal cannot ask for.")
-        expected = card.offline_pin or card.pin
-        initial = card.pin_tries
-        wrong = False
-        while True:
-            with self._cond:
-                tries = self._pin_tries.get(card.name, initial)
-            if tries <= 0:
-                raise CardUnreadable("PIN tries exceeded")
-            pin = pin_entry(PinRequest(offline=True, tries_left=tries, wrong=wrong))
-            ok = hmac.compare_digest(pin.encode(), expected.encode())
-            del pin
-            with self._cond:
-                self._pin_tries[card.name] = initial if ok else tries - 1
-            if ok:
-                return
-            wrong = True
+        def raw(apdu: bytes) -> bytes:
+            try:
+                return app.apdu(apdu)
+            except CardLeft:
+                raise CardRemoved("The card was removed too early. Please try again.") from None
+
+        tx = self.last = Transaction(lambda apdu: transmit(raw, apdu), card.interface,
+                                     terminal=self.terminal, ca_keys=self.ca_keys,
+                                     pin_entry=pin_entry)
+        outcome = tx.run(amount_minor, iso4217.NUMERIC.get(currency, "978"))
+        with self._cond:
+            self._waiting = tx if outcome.needs_completion else None
+        return outcome
 
     def complete(self, approved: bool, issuer_data: bytes) -> Completion:
-        """The second GENERATE AC of the contact card the last read left waiting: a TC when
-        the host approved (and the card is not told to decline then), else an AAC."""
         with self._cond:
-            card, self._waiting = self._waiting, None
-        if card is None:
+            tx, self._waiting = self._waiting, None
+        if tx is None:
             return Completion(approved)
-        if approved and getattr(card, "declines_at_completion", False):
-            return Completion(False, "Your card declined the payment.")
-        return Completion(approved, "" if approved else "The payment was declined.")
+        return tx.complete(approved, issuer_data)
 
     def cancel(self) -> None:
         """Abort a waiting read (it raises :class:`NoCard`); no effect when none waits."""

@@ -44,6 +44,7 @@ class SimCard:
     leave_at: str = ""  # where a "removed" card leaves ("": first GENERATE AC, contactless GPO)
     issuer_auth_in_genac: bool = False  # ARPC in CDOL2 (tag 91), no EXTERNAL AUTHENTICATE
     issuer_script: bool = False  # the host simulator sends an issuer script (tag 72)
+    declines_at_completion: bool = False  # an AAC at the second GENERATE AC, whatever the host
 
     def __post_init__(self) -> None:
         contact = self.interface is Interface.CONTACT
@@ -99,6 +100,8 @@ _CARDS = [
             offline_pin="4321"),
     SimCard("visa_script", "Visa chip, issuer script", "4761739001010051", "2910", "visa",
             Interface.CONTACT, Cvm.NO_CVM, issuer_script=True),
+    SimCard("visa_declines_at_end", "Visa chip, declines at the end", "4761739001010085",
+            "2910", "visa", Interface.CONTACT, Cvm.NO_CVM, declines_at_completion=True),
     SimCard("visa_contactless_pin", "Visa contactless, online PIN", "4761739001010069", "2910",
             "visa", Interface.CONTACTLESS, Cvm.ONLINE_PIN, pin="1234"),
 ]

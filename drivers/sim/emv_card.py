@@ -554,4 +554,5 @@ class EmvCardApp:
         if self._issuer_auth:
             self.last_online_atc = self.atc
         return (values["8A"] in APPROVED_ARCS and not self.blocked
+                and not self.card.declines_at_completion
                 and (self._issuer_auth is True or not required))

@@ -217,6 +217,7 @@ class HostSimulator:
                 except ValueError:
                     valid, resp = False, b""
                 msg["arqc_ok"] = valid
+                msg["pin_tries_exceeded"] = _pin_tries_exceeded(bytes.fromhex(f["55"]))
                 icc_response = resp.hex().upper()
             if f.get("52"):
                 try:
@@ -280,6 +281,8 @@ class HostSimulator:
         if (card is not None and card.pin and code == APPROVED and pin != card.pin
                 and (pin or card.cvm is Cvm.ONLINE_PIN)):
             code = "55"
+        if msg.get("pin_tries_exceeded") and code == APPROVED:
+            code = "75"  # the card blocked its offline PIN during this transaction
         if msg.get("arqc_ok") is False and code == APPROVED:
             code = "05"  # the card's cryptogram does not verify: not the genuine card
         if ref in self._ledger:  # a reversal for this ref arrived first: never approve it
@@ -330,3 +333,12 @@ class HostSimulator:
             return {"ok": False, "code": "12", "message": "already captured"}
         self._ledger[ref] = replace(e, reversed=True, operations=(*e.operations, "reverse"))
         return {"ok": True, "code": APPROVED, "message": "reversed"}
+
+
+def _pin_tries_exceeded(icc_data: bytes) -> bool:
+    """The TVR (95) in the request says "PIN try limit exceeded" (byte 3, 0x20)."""
+    try:
+        tvr = tlv.flatten(tlv.parse(icc_data)).get(0x95, b"")
+    except tlv.TlvError:
+        return False
+    return len(tvr) == 5 and bool(tvr[2] & 0x20)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -13,9 +12,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from drivers.acquirer.codes import message_for
 from drivers.emv.api import Cvm, Interface
 from drivers.sim.card_terminal import SimCardTerminal
-from drivers.sim.cards import TEST_CARDS, SimCard
+from drivers.sim.cards import TEST_CARDS
 from drivers.sim.charger import SimCharger
 from drivers.sim.clock import SimClock
 from drivers.sim.host import HostSimulator
@@ -117,19 +117,6 @@ def test_online_pin_then_decline_for_a_wrong_pin(rig: Rig, host: HostSimulator) 
 OFFLINE_PIN_CARD = "visa_contact_sda_pin"
 
 
-@dataclass(frozen=True, repr=False)
-class DecliningCard(SimCard):
-    """A chip card that lets the host approve, then refuses in its second GENERATE AC."""
-
-    declines_at_completion: bool = True
-
-
-def declining_card() -> DecliningCard:
-    base = SimCard("declines_at_end", "Declines at the end", "4761739001010085", "2910", "visa",
-                   Interface.CONTACT, Cvm.NO_CVM)
-    return DecliningCard(**{f.name: getattr(base, f.name) for f in fields(SimCard)})
-
-
 def wait_for_pin_prompt(rig: Rig, text: str) -> Session:
     rig.until(lambda: (a := rig.rt.runner.active()) is not None
               and a.state is State.PIN_ENTRY and a.message == text, f"the prompt {text!r}")
@@ -167,17 +154,21 @@ def test_offline_pin_wrong_then_right_charges_and_captures(rig: Rig, host: HostS
     check_settled(journal_path, host)
 
 
-def test_offline_pin_tries_exceeded_ends_without_a_request(rig: Rig,
-                                                           host: HostSimulator) -> None:
+def test_offline_pin_tries_exceeded_goes_online_and_the_issuer_declines(
+        rig: Rig, host: HostSimulator) -> None:
+    """Three wrong PINs block the card's PIN; the CVM fails and the TVR says why; the kernel
+    goes online as EMV wants and the issuer declines (75). No hold is left."""
     s = rig.rt.runner.start_session(1)
     rig.terminal.present(TEST_CARDS[OFFLINE_PIN_CARD])
     for prompt in ("", "Wrong PIN. 2 tries left.",
                    "Wrong PIN. Last try before your PIN is blocked."):
         wait_for_pin_prompt(rig, prompt)
         rig.rt.adapters.submit_pin(s.id, "0000")
-    failed = rig.reach(State.ERROR)
-    assert failed.message == "PIN tries exceeded" and failed.outcome is Outcome.ABORTED
-    assert s.id not in host.ledger()
+    failed = rig.reach(State.DECLINED)
+    assert failed.message == message_for("75") and failed.outcome is Outcome.DECLINED
+    assert host.ledger()[s.id].response_code == "75" and not host.ledger()[s.id].open
+    tx = rig.terminal.last
+    assert tx is not None and "PIN try limit exceeded" in tx.tvr
 
 
 def test_cancel_at_the_offline_pin_pad_frees_the_reader(rig: Rig, host: HostSimulator) -> None:
@@ -195,7 +186,7 @@ def test_cancel_at_the_offline_pin_pad_frees_the_reader(rig: Rig, host: HostSimu
 def test_card_declining_after_approval_reverses_the_hold(rig: Rig, host: HostSimulator,
                                                          journal_path: Path) -> None:
     s = rig.rt.runner.start_session(1)
-    rig.terminal.present(declining_card())
+    rig.terminal.present(TEST_CARDS["visa_declines_at_end"])
     declined = rig.reach(State.DECLINED)
     assert declined.message == ("Your card declined the payment. "
                                 "Your card has not been charged.")

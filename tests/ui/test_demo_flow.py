@@ -12,7 +12,7 @@ import logging
 import subprocess
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -22,9 +22,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QLineEdit, QPushButton, QStackedWidget, QWidget
 from pytestqt.qtbot import QtBot
 
-from drivers.emv.api import Cvm, Interface
+from drivers.emv.api import Cvm
 from drivers.sim.card_terminal import SimCardTerminal
-from drivers.sim.cards import TEST_CARDS, SimCard
+from drivers.sim.cards import TEST_CARDS
 from kiosk.billing.money import format_money, round_to_minor
 from kiosk.config import parse_config
 from kiosk.runtime import Runtime, build_runtime
@@ -391,15 +391,8 @@ def test_cancel_at_the_offline_pin_pad_returns_to_idle(k: Kiosk) -> None:
     k.qtbot.waitUntil(lambda: not terminal.waiting, timeout=WAIT_MS)
 
 
-@dataclass(frozen=True, repr=False)
-class DecliningCard(SimCard):
-    declines_at_completion: bool = True
-
-
 def test_a_card_declining_after_approval_shows_a_decline(k: Kiosk) -> None:
-    base = SimCard("declines_at_end", "Declines at the end", "4761739001010085", "2910",
-                   "visa", Interface.CONTACT, Cvm.NO_CVM)
-    card = DecliningCard(**{f.name: getattr(base, f.name) for f in fields(SimCard)})
+    card = TEST_CARDS["visa_declines_at_end"]
     k.click("pay_button")
     k.wait_page("card_page")
     terminal = k.runtime.card_terminal
