@@ -17,15 +17,21 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from drivers.emv.capk import CaKeyStore
+from drivers.pcsc.terminal import PcscCardTerminal
 from drivers.sim.card_terminal import SimCardTerminal
 from drivers.sim.cards import TEST_CARDS
 from drivers.sim.charger import SimCharger
 from drivers.sim.clock import SimClock
+from drivers.sim.emv_card import EmvCardApp
+from drivers.sim.vpcd import VirtualCard
 from kiosk.config import parse_config
 from kiosk.logs import setup_logging
 from kiosk.runtime import build_runtime
 from kiosk.session import events as ev
 from kiosk.session.machine import State
+from tests.support.cards import CA_KEYS
+from tests.support.pcsc import READER
 
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 READINGS = 5
@@ -52,13 +58,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--crash-at", type=int, default=0)
     p.add_argument("--phase", choices=["before_commit", "after_commit"], default="after_commit")
     p.add_argument("--log", type=Path, help="write DEBUG JSON-lines logs here")
+    p.add_argument("--vpcd", action="store_true",
+                   help="the card on vsmartcard's vpcd reader, read through pcscd (PC/SC)")
     args = p.parse_args(argv)
     if args.log:
         setup_logging("DEBUG", args.log)
 
     clock = SimClock(T0 if args.mode == "run" else T0 + timedelta(days=1))
     charger = SimCharger(connectors=(1,), auto=False, clock=clock)
-    terminal = SimCardTerminal()
+    terminal: SimCardTerminal | PcscCardTerminal
+    virtual: VirtualCard | None = None
+    if args.vpcd:
+        terminal = PcscCardTerminal(READER, ca_keys=CaKeyStore.load(CA_KEYS))
+    else:
+        terminal = SimCardTerminal()
     rt = build_runtime(parse_config(config_text(args.host_port)), clock=clock.now,
                        journal_path=args.journal, card_terminal=terminal, charger=charger)
     if args.crash_at:
@@ -71,7 +84,12 @@ def main(argv: list[str] | None = None) -> int:
         rt.recover()
     else:
         rt.runner.start_session(1)
-        terminal.present(TEST_CARDS[args.card])
+        if isinstance(terminal, SimCardTerminal):
+            terminal.present(TEST_CARDS[args.card])
+        else:
+            app = EmvCardApp(TEST_CARDS[args.card])
+            virtual = VirtualCard(app.apdu, atr=app.atr)
+            virtual.insert()
 
     done: set[tuple[str, int]] = set()
     readings = 0
@@ -88,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
             continue
         done.add(key)
         if s.state is State.PIN_ENTRY:
-            rt.adapters.submit_pin(s.id, "1234")
+            card = TEST_CARDS[args.card]
+            rt.adapters.submit_pin(s.id, card.offline_pin if s.pin_offline else card.pin)
         elif s.state is State.WAIT_PLUG:
             charger.plug(1)
         elif s.state is State.CHARGING:
@@ -106,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
             done.discard(key)  # waiting on a device: look again next round
     print(json.dumps({"steps": rt.runner.steps, "code": code}), flush=True)
     rt.close()
+    if virtual is not None:
+        virtual.remove()
     return code
 
 

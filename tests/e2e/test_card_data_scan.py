@@ -19,14 +19,19 @@ ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(__file__).with_name("scripted_kiosk.py")
 
 
-@pytest.mark.parametrize("card", ["visa_contactless", "mastercard_pin", "declined_funds"])
-def test_no_card_data_on_disk_after_a_session(card: str, host: HostSimulator,
-                                              tmp_path: Path) -> None:
+@pytest.mark.parametrize(("card", "vpcd"), [
+    ("visa_contactless", False), ("mastercard_pin", False), ("declined_funds", False),
+    ("visa_contactless", True), ("mastercard_contact_cda", True)])
+def test_no_card_data_on_disk_after_a_session(card: str, vpcd: bool, host: HostSimulator,
+                                              tmp_path: Path, request) -> None:
+    """``vpcd``: the card on the real reader stack, with every APDU in the DEBUG log."""
+    if vpcd:
+        request.getfixturevalue("pcscd")
     journal, log = tmp_path / "journal.sqlite", tmp_path / "kiosk.log"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.run(
         [sys.executable, str(SCRIPT), "--journal", str(journal), "--host-port", str(host.port),
-         "--card", card, "--log", str(log)],
+         "--card", card, "--log", str(log), *(["--vpcd"] if vpcd else [])],
         capture_output=True, text=True, timeout=60, env=env, cwd=ROOT, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
     pan = TEST_CARDS[card].pan
@@ -47,6 +52,9 @@ def test_no_card_data_on_disk_after_a_session(card: str, host: HostSimulator,
         j.close()
     log_lines = [json.loads(x) for x in log.read_text().splitlines()]
     assert any("READING_CARD" in x["msg"] for x in log_lines)  # the log did record the session
+    if vpcd:  # the APDUs were logged, card data redacted
+        apdus = [x["msg"] for x in log_lines if x["msg"].startswith("APDU")]
+        assert any("00B2" in a for a in apdus) and any("5A[8 bytes redacted]" in a for a in apdus)
 
     files = [p for p in tmp_path.rglob("*") if p.is_file()]
     assert {journal.name, log.name} <= {p.name for p in files}
