@@ -45,6 +45,7 @@ class SimCard:
     issuer_auth_in_genac: bool = False  # ARPC in CDOL2 (tag 91), no EXTERNAL AUTHENTICATE
     issuer_script: bool = False  # the host simulator sends an issuer script (tag 72)
     declines_at_completion: bool = False  # an AAC at the second GENERATE AC, whatever the host
+    auc: str = "FF00"  # application usage control (9F07): where the card may be used
 
     def __post_init__(self) -> None:
         contact = self.interface is Interface.CONTACT
@@ -100,6 +101,9 @@ _CARDS = [
             offline_pin="4321"),
     SimCard("visa_script", "Visa chip, issuer script", "4761739001010051", "2910", "visa",
             Interface.CONTACT, Cvm.NO_CVM, issuer_script=True),
+    # usable at ATMs only: the Visa denial code makes the terminal ask for an AAC (offline decline)
+    SimCard("visa_atm_only", "Visa chip, ATM only", "4761739001010093", "2910", "visa",
+            Interface.CONTACT, Cvm.NO_CVM, auc="0200"),
     SimCard("visa_declines_at_end", "Visa chip, declines at the end", "4761739001010085",
             "2910", "visa", Interface.CONTACT, Cvm.NO_CVM, declines_at_completion=True),
     SimCard("visa_contactless_pin", "Visa contactless, online PIN", "4761739001010069", "2910",

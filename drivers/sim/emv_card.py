@@ -154,7 +154,7 @@ def _signed_record(card: SimCard) -> bytes:
     items = [(0x5A, bytes.fromhex(pan)),
              (0x57, bytes.fromhex(track2 + ("F" if len(track2) % 2 else ""))),
              (0x5F24, _yymmdd_last_day(card.expiry)), (0x5F25, bytes.fromhex("220101")),
-             (0x5F28, bytes.fromhex("0276")), (0x9F07, bytes.fromhex("FF00")),
+             (0x5F28, bytes.fromhex("0276")), (0x9F07, bytes.fromhex(card.auc)),
              (0x9F08, APP_VERSION.get(card.scheme, b"\x00\x01")), (0x5F20, b"TEST/CARDHOLDER")]
     if card.kernel != "visa_qvsdc":  # qVSDC gives its PSN in the GPO answer
         denial, online, default = (bytes.fromhex(x) for x in IACS.get(card.scheme,

@@ -40,6 +40,7 @@ from drivers.charger.api import (
     StateChanged,
 )
 from drivers.emv.api import (
+    CardDeclined,
     CardError,
     CardOutcome,
     CardTerminal,
@@ -269,7 +270,8 @@ class DeviceAdapters:
                 self._cancelled_reads.discard(e.session_id)
             if not cancelled:
                 msg = str(exc) if isinstance(exc, CardError) and str(exc) else ""
-                self.post(ev.CardFailed(e.session_id, msg or "The card could not be read."))
+                self.post(ev.CardFailed(e.session_id, msg or "The card could not be read.",
+                                        declined=isinstance(exc, CardDeclined)))
             return
         with self._lock:
             self._completion_for = e.session_id if outcome.needs_completion else None

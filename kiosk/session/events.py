@@ -35,6 +35,7 @@ class CardRead(Event):
 class CardFailed(Event):
     session_id: str
     message: str
+    declined: bool = False  # the card itself declined (its AAC): no host request was made
 
 
 @register

@@ -317,6 +317,9 @@ class SessionMachine:
         return s, [fx.Authorize(s.id, s.ref, self.policy.hold_minor)]
 
     def _card_failed(self, s: Session, e: ev.CardFailed) -> Result:
+        if e.declined:  # the card refused offline: a decline the driver should see as one
+            s = self._notice(replace(s, outcome=Outcome.DECLINED), S.DECLINED, e.message)
+            return s, [fx.Enqueue(s.id, "session")]
         return self._notice(replace(s, outcome=Outcome.ABORTED), S.ERROR, e.message), []
 
     def _abort(self, s: Session, e: ev.Event) -> Result:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))  # the repository, for ``drivers``
+from drivers.sim.cards import TEST_CARDS  # noqa: E402 - after the path is set
 
 WARNING = ("TEST KEYS for the kiosk's simulators ONLY: the private keys are public. Never load "
            "this CA into a terminal that reads real cards, never personalise a real card with "
@@ -23,14 +24,12 @@ WARNING = ("TEST KEYS for the kiosk's simulators ONLY: the private keys are publ
 CA_INDEX, RIDS = 0xE1, ("A000000003", "A000000004")  # E1: no scheme test key uses it
 NOTE = "TEST CA of the kiosk's simulators - replace with the schemes' live keys"
 ISSUERS = {"visa_issuer": 1408, "mastercard_issuer": 1152}  # visa's needs a remainder
-CARDS = ("visa_contactless", "mastercard_contact_cda", "visa_contact_online_pin",
-         "visa_expired_issuer", "mastercard_revoked", "visa_contact_sda_pin",
-         "mastercard_contactless")
+CARDS = tuple(TEST_CARDS)  # every virtual card gets its own ICC key
 REVOKED_SERIAL = "DEAD01"  # the issuer certificate of mastercard_revoked
 
 
 def card_entry(i: int, card: str) -> dict[str, str]:
-    return {"issuer": f"{card.partition('_')[0]}_issuer",
+    return {"issuer": f"{TEST_CARDS[card].scheme}_issuer",
             "issuer_cert_serial": REVOKED_SERIAL if card == "mastercard_revoked" else f"{i:06X}",
             "issuer_cert_expiry": "1222" if card == "visa_expired_issuer" else "1234"}
 

@@ -17,6 +17,7 @@ from drivers.acquirer.iso_link import IsoHostLink
 from drivers.acquirer.pin import CounterStore, PinEncryptor
 from drivers.emv import tlv
 from drivers.emv.api import (
+    CardDeclined,
     CardOutcome,
     CardRemoved,
     CardUnreadable,
@@ -37,14 +38,6 @@ from tests.support.cards import CA_KEYS
 from tests.support.pcsc import READER
 
 pytestmark = pytest.mark.usefixtures("pcscd")
-
-
-@pytest.fixture(scope="module")
-def host() -> Iterator[HostSimulator]:
-    sim = HostSimulator()
-    sim.start()
-    yield sim
-    sim.stop()
 
 
 @pytest.fixture
@@ -199,6 +192,15 @@ def test_host_decline_gets_the_cards_aac(terminal, host) -> None:
         _, approved, done, _ = pay(terminal, host, card, "mc-decl")
     assert not approved and not done.approved
     assert final_data(done)[0x9F27] == b"\x00"
+
+
+def test_the_terminal_declines_a_card_its_usage_control_forbids(terminal, host) -> None:
+    """ATM only: the TVR hits the Visa denial code, the first GENERATE AC asks for an AAC."""
+    with Inserted(TEST_CARDS["visa_atm_only"]), pytest.raises(CardDeclined):
+        terminal.read_card(5000, "EUR", 10)
+    tx = terminal.last
+    assert tx is not None and tx.data[0x9F27] == b"\x00"
+    assert "requested service not allowed" in tx.tvr
 
 
 def test_card_pulled_out_mid_transaction(terminal, host) -> None:

@@ -183,6 +183,21 @@ def test_cancel_at_the_offline_pin_pad_frees_the_reader(rig: Rig, host: HostSimu
     rig.reach(State.WAIT_PLUG)
 
 
+def test_a_card_the_kernel_declines_offline_never_reaches_the_host(rig: Rig,
+                                                                     host: HostSimulator) -> None:
+    """An ATM-only card: "requested service not allowed" hits the Visa denial code, the
+    kernel asks for an AAC, the card gives it: a decline, and no request to the host."""
+    s = rig.rt.runner.start_session(1)
+    rig.terminal.present(TEST_CARDS["visa_atm_only"])
+    declined = rig.reach(State.DECLINED)
+    assert declined.message == "Your card declined the payment."
+    assert s.id not in host.ledger()
+    tx = rig.terminal.last
+    assert tx is not None and "requested service not allowed" in tx.tvr
+    rig.rt.runner.post(ev.Dismissed(s.id))
+    assert rig.final().outcome is Outcome.DECLINED
+
+
 def test_card_declining_after_approval_reverses_the_hold(rig: Rig, host: HostSimulator,
                                                          journal_path: Path) -> None:
     s = rig.rt.runner.start_session(1)

@@ -284,6 +284,15 @@ def test_card_removed_shows_the_reason() -> None:
     assert d.s.outcome is Outcome.ABORTED
 
 
+def test_a_card_that_declines_offline_is_a_decline_without_money() -> None:
+    d = Driver()
+    d.send(ev.CardFailed(SID, "Your card declined the payment.", declined=True))
+    assert d.s.state is State.DECLINED and d.s.outcome is Outcome.DECLINED
+    assert d.s.message == "Your card declined the payment."
+    assert d.effects == [fx.Enqueue(SID, "session")]
+    assert not any(isinstance(e, fx.Authorize | fx.Reverse) for e in d.all_effects)
+
+
 def test_host_timeout_reverses() -> None:
     d = Driver().to(State.AUTHORIZING)
     d.send(ev.HostTimedOut(SID))

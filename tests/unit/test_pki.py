@@ -27,6 +27,7 @@ from drivers.emv.oda import (
     verify_sda,
 )
 from drivers.emv.offline_pin import enciphered_pin_data, format2_block
+from drivers.sim.cards import TEST_CARDS
 from drivers.sim.pki import (
     TEST_PKI_PATH,
     Certificate,
@@ -76,13 +77,14 @@ def test_the_committed_test_pki_is_what_the_simulators_need() -> None:
                                                                          (VISA, MC))
     assert {n: (k.size * 8, k.exponent) for n, k in pki.issuers.items()} == {
         "visa_issuer": (1408, 3), "mastercard_issuer": (1152, 3)}
-    assert {n: (k.size * 8, k.exponent) for n, k in pki.icc.items()} == {
-        "visa_contactless": (1024, 3), "mastercard_contact_cda": (1024, 65537),
-        "visa_contact_online_pin": (1024, 3), "visa_expired_issuer": (1024, 3),
-        "mastercard_revoked": (1024, 3), "visa_contact_sda_pin": (1024, 3),
-        "mastercard_contactless": (1024, 3)}
+    assert set(pki.icc) == set(TEST_CARDS)  # every virtual card has its committed ICC key
+    assert {(k.size * 8, k.exponent) for n, k in pki.icc.items()
+            if n != "mastercard_contact_cda"} == {(1024, 3)}
+    assert (pki.icc["mastercard_contact_cda"].size * 8,
+            pki.icc["mastercard_contact_cda"].exponent) == (1024, 65537)
     assert pki.cards["mastercard_revoked"].issuer_cert_serial == bytes.fromhex("DEAD01")
     assert pki.cards["visa_contactless"].issuer_cert_serial == bytes.fromhex("000001")
+    assert pki.cards["visa_expired_issuer"].issuer_cert_expiry == "1222"
     assert len({c.issuer_cert_serial for c in pki.cards.values()}) == len(pki.cards)
     assert set(pki.cards) == set(pki.icc)
 
