@@ -1,7 +1,7 @@
 """The payment host as the application sees it. Every call is idempotent by its reference.
 
-The ISO 8583 link lands with the payment host issue; the simulator implements the same
-interface today. Amounts are integers in the currency's minor unit.
+The ISO 8583 link (:mod:`drivers.acquirer.iso_link`) and the host simulator implement it.
+Amounts are integers in the currency's minor unit.
 """
 
 from __future__ import annotations

@@ -121,4 +121,9 @@ class CardTerminal(Protocol):
         """Abort a pending :meth:`read_card` (it raises :class:`NoCard`)."""
         ...
 
+    @property
+    def available(self) -> bool:
+        """The reader is there (cheap: the screen asks it every refresh)."""
+        ...
+
     def close(self) -> None: ...

@@ -1,16 +1,19 @@
-"""Offline data authentication, first part: certificate recovery and DDA (EMV Book 2, 5–6).
+"""Offline data authentication (EMV Book 2, 5-6; Visa fDDA): certificate recovery and the
+signature checks of SDA, DDA, CDA and fDDA.
 
 * :func:`recover_issuer_key`: the issuer public key certificate (tag 90) under the scheme CA
   key (RID + index from the terminal's CA key list), with the remainder (92) and exponent
-  (9F32); format, expiry and hash are checked.
+  (9F32); format, issuer identifier (the PAN's leading digits), expiry, revocation and hash are
+  checked.
 * :func:`recover_icc_key`: the ICC public key certificate (9F46) under the issuer key, with
   remainder (9F48), exponent (9F47) and the static data to be authenticated (the records the
   AFL marks for ODA, plus the AIP when 9F4A lists it); the PAN in the certificate must match.
 * :func:`verify_dda`: the signed dynamic application data (9F4B) of INTERNAL AUTHENTICATE under
-  the ICC key, over the DDOL data.
+  the ICC key, over the DDOL data; :func:`verify_sda` (93 under the issuer key),
+  :func:`verify_cda` (the GENERATE AC signature with the transaction data hash) and
+  :func:`verify_fdda` (the qVSDC GPO signature).
 
 Every failure is an :class:`OdaError` naming the step (the TVR bit is the kernel's business).
-SDA, CDA and revocation lists come with the rest of the card reader issue.
 """
 
 from __future__ import annotations
@@ -58,9 +61,10 @@ def _key(leftmost: bytes, remainder: bytes, key_len: int, exponent: bytes) -> Pu
 
 
 def recover_issuer_key(cert: bytes, remainder: bytes, exponent: bytes, ca: PublicKey,
-                       today: date, revoked: Callable[[bytes], bool] = lambda s: False
-                       ) -> PublicKey:
-    """``revoked(serial)``: the certificate revocation list of the CA key used."""
+                       today: date, revoked: Callable[[bytes], bool] = lambda s: False,
+                       pan: str | None = None) -> PublicKey:
+    """``revoked(serial)``: the certificate revocation list of the CA key used; ``pan``: the
+    card's, whose leading digits must be the certificate's issuer identifier."""
     p = _recover(cert, ca, "issuer certificate")
     n = len(p)
     if p[1] != 0x02:
@@ -71,6 +75,9 @@ def recover_issuer_key(cert: bytes, remainder: bytes, exponent: bytes, ca: Publi
     digest = hashlib.sha1(p[1:n - 21] + remainder + exponent).digest()  # noqa: S324 - EMV
     if digest != p[n - 21:n - 1]:
         raise OdaError("issuer certificate: hash does not match")
+    issuer_id = p[2:6].hex().upper().rstrip("F")
+    if pan is not None and not (len(issuer_id) >= 3 and pan.startswith(issuer_id)):
+        raise OdaError("issuer certificate: issuer identifier does not match the PAN")
     if _expired(p[6:8], today):
         raise OdaError("issuer certificate: expired")
     if revoked(p[8:11]):

@@ -269,7 +269,7 @@ class Transaction:
                 raise oda.OdaError(str(exc)) from None
             self._issuer_key = oda.recover_issuer_key(
                 self.data[0x90], self.data.get(0x92, b""), self.data[0x9F32], ca, self.today,
-                revoked=lambda serial: self.ca_keys.is_revoked(rid, index, serial))
+                revoked=lambda serial: self.ca_keys.is_revoked(rid, index, serial), pan=self.pan)
         return self._issuer_key
 
     def _icc(self) -> oda.PublicKey:

@@ -10,7 +10,7 @@ from drivers import iso4217
 from drivers.emv.api import CardOutcome, Completion, Interface, PinEntry
 from drivers.emv.capk import CaKeyStore
 from drivers.emv.transaction import TerminalConfig, Transaction
-from drivers.pcsc.reader import CardLink, wait_for_card
+from drivers.pcsc.reader import CardLink, ReaderWatch, wait_for_card
 
 
 def is_contactless(atr: bytes) -> bool:
@@ -28,6 +28,14 @@ class PcscCardTerminal:
         self._pending: tuple[Transaction, CardLink] | None = None
         self.last_apdus = 0
         self.last: Transaction | None = None  # for benchmarks and card-info: the last kernel run
+        self._watch: ReaderWatch | None = None
+
+    @property
+    def available(self) -> bool:
+        """The reader is there (pcscd up, reader plugged in); watched from the first ask on."""
+        if self._watch is None:
+            self._watch = ReaderWatch(self.reader_name, poll_s=1.0)
+        return self._watch.reader_present
 
     def read_card(self, amount_minor: int, currency: str, timeout_s: float,
                   pin_entry: PinEntry | None = None) -> CardOutcome:
@@ -68,3 +76,5 @@ class PcscCardTerminal:
     def close(self) -> None:
         self._cancel.set()
         self.complete(False, b"")
+        if self._watch is not None:
+            self._watch.stop()

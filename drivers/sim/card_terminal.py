@@ -53,6 +53,11 @@ class SimCardTerminal:
             self._cond.notify_all()
 
     @property
+    def available(self) -> bool:
+        with self._cond:
+            return not self._closed
+
+    @property
     def waiting(self) -> bool:
         """A read is waiting for a card (the demo shows its card buttons then)."""
         with self._cond:
@@ -112,3 +117,8 @@ class SimCardTerminal:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
+
+    def reopen(self) -> None:
+        """The simulated reader is back (after :meth:`close`)."""
+        with self._cond:
+            self._closed = False

@@ -1,9 +1,9 @@
 """The simulated test cards: what a card read returns, how the host simulator answers, and how
 the virtual EMV card (:mod:`drivers.sim.emv_card`) is personalised.
 
-Test numbers only (Luhn-valid, from the schemes' public test ranges). ``cvm`` is what the v0
-:class:`~drivers.sim.card_terminal.SimCardTerminal` reports; the virtual card says the same in
-its CVM list (8E) or, contactless Visa, its CTQ. Fields left empty take the usual values of the
+Test numbers only (Luhn-valid, from the schemes' public test ranges). ``cvm`` is the card's
+cardholder verification as the host simulator knows it; the virtual card says it in its CVM
+list (8E) or, contactless Visa, its CTQ. Fields left empty take the usual values of the
 card's kind (:meth:`SimCard.__post_init__`), so a card names only what makes it special.
 """
 

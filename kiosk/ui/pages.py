@@ -128,6 +128,7 @@ class Page(QWidget):
 
 # --- idle --------------------------------------------------------------------------------
 MAX_PRICE_LINES = 4
+MSG_NO_READER = "The card reader is not available right now. Please try again later."
 QR_SIZE = 210
 
 class IdlePage(Page):
@@ -152,10 +153,14 @@ class IdlePage(Page):
 
         self.hold_label = make_label("", "body", "hold_label", wrap=True)
         self.box.addWidget(self.hold_label)
-        self.box.addWidget(make_label(
+        self.steps_label = make_label(
             "1  Press Start   \u00b7   2  Tap or insert your card   \u00b7   3  Plug in your car"
-            "   \u00b7   4  Press Stop when done", "muted", "steps_label", wrap=True))
+            "   \u00b7   4  Press Stop when done", "muted", "steps_label", wrap=True)
+        self.box.addWidget(self.steps_label)
         self.box.addStretch(1)
+        self.reader_label = make_label(MSG_NO_READER, "notice", "reader_missing_label", wrap=True)
+        self.reader_label.hide()
+        self.box.addWidget(self.reader_label)
         self.notice_label = make_label("", "notice", "idle_notice", wrap=True)
         self.notice_label.hide()
         self.box.addWidget(self.notice_label)
@@ -167,7 +172,10 @@ class IdlePage(Page):
     def refresh_prices(self) -> None:
         """The prices of the tariff valid now (a scheduled change shows without a restart)."""
         shown = self.runtime.price_display()
-        self.pay_button.setEnabled(shown is not None)
+        reader = self.runtime.card_terminal.available
+        self.pay_button.setEnabled(shown is not None and reader)
+        self.reader_label.setVisible(not reader)  # in the steps' place: no start without it
+        self.steps_label.setVisible(reader)
         if shown is None:
             self.price_label.setText("No price is set for this time.")
             for label in self.extra_labels:

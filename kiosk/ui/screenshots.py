@@ -18,6 +18,7 @@ from pathlib import Path
 from PySide6.QtCore import QCoreApplication, QEventLoop
 from PySide6.QtWidgets import QApplication, QPushButton
 
+from drivers.sim.card_terminal import SimCardTerminal
 from drivers.sim.cards import TEST_CARDS
 from kiosk.config import RESOURCES, parse_config
 from kiosk.runtime import build_runtime
@@ -107,6 +108,13 @@ def shoot(outdir: Path) -> list[Path]:
             # a paid session: contactless card, plug in, charge, stop, receipt
             s.page("idle_page")
             s.save("idle_page")
+            terminal = runtime.card_terminal
+            if isinstance(terminal, SimCardTerminal):  # the reader gone: the idle page says so
+                terminal.close()
+                window.refresh()
+                s.save("idle_page_no_reader")
+                terminal.reopen()
+                window.refresh()
             s.click("pay_button")
             s.page("card_page")
             s.save("card_page")

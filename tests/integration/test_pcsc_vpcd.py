@@ -207,3 +207,40 @@ def test_a_reader_that_is_not_there(pcscd) -> None:
 
     with pytest.raises(ReaderUnavailable, match="No card reader matching"):
         read(PcscCardTerminal("Reader that was unplugged"))
+
+
+def test_reader_watch_reports_cards_and_a_lost_reader(pcscd, insert) -> None:
+    """Card in, card out (without touching the card), the reader gone with pcscd and back."""
+    from queue import Queue
+
+    from drivers.pcsc.reader import ReaderEvent, ReaderWatch
+
+    events: Queue[ReaderEvent] = Queue()
+    watch = ReaderWatch(READER, events.put, poll_s=0.05)
+    terminal = PcscCardTerminal(READER)
+    try:
+        assert watch.reader_present and not watch.card_present and events.empty()
+        assert terminal.available
+        vc = insert("visa_contactless")
+        assert events.get(timeout=5) is ReaderEvent.CARD_IN
+        assert vc.apdus == 0  # nothing was sent to the card
+        vc.remove()
+        assert events.get(timeout=5) is ReaderEvent.CARD_OUT
+        pcscd.stop()
+        try:
+            assert events.get(timeout=5) is ReaderEvent.READER_LOST
+            end = time.monotonic() + 5
+            while terminal.available and time.monotonic() < end:
+                time.sleep(0.05)
+            assert not terminal.available
+        finally:
+            pcscd.start()
+        assert events.get(timeout=5) is ReaderEvent.READER_BACK
+    finally:
+        watch.stop()
+        terminal.close()
+    missing = ReaderWatch("Reader that was unplugged", events.put, poll_s=0.05)
+    try:
+        assert events.get(timeout=5) is ReaderEvent.READER_LOST and not missing.reader_present
+    finally:
+        missing.stop()

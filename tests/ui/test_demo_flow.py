@@ -426,6 +426,21 @@ def test_idle_page_shows_prices_and_the_hold(k: Kiosk) -> None:
     assert pay.height() >= 80
 
 
+def test_a_missing_reader_disables_start_and_says_so(k: Kiosk,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    assert k.button("pay_button").isEnabled()
+    assert not k.label("reader_missing_label").isVisible()
+    monkeypatch.setattr(SimCardTerminal, "available", property(lambda self: False))
+    k.window.refresh()
+    assert not k.button("pay_button").isEnabled()
+    assert k.label("reader_missing_label").isVisible()
+    assert "card reader" in k.label("reader_missing_label").text()
+    monkeypatch.undo()
+    k.window.refresh()  # back: the driver can start again
+    assert k.button("pay_button").isEnabled()
+    assert not k.label("reader_missing_label").isVisible()
+
+
 def test_bridge_close_unhooks_from_the_runner(k: Kiosk, qtbot: QtBot) -> None:
     runner = k.runtime.runner
     extra = Bridge(k.runtime)

@@ -170,3 +170,41 @@ def test_selection_on_hostile_answers(answers: list[bytes]) -> None:
     for find in (selection.contact_candidates, selection.contactless_candidates):
         with contextlib.suppress(CardUnreadable, tlv.TlvError):
             find(lambda apdu: next(it, b"\x6a\x82"))
+
+
+def exchange(*answers: bytes):
+    """A raw card link answering in order, recording the commands."""
+    sent: list[bytes] = []
+    queue = list(answers)
+
+    def raw(apdu: bytes) -> bytes:
+        sent.append(apdu)
+        return queue.pop(0)
+    return raw, sent
+
+
+def test_transmission_layer_t0_procedures() -> None:
+    from drivers.emv.transmit import MAX_CHAIN, transmit
+
+    select = bytes.fromhex("00A4040007A000000003101000")
+    raw, sent = exchange(b"\x61\x04", b"\x6f\x02\x84\x00\x61\x02", b"\x90\x00\x90\x00")
+    assert transmit(raw, select) == bytes.fromhex("6F0284009000") + b"\x90\x00"
+    assert sent[1:] == [bytes.fromhex("00C0000004"), bytes.fromhex("00C0000002")]
+    raw, sent = exchange(b"\x6c\x1a", bytes(26) + b"\x90\x00")  # wrong Le: sent again
+    assert transmit(raw, bytes.fromhex("00B2010C00")) == bytes(26) + b"\x90\x00"
+    assert sent[1] == bytes.fromhex("00B2010C1A")
+    # a warning without data on a case 4 command: the data is fetched, the warning kept
+    raw, sent = exchange(b"\x62\x83", b"\x6c\x03", b"\x6f\x01\x00\x90\x00")
+    assert transmit(raw, select) == b"\x6f\x01\x00\x62\x83"
+    assert sent[1:] == [bytes.fromhex("00C0000000"), bytes.fromhex("00C0000003")]
+    raw, _ = exchange(b"\x62\x83", b"\x6a\x82")  # nothing to fetch: the warning alone
+    assert transmit(raw, select) == b"\x62\x83"
+    raw, sent = exchange(b"\x63\xc2")  # VERIFY is case 3: its 63Cx is the answer itself
+    assert transmit(raw, bytes.fromhex("002000800824" + "1234FFFFFFFFFF")) == b"\x63\xc2"
+    assert len(sent) == 1
+    raw, _ = exchange(*[b"\x61\x01"] * (MAX_CHAIN + 2))
+    with pytest.raises(CardUnreadable):
+        transmit(raw, select)  # endless chaining is cut
+    raw, _ = exchange(b"\x90")
+    with pytest.raises(CardUnreadable, match="no SW"):
+        transmit(raw, select)

@@ -117,6 +117,11 @@ def test_a_short_issuer_key_fits_the_certificate_without_remainder() -> None:
     assert c.remainder == b"" and c.exponent == b"\x03"
     assert recover_issuer_key(c.cert, c.remainder, c.exponent, ca.public, TODAY) == \
         issuer.public
+    assert recover_issuer_key(c.cert, c.remainder, c.exponent, ca.public, TODAY,
+                              pan="4761739001010119") == issuer.public
+    with pytest.raises(OdaError, match="issuer identifier does not match the PAN"):
+        recover_issuer_key(c.cert, c.remainder, c.exponent, ca.public, TODAY,
+                           pan="5413330089020011")
 
 
 def test_an_expired_issuer_certificate_fails() -> None:
