@@ -29,7 +29,6 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
 
 from drivers.emv import cvm, dol, oda, risk, selection, tlv
 from drivers.emv.api import (
@@ -110,6 +109,9 @@ class Transaction:
         self._issuer_key: oda.PublicKey | None = None
         self._icc_key: oda.PublicKey | None = None
         self._waiting = False  # the card waits for complete()
+        self._static_ok = True  # every record marked for ODA is a 70 template
+        self.amount_minor = 0
+        self.pdol_tvr = self._tvr_online = bytes(5)  # the TVR the card's cryptogram covers
         self.script_results = b""
 
     # --- the terminal's data ---------------------------------------------------------------
@@ -151,31 +153,36 @@ class Transaction:
         except tlv.TlvError as exc:
             raise CardUnreadable(f"{UNREADABLE} ({exc})") from None
 
-    def inspect(self) -> dict[str, Any]:
+    def inspect(self) -> OdaReport:
         """Selection, GPO, records and offline data authentication (no GENERATE AC)."""
         self._terminal_values(0, "978")
         try:
-            if self.interface is Interface.CONTACT:
-                self.candidates = selection.contact_candidates(self.transmit, self.aids,
-                                                               self.confirm)
-                self.offered = list(self.candidates)
-                self._select_and_gpo()
-                self._read_records()
-                self._offline_data_authentication()
+            self._select_and_read()
+            if self._qvsdc:
+                self._fdda()
             else:
-                self.candidates = selection.contactless_candidates(self.transmit, self.aids)
-                self.offered = list(self.candidates)
-                self._select_and_gpo()
-                self._read_records()
-                if self.candidate and self.candidate.kernel == 3:
-                    self._fdda()
-                else:
-                    self._offline_data_authentication()
+                self._offline_data_authentication()
         except tlv.TlvError as exc:
             raise CardUnreadable(f"{UNREADABLE} ({exc})") from None
-        return {"oda": self.oda, "tvr": bytes(self.tvr)}
+        return self.oda
 
     # --- selection, GPO, records -----------------------------------------------------------
+    def _select_and_read(self) -> None:
+        if self.interface is Interface.CONTACT:
+            found = selection.contact_candidates(self.transmit, self.aids, self.confirm)
+        else:
+            found = selection.contactless_candidates(self.transmit, self.aids)
+        self.candidates, self.offered = list(found), found
+        self._select_and_gpo()
+        if self._qvsdc and 0x9F26 not in self.data:  # not a qVSDC answer (MSD, VSDC)
+            raise CardUnreadable(MSG_INSERT)
+        self._read_records()
+
+    @property
+    def _qvsdc(self) -> bool:
+        return self.interface is Interface.CONTACTLESS and self.candidate is not None \
+            and self.candidate.kernel == 3
+
     def _select_and_gpo(self) -> None:
         """Final selection (Book 1, 12.4): the best candidate; one the card refuses to select or
         whose GPO says "conditions of use not satisfied" is dropped and the next tried."""
@@ -521,10 +528,7 @@ class Transaction:
 
     # --- the paths -------------------------------------------------------------------------
     def _contact(self) -> CardOutcome:
-        self.candidates = selection.contact_candidates(self.transmit, self.aids, self.confirm)
-        self.offered = list(self.candidates)
-        self._select_and_gpo()
-        self._read_records()
+        self._select_and_read()
         self._require(0x5A, 0x5F24, 0x8C, 0x8D)
         self._offline_data_authentication()
         self._restrictions()
@@ -537,16 +541,8 @@ class Transaction:
                           country=self.values[0x9F1A], app_version=self.values.get(0x9F09))
 
     def _contactless(self) -> CardOutcome:
-        self.candidates = selection.contactless_candidates(self.transmit, self.aids)
-        self.offered = list(self.candidates)
-        if not self.candidates:
-            raise CardUnreadable(f"{UNREADABLE} (no application this terminal accepts)")
-        self._select_and_gpo()
-        qvsdc = self.candidate is not None and self.candidate.kernel == 3
-        if qvsdc and 0x9F26 not in self.data:  # not a qVSDC answer (MSD, VSDC): insert it
-            raise CardUnreadable(MSG_INSERT)
-        self._read_records()
-        if not qvsdc:  # Mastercard-style: records, CVM list, GENERATE AC with CDA
+        self._select_and_read()
+        if not self._qvsdc:  # Mastercard-style: records, CVM list, GENERATE AC with CDA
             self._require(0x5A, 0x5F24, 0x8C)
             self._offline_data_authentication()
             self._restrictions()

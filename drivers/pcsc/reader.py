@@ -29,6 +29,7 @@ from drivers.emv.api import CardRemoved, NoCard, ReaderUnavailable
 from drivers.emv.transmit import transmit as t0_transmit
 
 log = logging.getLogger(__name__)
+PROTOCOLS = {scard.SCARD_PROTOCOL_T0: "T=0", scard.SCARD_PROTOCOL_T1: "T=1"}
 
 
 def _readers() -> list[Any]:
@@ -47,6 +48,7 @@ class CardLink:
         self._conn = connection
         self.apdus = 0
         self.atr = bytes(connection.getATR())  # type: ignore[attr-defined]
+        self.protocol = PROTOCOLS.get(connection.getProtocol(), "?")  # type: ignore[attr-defined]
 
     def _raw(self, apdu: bytes) -> bytes:
         try:

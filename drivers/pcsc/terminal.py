@@ -27,6 +27,7 @@ class PcscCardTerminal:
         self._cancel = threading.Event()
         self._pending: tuple[Transaction, CardLink] | None = None
         self.last_apdus = 0
+        self.last_protocol = ""  # what pcscd negotiated with the last card: "T=0" or "T=1"
         self.last: Transaction | None = None  # for benchmarks and card-info: the last kernel run
         self._watch: ReaderWatch | None = None
 
@@ -67,7 +68,7 @@ class PcscCardTerminal:
             self._release(link)
 
     def _release(self, link: CardLink) -> None:
-        self.last_apdus = link.apdus
+        self.last_apdus, self.last_protocol = link.apdus, link.protocol
         link.close()
 
     def cancel(self) -> None:

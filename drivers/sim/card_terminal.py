@@ -12,14 +12,16 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from drivers import iso4217
 from drivers.emv.api import CardOutcome, CardRemoved, Completion, NoCard, PinEntry
 from drivers.emv.capk import CaKeyStore
-from drivers.emv.transaction import TerminalConfig, Transaction
-from drivers.emv.transmit import transmit
 from drivers.sim.cards import SimCard
-from drivers.sim.emv_card import CardLeft, EmvCardApp
+
+if TYPE_CHECKING:  # imported at the first read: start-up does not pay for kernel and cards
+    from drivers.emv.transaction import TerminalConfig, Transaction
+    from drivers.sim.emv_card import EmvCardApp
 
 TEST_CA_KEYS = Path(__file__).resolve().parents[2] / "resources" / "ca_keys.json"
 
@@ -30,7 +32,7 @@ class SimCardTerminal:
         self.read_delay_s = read_delay_s
         self.ca_keys = ca_keys if ca_keys is not None else (
             CaKeyStore.load(TEST_CA_KEYS) if TEST_CA_KEYS.exists() else CaKeyStore([]))
-        self.terminal = terminal or TerminalConfig()
+        self.terminal = terminal
         self._cond = threading.Condition()
         self._card: SimCard | None = None
         self._reading = False
@@ -65,6 +67,10 @@ class SimCardTerminal:
 
     def read_card(self, amount_minor: int, currency: str, timeout_s: float,
                   pin_entry: PinEntry | None = None) -> CardOutcome:
+        from drivers.emv.transaction import Transaction
+        from drivers.emv.transmit import transmit
+        from drivers.sim.emv_card import CardLeft, EmvCardApp
+
         self.complete(False, b"")  # a card left waiting by an abandoned session: its AAC
         end = time.monotonic() + timeout_s
         with self._cond:

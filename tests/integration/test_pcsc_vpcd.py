@@ -62,6 +62,7 @@ def test_contactless_read_over_pcscd(insert) -> None:
     assert (out.pan, out.expiry, out.scheme) == (card.pan, card.expiry, "visa")
     assert issuer_check(out.icc_data, out.pan, True)[0]  # a real ARQC, checked by the issuer
     assert terminal.last_apdus == 6  # PPSE, AID, GPO, the signed record, two certificate ones
+    assert terminal.last_protocol == "T=1"  # the contactless pseudo-ATR offers T=1
     assert terminal.last is not None and terminal.last.oda.ok  # fDDA
 
 
@@ -74,6 +75,7 @@ def test_t0_style_card_with_chained_get_response(insert) -> None:
     assert terminal.last is not None and terminal.last.oda.ok is False  # no CA keys given
     # every answer with data was announced by 61xx and fetched by GET RESPONSE
     assert terminal.last_apdus == vc.apdus and vc.apdus > 20
+    assert terminal.last_protocol == "T=0"  # the contact ATR offers T=0 only
 
 
 def test_card_pulled_out_mid_transaction(insert) -> None:
