@@ -29,10 +29,10 @@ steps = st.sampled_from([1, 25, 100, 500, 60, 300, 900])
 
 
 @st.composite
-def components(draw: Any, kinds: list[str]) -> list[dict[str, Any]]:
+def components(draw: Any, kinds: list[str], step_sizes: Any = steps) -> list[dict[str, Any]]:
     out = []
     for kind in kinds:
-        c = {"type": kind, "price": float(draw(prices)), "step_size": draw(steps)}
+        c = {"type": kind, "price": float(draw(prices)), "step_size": draw(step_sizes)}
         vat = draw(vats)
         if vat is not None:
             c["vat"] = vat
@@ -41,12 +41,12 @@ def components(draw: Any, kinds: list[str]) -> list[dict[str, Any]]:
 
 
 @st.composite
-def tariffs(draw: Any) -> Tariff:
+def tariffs(draw: Any, step_sizes: Any = steps) -> Tariff:
     elements = []
     for _ in range(draw(st.integers(1, 3))):
         kinds = draw(st.lists(st.sampled_from(["ENERGY", "TIME", "PARKING_TIME", "FLAT"]),
                               min_size=1, max_size=3, unique=True))
-        el: dict[str, Any] = {"price_components": draw(components(kinds))}
+        el: dict[str, Any] = {"price_components": draw(components(kinds, step_sizes))}
         r: dict[str, Any] = {}
         if draw(st.booleans()):
             h1, h2 = draw(st.integers(0, 23)), draw(st.integers(0, 23))
@@ -92,9 +92,13 @@ def more(periods: list[Period], kwh: Decimal, h: Decimal) -> list[Period]:
 
 
 @settings(max_examples=300, deadline=None)
-@given(tariffs(), sessions(), st.integers(0, 5000), st.integers(0, 120))
+@given(tariffs(st.just(1)), sessions(), st.integers(0, 5000), st.integers(0, 120))
 def test_more_energy_or_time_never_costs_less(t: Tariff, periods: list[Period], wh: int,
                                               minutes: int) -> None:
+    """Without step sizes. (With them it does not hold, by OCPI's rule: step_size rounds the
+    LAST component of a dimension, so energy moved into a later element with a finer step can
+    lose an earlier element's rounding up: 1 Wh at 0.01/kWh step 25 Wh costs 0.00025, the same
+    plus 1 Wh under a free step-1 element costs 0.00001.)"""
     # kWh restrictions look at the energy before each period: more energy in the LAST period
     # cannot change which element applies to any period
     base = price_periods(t, periods, BERLIN)
