@@ -425,6 +425,8 @@ class PlugPage(Page):
         self.box.addWidget(make_label("Approved. Plug in your car.", "title", "plug_title"))
         self.connector_label = make_label("", "lead", "plug_connector_label", wrap=True)
         self.box.addWidget(self.connector_label)
+        self.box.addWidget(make_label("If your card is in the reader, take it now.", "lead",
+                                      "take_card_label", wrap=True))
         self.box.addWidget(make_label(
             "Charging starts by itself as soon as the car is connected. If no car is connected "
             "in time, the reservation on your card is released.", "body", wrap=True))

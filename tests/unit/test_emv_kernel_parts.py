@@ -208,3 +208,20 @@ def test_transmission_layer_t0_procedures() -> None:
     raw, _ = exchange(b"\x90")
     with pytest.raises(CardUnreadable, match="no SW"):
         transmit(raw, select)
+
+
+def test_the_pin_encipherment_key_certificate_is_preferred_to_the_icc_key() -> None:
+    """9F2D (no static data in its hash) gives the key an offline enciphered PIN goes under."""
+    from drivers.emv.api import Interface
+    from drivers.emv.transaction import Transaction
+    from drivers.sim.pki import generate_rsa, icc_certificate, load_test_pki
+
+    pan = "4761739001010119"
+    issuer, pin_key = load_test_pki().issuers["visa_issuer"], generate_rsa(1024)
+    c = icc_certificate(issuer, pin_key.public, pan=pan, expiry="1230", serial=b"\x00\x00\x01",
+                        static_data=b"")
+    tx = Transaction(lambda apdu: b"\x6d\x00", Interface.CONTACT, today=date(2026, 11, 25))
+    tx.data = {0x5A: bytes.fromhex(pan), 0x9F2D: c.cert, 0x9F2E: c.exponent,
+               0x9F2F: c.remainder}
+    tx._issuer_key = issuer.public
+    assert tx._pin_key() == pin_key.public
