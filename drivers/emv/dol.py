@@ -25,6 +25,15 @@ def parse_dol(dol: bytes) -> list[tuple[int, int]]:
     return out
 
 
+def parse_tag_list(raw: bytes) -> list[int]:
+    """A tag list (Book 3, 5.4: tags without lengths), e.g. the SDA tag list 9F4A."""
+    tags, i = [], 0
+    while i < len(raw):
+        tag, i = _read_tag(raw, i)
+        tags.append(tag)
+    return tags
+
+
 def fit(tag: int, value: bytes, length: int) -> bytes:
     """Truncate or pad ``value`` to ``length`` as its format requires."""
     if tag in NUMERIC:

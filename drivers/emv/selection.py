@@ -154,7 +154,7 @@ def _aid_list(transmit: Transmit, aids: tuple[TerminalAid, ...]) -> list[Candida
                     df.value == t.aid or (t.partial and df.value.startswith(t.aid))):
                 entry = tlv.Tlv(0x61, b"", (tlv.Tlv(0x4F, df.value),
                                             *(prop.children if prop else ())))
-                c = _candidate(entry, (TerminalAid(t.aid, t.scheme, t.partial, t.kernel),))
+                c = _candidate(entry, (t,))
                 if c is not None:
                     found.append(c)
             if not t.partial or df is None:  # partial names: other occurrences may follow

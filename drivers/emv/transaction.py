@@ -241,7 +241,7 @@ class Transaction:
                     self.data[k] = v
         tag_list = self.data.get(0x9F4A)
         if tag_list is not None:
-            if _tag_list(tag_list) == [0x82]:
+            if dol.parse_tag_list(tag_list) == [0x82]:
                 static += self.data[0x82]
             else:  # Book 3: only the AIP may be listed; anything else makes ODA fail
                 oda_ok = False
@@ -512,8 +512,7 @@ class Transaction:
             raise CardUnreadable(f"{UNREADABLE} (the card approved offline)")
         if cda and self.oda.ok is False:  # Book 2, 6.6: CDA failed on the ARQC → decline
             if self.interface is Interface.CONTACT and 0x8D in self.data:
-                self._waiting = True
-                self.complete(False, b"")
+                self._finish(False, b"")  # the card's AAC ends its transaction
             raise CardDeclined("This card could not be verified. Please try another card.")
         return self._outcome(self.interface is Interface.CONTACT)
 
@@ -571,6 +570,10 @@ class Transaction:
         if not self._waiting:
             return Completion(approved)
         self._waiting = False
+        return self._finish(approved, issuer_data)
+
+    def _finish(self, approved: bool, issuer_data: bytes) -> Completion:
+        """The second GENERATE AC; never raises (the card's trouble is a declined Completion)."""
         try:
             return self._complete(approved, issuer_data)
         except CardRemoved:
@@ -643,10 +646,3 @@ def _afl(afl: bytes) -> list[tuple[int, int, int, int]]:
         out.append((sfi, first, last, n_oda))
     return out
 
-
-def _tag_list(raw: bytes) -> list[int]:
-    tags, i = [], 0
-    while i < len(raw):
-        tag, i = tlv._read_tag(raw, i)
-        tags.append(tag)
-    return tags

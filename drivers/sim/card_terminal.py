@@ -11,19 +11,18 @@ from __future__ import annotations
 
 import threading
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from drivers import iso4217
 from drivers.emv.api import CardOutcome, CardRemoved, Completion, NoCard, PinEntry
 from drivers.emv.capk import CaKeyStore
 from drivers.sim.cards import SimCard
+from drivers.sim.pki import TEST_CA_KEYS_PATH
 
 if TYPE_CHECKING:  # imported at the first read: start-up does not pay for kernel and cards
     from drivers.emv.transaction import TerminalConfig, Transaction
     from drivers.sim.emv_card import EmvCardApp
 
-TEST_CA_KEYS = Path(__file__).resolve().parents[2] / "resources" / "ca_keys.json"
 
 
 class SimCardTerminal:
@@ -31,7 +30,7 @@ class SimCardTerminal:
                  terminal: TerminalConfig | None = None) -> None:
         self.read_delay_s = read_delay_s
         self.ca_keys = ca_keys if ca_keys is not None else (
-            CaKeyStore.load(TEST_CA_KEYS) if TEST_CA_KEYS.exists() else CaKeyStore([]))
+            CaKeyStore.load(TEST_CA_KEYS_PATH) if TEST_CA_KEYS_PATH.exists() else CaKeyStore([]))
         self.terminal = terminal
         self._cond = threading.Condition()
         self._card: SimCard | None = None
@@ -84,7 +83,9 @@ class SimCardTerminal:
                         raise NoCard("No card was presented.")
                     self._cond.wait(left)
                 card, self._card = self._card, None
-                app = self._apps.setdefault(card.name, EmvCardApp(card))
+                if card.name not in self._apps:
+                    self._apps[card.name] = EmvCardApp(card)
+                app = self._apps[card.name]
             finally:
                 self._reading = False
         self.reads += 1

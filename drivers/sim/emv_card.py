@@ -38,6 +38,7 @@ from dataclasses import dataclass
 
 from drivers.emv import dol, tlv
 from drivers.emv.api import Cvm
+from drivers.emv.selection import PPSE, PSE
 from drivers.sim.cards import SimCard
 from drivers.sim.cryptogram import arpc_valid, card_arqc, card_cryptogram
 from drivers.sim.pki import (
@@ -53,8 +54,6 @@ from drivers.sim.pki import (
     signed_static_data,
 )
 
-PSE = b"1PAY.SYS.DDF01"
-PPSE = b"2PAY.SYS.DDF01"
 AIDS = {"visa": bytes.fromhex("A0000000031010"), "mastercard": bytes.fromhex("A0000000041010")}
 PDOL = bytes.fromhex("9F66049F02069F03069F1A0295055F2A029A039C019F3704")  # Visa qVSDC
 MC_PDOL = bytes.fromhex("9F3501")  # Mastercard-style contactless: the terminal type

@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from drivers.emv.oda import PublicKey
 
+TEST_CA_KEYS_PATH = Path(__file__).resolve().parents[2] / "resources" / "ca_keys.json"
 TEST_PKI_PATH = (Path(__file__).resolve().parents[2] / "resources" / "test_keys"
                  / "TEST_ONLY_emv_pki.json")
 

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from drivers.sim.pki import TEST_CA_KEYS_PATH as CA_KEYS
 
-CA_KEYS = Path(__file__).resolve().parents[2] / "resources" / "ca_keys.json"
+__all__ = ["CA_KEYS"]

@@ -29,6 +29,9 @@ from drivers.emv.oda import (
 from drivers.emv.offline_pin import enciphered_pin_data, format2_block
 from drivers.sim.cards import TEST_CARDS
 from drivers.sim.pki import (
+    TEST_CA_KEYS_PATH as CA_KEYS,
+)
+from drivers.sim.pki import (
     TEST_PKI_PATH,
     Certificate,
     RsaKeyPair,
@@ -43,7 +46,6 @@ from drivers.sim.pki import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-CA_KEYS = ROOT / "resources" / "ca_keys.json"
 TODAY = date(2026, 11, 25)
 PANS = {"visa": "4761739001010010", "mastercard": "5413330089010012"}
 STATIC = bytes.fromhex("70 10 5A 08 47617390 01010010 5F24 03 271231".replace(" ", ""))
