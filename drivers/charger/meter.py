@@ -41,14 +41,22 @@ class Meter(Protocol):
 
 
 class MeterGuard:
-    """Accepts a reading only if it is possible after the last one."""
+    """Accepts a reading only if it is possible after the last one: a counter that goes
+    backwards, jumps further than ``max_power_w`` could have moved it, or stands still while
+    the charger reports at least ``stuck_power_w`` for long enough that the counter must have
+    moved by ``stuck_wh`` (integrated from the reported power) is a :class:`MeterFault`."""
 
-    def __init__(self, max_power_w: int, slack_wh: int = 50) -> None:
+    def __init__(self, max_power_w: int, slack_wh: int = 50, *, stuck_power_w: int = 500,
+                 stuck_wh: int = 20) -> None:
         self.max_power_w = max_power_w
         self.slack_wh = slack_wh
+        self.stuck_power_w = stuck_power_w
+        self.stuck_wh = stuck_wh
         self.last: tuple[datetime, int] | None = None
+        self._last_power: int | None = None
+        self._owed_wh = 0.0  # what the reported power should have added since the counter moved
 
-    def check(self, energy_wh: int, at: datetime) -> int:
+    def check(self, energy_wh: int, at: datetime, power_w: int | None = None) -> int:
         if self.last is not None:
             then, before = self.last
             if energy_wh < before:
@@ -58,11 +66,28 @@ class MeterGuard:
             if energy_wh - before > possible:
                 raise MeterFault(f"The energy meter jumped by {energy_wh - before} Wh in "
                                  f"{seconds:.0f} s.")
-        self.last = (at, energy_wh)
+            owed = self._owed(energy_wh, before, seconds, power_w)
+            self.last, self._last_power, self._owed_wh = (at, energy_wh), power_w, owed
+            if owed >= self.stuck_wh:  # plausible, but the counter stopped: every poll says so
+                raise MeterFault(f"The energy meter does not count: the charger reports "
+                                 f"{power_w} W but the counter stays at {energy_wh} Wh.")
+            return energy_wh
+        self.last, self._last_power = (at, energy_wh), power_w
         return energy_wh
+
+    def _owed(self, energy_wh: int, before: int, seconds: float, power_w: int | None) -> float:
+        """The energy the reported power should have added since the counter last moved."""
+        if energy_wh != before or power_w is None or self._last_power is None:
+            return 0.0
+        power = min(power_w, self._last_power)
+        if power < self.stuck_power_w:
+            return 0.0
+        return self._owed_wh + power * seconds / 3600
 
     def reset(self) -> None:
         self.last = None
+        self._last_power = None
+        self._owed_wh = 0.0
 
 
 class ControllerMeter:

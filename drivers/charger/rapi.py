@@ -271,3 +271,53 @@ def parse_gu(values: tuple[str, ...]) -> tuple[int, int]:
     if ws < 0 or wh < 0:
         raise RapiFrameError("$GU: negative energy")
     return ws, wh
+
+
+# --- current and heartbeat supervision ---------------------------------------------------------
+MIN_CURRENT_A = 6  # J1772: the controller clamps anything lower up to this (and answers $NK)
+MAX_CURRENT_A = 80  # J1772's highest pilot current
+HS_ACK_COOKIE = 0xA5  # ``$SY 165``: acknowledge a missed heartbeat (restores the current)
+HS_MISSED_PULSE = 0x01  # a pulse was missed once and acknowledged (a lasting record)
+HS_MISSED_PULSE_NOACK = 0x02  # a pulse was missed and not acknowledged: the current is limited
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """``$SY``/``$GY`` (firmware with HEARTBEAT_SUPERVISION): every answer carries
+    ``interval_s fallback_a trigger``. Armed with ``$SY interval amps``; each ``$SY`` is a
+    pulse; with no pulse for ``interval_s`` the controller lowers its offered current to
+    ``fallback_a`` itself (never below :data:`MIN_CURRENT_A`: the firmware passes it to its
+    ``SetCurrentCapacity``, which clamps) and sets ``trigger`` to
+    :data:`HS_MISSED_PULSE_NOACK`; pulses are then answered ``$NK`` until ``$SY 165``."""
+
+    interval_s: int
+    fallback_a: int
+    trigger: int
+
+    @property
+    def armed(self) -> bool:
+        return self.interval_s > 0
+
+    @property
+    def missed(self) -> bool:
+        return self.trigger == HS_MISSED_PULSE_NOACK
+
+
+def parse_sy(values: tuple[str, ...]) -> Heartbeat:
+    if len(values) < 3:
+        raise RapiFrameError("$SY/$GY reply needs 3 values")
+    interval, amps = dec_int(values[0], "interval"), dec_int(values[1], "fallback current")
+    trigger = dec_int(values[2], "trigger")
+    if interval < 0 or amps < 0 or trigger < 0:
+        raise RapiFrameError("$SY: negative value")
+    return Heartbeat(interval, amps, trigger)
+
+
+def parse_amps(values: tuple[str, ...]) -> int:
+    """``$SC``: the current the controller now offers."""
+    if not values:
+        raise RapiFrameError("$SC reply has no current")
+    amps = dec_int(values[0], "amps")
+    if not MIN_CURRENT_A <= amps <= MAX_CURRENT_A:
+        raise RapiFrameError(f"$SC: {amps} A is not a pilot current")
+    return amps

@@ -6,9 +6,27 @@ away and the link disappears) and plugging it back (:meth:`replug_port`: a new p
 same path) work as on a real terminal.
 
 It answers like firmware 7.x (RAPI 5): ``$GS $GG $GU $GV $GC $GF $FE $FD $FS $FR $SC $SK $SY
-$S4 $G4 $SH $S3``, ``$NK`` on an unknown command or a bad checksum, echoes sequence ids, sends
-``$AT`` on every state change and ``$AB`` after a restart. Energy grows with current x voltage
-while the car charges (``speed`` seconds of charging per second).
+$GY $S4 $G4 $SH $S3``, ``$NK`` on an unknown command or a bad checksum, echoes sequence ids,
+sends ``$AT`` on every change of state, pilot or offered current and ``$AB`` after a restart.
+Energy grows with current x voltage while the car charges (``speed`` seconds of charging per
+second), whether or not anybody listens on the port.
+
+States as the firmware reports them: the EVSE state says whether the controller charges (03 C
+only with the relay closed: enabled, no fault, no auth lock, and the car asking); the pilot
+state is the car's side (03 when the car asks for current, even while the controller holds it
+in B).
+
+Heartbeat supervision (``$SY``) as in open_evse's ``J1772EVSEController``: ``$SY interval amps``
+arms it (trigger cleared), ``$SY`` is a pulse, ``$SY 165`` acknowledges a missed pulse (the
+offered current goes back to the configured maximum), ``$SY 0 x`` disarms; every answer is
+``interval amps trigger``. With no pulse for ``interval`` seconds the offered current drops to
+``amps`` (clamped up to 6 A, as the firmware's ``SetCurrentCapacity`` does), the trigger becomes
+2 and pulses are answered ``$NK`` until acknowledged. The supervision runs on the simulator's own
+clock (``time.monotonic``), not on ``speed``.
+
+Test knobs: ``silent`` (answer nothing: a hung controller), ``unanswered`` (commands it ignores),
+``replies`` (a fixed answer for a command: garbage, ``$NK``), ``meter_frozen`` (the energy counter
+stands still while the car draws current).
 """
 
 from __future__ import annotations
@@ -36,6 +54,9 @@ FAULTS = {"gfi": EvseState.GFI_FAULT, "no_ground": EvseState.NO_GROUND,
           "over_current": EvseState.OVER_CURRENT}
 PILOT_A, PILOT_B, PILOT_C = 1, 2, 3
 FLAG_CHARGING, FLAG_CONNECTED, FLAG_AUTH_LOCKED = 0x0040, 0x0100, 0x0008
+MIN_CURRENT_A = 6  # the firmware's MIN_CURRENT_CAPACITY_J1772
+HS_ACK_COOKIE = 0xA5
+HS_MISSEDPULSE, HS_MISSEDPULSE_NOACK = 0x01, 0x02
 
 
 def reply(ok: bool, *values: str | int, seq: int | None = None) -> bytes:
@@ -66,11 +87,21 @@ class EvseSimulator:
         self.elapsed_s = 0.0
         self.commands: list[str] = []  # every command received, for tests
         self.silent = False  # answer nothing (a hung controller)
+        self.unanswered: set[str] = set()  # commands it ignores (a half-hung controller)
+        self.replies: dict[str, tuple[bool, tuple[str, ...]]] = {}  # fixed answers, for tests
+        self.meter_frozen = False  # $GU stands still while the car draws current
+        # heartbeat supervision (kept over a restart, like the firmware's EEPROM)
+        self.hs_interval_s = 0
+        self.hs_current_a = 0
+        self.hs_trigger = 0
+        self.hs_pulses = 0
+        self._hs_last_pulse = time.monotonic()
+        self._hs_armed_at: float | None = None
         self._lock = threading.RLock()
         self._master: int | None = None
         self._slave: int | None = None
         self._stop = threading.Event()
-        self._last_state = (self._evse_state(), self._pilot())
+        self._last_state = self._at_fields()
         self._open_pty()
         self._thread = threading.Thread(target=self._run, name="sim-evse", daemon=True)
         self._thread.start()
@@ -159,9 +190,11 @@ class EvseSimulator:
                 and self.wants_charge and not self.auth_locked)
 
     def _pilot(self) -> int:
+        """The car's side of the pilot: C when it asks for current and the EVSE offers it."""
         if not self.plugged:
             return PILOT_A
-        return PILOT_C if self._charging() else PILOT_B
+        asking = self.wants_charge and self.fault is None and self.mode == "enabled"
+        return PILOT_C if asking else PILOT_B
 
     def _evse_state(self) -> int:
         if self.fault is not None:
@@ -170,7 +203,9 @@ class EvseSimulator:
             return int(EvseState.DISABLED)
         if self.mode == "sleeping":
             return int(EvseState.SLEEPING)
-        return self._pilot()
+        if not self.plugged:
+            return int(EvseState.A)
+        return int(EvseState.C) if self._charging() else int(EvseState.B)
 
     def _flags(self) -> int:
         flags = 0
@@ -182,19 +217,94 @@ class EvseSimulator:
             flags |= FLAG_AUTH_LOCKED
         return flags
 
+    def _at_fields(self) -> tuple[int, int, int, int]:
+        return self._evse_state(), self._pilot(), self.current_a, self._flags()
+
     def _changed(self) -> None:
-        state = (self._evse_state(), self._pilot())
-        if state != self._last_state:
-            self._last_state = state
-            amps = self.current_a if self._charging() else 0
-            self._write(encode_async("AT", f"{state[0]:02X}", f"{state[1]:02X}", amps,
-                                     f"{self._flags():04X}"))
+        fields = self._at_fields()
+        if fields != self._last_state:
+            self._last_state = fields
+            evse, pilot, amps, flags = fields
+            self._write(encode_async("AT", f"{evse:02X}", f"{pilot:02X}", amps, f"{flags:04X}"))
 
     def energy_wh(self) -> int:
         """The energy really delivered since the simulator started (plus ``start_wh``): what a
         correct meter built from the controller's numbers must follow."""
         with self._lock:
             return int(self.delivered_ws // 3600)
+
+    @property
+    def charging(self) -> bool:
+        """The relay is closed and the car draws current."""
+        with self._lock:
+            return self._charging()
+
+    @property
+    def drawn_current_a(self) -> int:
+        """What the car draws now: the offered current while charging, else 0."""
+        with self._lock:
+            return self.current_a if self._charging() else 0
+
+    def hs_armed_for(self) -> float:
+        """Seconds since the supervision was last armed (0 when it is not armed)."""
+        with self._lock:
+            if not self.hs_interval_s or self._hs_armed_at is None:
+                return 0.0
+            return time.monotonic() - self._hs_armed_at
+
+    def _advance(self, now: float, last: float) -> None:
+        """Under the lock: the world moves on by ``now - last`` seconds."""
+        if self._charging():
+            dt = (now - last) * self.speed
+            ws = self.current_a * self.voltage_v * dt
+            self.delivered_ws += ws
+            if not self.meter_frozen:
+                self.session_ws += ws
+        if self.plugged:
+            self.elapsed_s += (now - last) * self.speed
+        self._hs_check(now)
+
+    def _hs_check(self, now: float) -> None:
+        """``HsExpirationCheck``: no pulse within the interval → the fallback current."""
+        if self.hs_interval_s and now - self._hs_last_pulse > self.hs_interval_s:
+            if self.hs_current_a < self.current_a:
+                self.current_a = max(MIN_CURRENT_A, self.hs_current_a)
+            self.hs_trigger = HS_MISSEDPULSE_NOACK
+            self._hs_last_pulse = now
+            self._changed()
+
+    def _hs_restore(self) -> None:
+        """``HsRestoreAmpacity``: back to the configured maximum after a missed pulse."""
+        if self.hs_trigger:
+            self.current_a = self.max_current_a
+            self._changed()
+
+    def _heartbeat(self, args: tuple[str, ...], seq: int | None) -> bytes:
+        ok = True
+        try:
+            numbers = [int(a, 10) for a in args]
+        except ValueError:
+            numbers, ok = [], False
+        now = time.monotonic()
+        if ok and not numbers:  # a pulse
+            ok = self.hs_trigger != HS_MISSEDPULSE_NOACK
+            self._hs_last_pulse = now
+            self.hs_pulses += 1
+        elif ok and len(numbers) == 2:  # arm (interval 0: disarm)
+            interval, amps = numbers[0] & 0xFFFF, numbers[1] & 0xFF
+            if interval == 0:
+                self._hs_restore()
+            self.hs_interval_s, self.hs_current_a, self.hs_trigger = interval, amps, 0
+            self._hs_last_pulse = now
+            self._hs_armed_at = now if interval else None
+        elif ok and len(numbers) == 1:  # acknowledge a missed pulse
+            ok = (numbers[0] & 0xFF) == HS_ACK_COOKIE
+            if ok and self.hs_trigger == HS_MISSEDPULSE_NOACK:
+                self._hs_restore()
+                self.hs_trigger = HS_MISSEDPULSE
+        else:
+            ok = False
+        return reply(ok, self.hs_interval_s, self.hs_current_a, self.hs_trigger, seq=seq)
 
     # --- the line ----------------------------------------------------------------------------
     def _write(self, data: bytes) -> None:
@@ -207,24 +317,18 @@ class EvseSimulator:
         last = time.monotonic()
         while not self._stop.is_set():
             fd = self._master
+            data = b""
             if fd is None:
                 time.sleep(0.02)
-                last = time.monotonic()
-                continue
-            try:
-                ready, _, _ = select.select([fd], [], [], 0.02)
-                data = os.read(fd, 4096) if ready else b""
-            except (OSError, ValueError):
-                time.sleep(0.02)
-                continue
+            else:
+                try:
+                    ready, _, _ = select.select([fd], [], [], 0.02)
+                    data = os.read(fd, 4096) if ready else b""
+                except (OSError, ValueError):
+                    time.sleep(0.02)
             now = time.monotonic()
             with self._lock:
-                if self._charging():
-                    dt = (now - last) * self.speed
-                    self.session_ws += self.current_a * self.voltage_v * dt
-                    self.delivered_ws += self.current_a * self.voltage_v * dt
-                if self.plugged:
-                    self.elapsed_s += (now - last) * self.speed
+                self._advance(now, last)
                 last = now
                 for line in splitter.feed(data):
                     answer = self._handle(line)
@@ -239,11 +343,16 @@ class EvseSimulator:
         self.commands.append(f.command)
         seq, a = f.seq, f.args
         c = f.command
+        if c in self.unanswered:
+            return b""
+        fixed = self.replies.get(c)  # one look: tests change it from their thread
+        if fixed is not None:
+            return reply(fixed[0], *fixed[1], seq=seq)
         if c == "GS":
             return reply(True, f"{self._evse_state():02X}", int(self.elapsed_s),
                          f"{self._pilot():02X}", f"{self._flags():04X}", seq=seq)
         if c == "GG":
-            ma = int(self.current_a * 1000) if self._charging() else 0
+            ma = self.drawn_current_a * 1000
             return reply(True, ma, self.voltage_v * 1000, seq=seq)
         if c == "GU":
             return reply(True, int(self.session_ws), self.total_wh, seq=seq)
@@ -257,10 +366,13 @@ class EvseSimulator:
             self.mode = {"FE": "enabled", "FD": "disabled", "FS": "sleeping"}[c]
             self._changed()
             return reply(True, seq=seq)
-        if c == "FR":
+        if c == "FR":  # a restart: volatile settings go, the EEPROM's stay
             self.mode = "enabled"
+            self.current_a = self.max_current_a
+            self.hs_trigger = 0
+            self._hs_last_pulse = time.monotonic()
             self._write(reply(True, seq=seq))
-            self._last_state = (-1, -1)
+            self._last_state = (-1, -1, -1, -1)
             self._write(encode_async("AB", "00", self.firmware))
             self._changed()
             return b""
@@ -269,8 +381,9 @@ class EvseSimulator:
                 amps = int(a[0])
             except ValueError:
                 return reply(False, seq=seq)
-            clamped = max(6, min(self.max_current_a, amps))
+            clamped = max(MIN_CURRENT_A, min(self.max_current_a, amps))
             self.current_a = clamped
+            self._changed()
             return reply(clamped == amps, clamped, seq=seq)
         if c == "SK" and a:  # as the firmware: set the lifetime energy total (Wh)
             try:
@@ -284,7 +397,11 @@ class EvseSimulator:
             return reply(True, seq=seq)
         if c == "G4":
             return reply(True, int(self.auth_locked), seq=seq)
-        if c in ("SY", "SH", "S3"):
+        if c == "SY":
+            return self._heartbeat(a, seq)
+        if c == "GY":
+            return reply(True, self.hs_interval_s, self.hs_current_a, self.hs_trigger, seq=seq)
+        if c in ("SH", "S3"):
             return reply(True, seq=seq)
         return reply(False, seq=seq)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -45,6 +46,9 @@ def open_charger(sim: EvseSimulator, **kw: object) -> tuple[OpenEvseCharger, Rec
     opts: dict = {"poll_interval_s": 0.1, "command_timeout_s": 0.3, "link_grace_s": 1.0,
             "max_power_w": 400_000}  # the simulator runs fast
     opts.update(kw)
+    poll = float(opts["poll_interval_s"])  # a slow poll (benchmarks) needs longer watchdogs
+    opts.setdefault("reading_timeout_s", max(10.0, 2 * poll))
+    opts.setdefault("heartbeat_interval_s", max(10, math.ceil(3 * poll)))
     charger = OpenEvseCharger(str(sim.path), **opts)
     rec = Recorder()
     charger.subscribe(rec)

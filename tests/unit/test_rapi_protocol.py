@@ -2,26 +2,33 @@
 
 from __future__ import annotations
 
+import contextlib
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from drivers.charger.api import PilotState
+from drivers.charger.meter import MeterFault, MeterGuard
 from drivers.charger.openevse import pilot_state
 from drivers.charger.rapi import (
     MAX_INPUT,
     Async,
+    Heartbeat,
     LineSplitter,
     RapiError,
     RapiFrameError,
     Reply,
     decode,
     encode,
+    parse_amps,
     parse_at,
     parse_frame,
     parse_gg,
     parse_gs,
     parse_gu,
+    parse_sy,
     xor_checksum,
 )
 
@@ -114,6 +121,10 @@ def test_state_fields_in_any_case_and_padding() -> None:
     (0x0D, 3, PilotState.FAULT, "temperature sensor"), (0x00, 3, PilotState.FAULT, "code 00"),
     (0x42, 2, PilotState.FAULT, "code 42"), (0x02, 5, PilotState.B, ""),
     (0xFE, 3, PilotState.B, ""),
+    # charging is the controller's word, not the car's: the car asks (pilot C), the controller
+    # holds it in B (auth lock, no PWM): not charging
+    (0x02, 3, PilotState.B, ""), (0x03, 2, PilotState.C, ""), (0x01, 3, PilotState.A, ""),
+    (0xFF, 3, PilotState.B, ""), (0xFF, 1, PilotState.A, ""), (0xFF, 2, PilotState.B, ""),
 ])
 def test_states_and_fault_messages(evse: int, pilot: int, state: PilotState, fault: str) -> None:
     got_state, got_fault = pilot_state(parse_gs((f"{evse:02X}", "0", f"{pilot:02X}", "0")))
@@ -153,3 +164,44 @@ def test_encode_decode_round_trip(cmd: str, args: list[int], seq: int | None,
         return  # too long for the controller: refused, never truncated
     f = parse_frame(frame.rstrip(b"\r"))
     assert (f.command, f.args, f.seq) == (cmd, tuple(str(a) for a in args), seq)
+
+
+def test_heartbeat_and_current_answers() -> None:
+    assert parse_sy(("10", "0", "0")) == Heartbeat(10, 0, 0)
+    hb = parse_sy(("5", "6", "2"))
+    assert hb.armed and hb.missed and not parse_sy(("0", "0", "1")).armed
+    for bad in [(), ("1", "2"), ("x", "0", "0"), ("1", "-2", "0"), ("1", "0", "0x2")]:
+        with pytest.raises(RapiFrameError):
+            parse_sy(bad)
+    assert parse_amps(("16",)) == 16 and parse_amps(("6", "junk")) == 6
+    for bad_amps in [(), ("abc",), ("5",), ("81",), ("-16",), ("1e2",)]:
+        with pytest.raises(RapiFrameError):
+            parse_amps(bad_amps)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(max_size=8), max_size=5))
+def test_heartbeat_and_current_parsers_fail_typed(values: list[str]) -> None:
+    for parse in (parse_sy, parse_amps):
+        with contextlib.suppress(RapiFrameError):
+            parse(tuple(values))
+
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def test_guard_power_with_a_counter_that_stands_still() -> None:
+    g = MeterGuard(max_power_w=22_000, stuck_wh=5)
+    g.check(1000, T0, 7_000)
+    g.check(1000, T0 + timedelta(seconds=1), 7_000)  # 1.9 Wh owed: the counter's resolution
+    with pytest.raises(MeterFault, match="does not count"):
+        for s in range(2, 6):  # 7 kW for 3 s more: 7.8 Wh owed
+            g.check(1000, T0 + timedelta(seconds=s), 7_000)
+    with pytest.raises(MeterFault, match="does not count"):  # and every poll after
+        g.check(1000, T0 + timedelta(seconds=6), 7_000)
+    assert g.check(1001, T0 + timedelta(seconds=7), 7_000) == 1001  # counting again
+    assert g.check(1001, T0 + timedelta(seconds=8), 7_000) == 1001  # owed starts over
+    idle = MeterGuard(max_power_w=22_000, stuck_wh=5)
+    for s in range(0, 600, 10):  # below the power threshold, or no power reported: no fault
+        idle.check(2000, T0 + timedelta(seconds=s), 400)
+        idle.check(2000, T0 + timedelta(seconds=s + 5), None)
