@@ -2,7 +2,8 @@
 
 Wire: a 2-byte big-endian length, then the message (:mod:`drivers.acquirer.iso8583`): 0100
 (authorization, or with ``kind=inc`` an increment) → 0110, 0220 → 0230, 0400 → 0410,
-0420 → 0430. PIN blocks (DE 52/53) are deciphered with the test BDK (AES DUKPT format 4, or TDES
+0420 → 0430, and network management 0800 → 0810 (DE 70 = 301 echo test, 001 sign-on, 002
+sign-off). PIN blocks (DE 52/53) are deciphered with the test BDK (AES DUKPT format 4, or TDES
 format 0) and the PIN checked against the test card's.
 
 Every operation is idempotent by the kiosk's reference (DE 48 ``ref``): a repeated
@@ -10,11 +11,23 @@ authorization returns the first answer; a repeated capture of the same amount is
 without a second capture; a reversal of a reference the host never saw is acknowledged and
 recorded (the reversal of a lost request), and that reference is never approved afterwards.
 
-The ledger records, per reference, what is held, captured and reversed; tests compare it with
-the kiosk's journal. Faults for the next requests: ``delay`` (answer late), ``drop`` (process,
-then close without answering: the outcome is unknown to the kiosk), ``garbage`` (process,
-answer nonsense), ``twice`` (answer two times), ``refuse`` (close before reading), ``stale``
-(first a well-formed answer with another STAN, then the real one).
+The ledger records, per reference, what is held, captured and reversed, and the operations in
+order (``reverse`` for an 0400, ``advice`` for an 0420; both set ``reversed``); tests compare it
+with the kiosk's journal. ``approve_at_most`` makes the issuer approve authorizations above it
+partially, at that amount (what the ledger then holds).
+
+Faults for the next requests (:data:`FAULTS`, each processes the request first unless said):
+``delay`` (answer late), ``drop`` (close without answering: the outcome is unknown to the
+kiosk), ``garbage`` (answer nonsense), ``twice`` (answer two times), ``refuse`` (close before
+reading), ``stale`` (first a well-formed answer with another STAN, then the real one),
+``flood`` (64 answers with other STANs before the real one).
+
+Hostile answers (:data:`HOSTILE_FAULTS`): the right MTI and STAN, something else wrong:
+``forged`` (another reference, terminal and currency, DE 4 = 999999999999), ``over`` (DE 4 one
+more than the real answer: above the request, or not the total), ``bad_amount`` (DE 4 not
+numeric), ``wrong_currency``, ``wrong_ref``, ``wrong_kind``, ``wrong_terminal``,
+``wrong_merchant``, ``no_code`` (no DE 39), ``bad_code`` (DE 39 not alphanumeric),
+``bad_auth_code`` (DE 38 not alphanumeric), ``no_amount`` (no DE 4).
 """
 
 from __future__ import annotations
@@ -27,6 +40,7 @@ import ssl
 import struct
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -39,13 +53,50 @@ from drivers.sim.cards import CARDS_BY_PAN
 from drivers.sim.cryptogram import issuer_check
 from drivers.sim.keys import TEST_BDK_AES128
 
-ANSWER_MTI = {"0100": "0110", "0220": "0230", "0400": "0410", "0420": "0430"}
+ANSWER_MTI = {"0100": "0110", "0220": "0230", "0400": "0410", "0420": "0430",
+              "0800": "0810"}
+NETWORK_CODES = ("001", "002", iso.NETWORK_ECHO)  # sign-on, sign-off, echo test
 # An issuer script to run after the second GENERATE AC (72): script id 9F18, one command 86,
 # PUT DATA (84 DA) of a made-up value into 9F58. The simulated cards take it without secure
 # messaging's MAC, which a real issuer would append.
 ISSUER_SCRIPT = tlv.encode(0x72, tlv.encode_many([(0x9F18, bytes.fromhex("00000001")),
                                                   (0x86, bytes.fromhex("84DA9F580100"))]))
-FAULTS = ("delay", "drop", "garbage", "twice", "refuse", "stale")
+FAULTS = ("delay", "drop", "garbage", "twice", "refuse", "stale", "flood")
+FLOOD_FRAMES = 64
+
+
+def _private_with(answer: dict[str, str], **values: str) -> str:
+    priv = iso.parse_private(answer.get("48", "ref=x;kind=x"))
+    priv.update(values)
+    return ";".join(f"{k}={v}" for k, v in priv.items())
+
+
+def _over(request: dict[str, str], answer: dict[str, str]) -> dict[str, str]:
+    base = answer.get("4") or request.get("4") or iso.amount(0)
+    return {**answer, "4": iso.amount(int(base) + 1)}
+
+
+def _without(answer: dict[str, str], key: str) -> dict[str, str]:
+    return {k: v for k, v in answer.items() if k != key}
+
+
+# each: (the request, the real answer) → a hostile answer with the same MTI and STAN
+HOSTILE: dict[str, Callable[[dict[str, str], dict[str, str]], dict[str, str]]] = {
+    "forged": lambda q, a: {**a, "48": _private_with(a, ref="forged-ref"), "41": "EVIL0001",
+                            "49": "840", "4": "999999999999", "39": APPROVED, "38": "666666"},
+    "over": _over,
+    "bad_amount": lambda q, a: {**a, "4": "12345678901X"},
+    "wrong_currency": lambda q, a: {**a, "49": "840" if q.get("49") != "840" else "978"},
+    "wrong_ref": lambda q, a: {**a, "48": _private_with(a, ref="someone-else")},
+    "wrong_kind": lambda q, a: {**a, "48": _private_with(a, kind="forged")},
+    "wrong_terminal": lambda q, a: {**a, "41": "EVIL0001"},
+    "wrong_merchant": lambda q, a: {**a, "42": "EVIL MERCHANT  "},
+    "no_code": lambda q, a: _without(a, "39"),
+    "bad_code": lambda q, a: {**a, "39": "0!"},
+    "bad_auth_code": lambda q, a: {**a, "38": "12;45!"},
+    "no_amount": lambda q, a: _without(a, "4"),
+}
+HOSTILE_FAULTS = tuple(HOSTILE)
 
 
 @dataclass(frozen=True)
@@ -97,6 +148,8 @@ class HostSimulator:
         self._server: socketserver.ThreadingTCPServer | None = None
         self._thread: threading.Thread | None = None
         self.requests = 0
+        self.echoes = 0  # 0800s answered
+        self.approve_at_most = 0  # > 0: authorizations above it are approved at it (partial)
 
     # --- control ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -142,8 +195,9 @@ class HostSimulator:
     def inject(self, *faults: str) -> None:
         """Apply these faults to the next requests, one each, in order."""
         for f in faults:
-            if f not in FAULTS:
-                raise ValueError(f"unknown fault {f!r}; known: {', '.join(FAULTS)}")
+            if f not in FAULTS and f not in HOSTILE:
+                known = ", ".join((*FAULTS, *HOSTILE_FAULTS))
+                raise ValueError(f"unknown fault {f!r}; known: {known}")
         with self._lock:
             self._faults.extend(faults)
 
@@ -182,11 +236,13 @@ class HostSimulator:
             if fault == "garbage":
                 self._send(conn, b"\x00\x10garbage-garbage!")
                 continue
+            if fault in HOSTILE:
+                answer = HOSTILE[fault](request, answer)
             frame = iso.encode(answer)
-            if fault == "stale":
-                stale = {**answer, "11": f"{(int(answer['11']) + 1) % 1_000_000:06d}",
-                         "39": "05"}
-                self._send(conn, iso.encode(stale))
+            if fault in ("stale", "flood"):
+                for i in range(1 if fault == "stale" else FLOOD_FRAMES):
+                    stan = f"{(int(answer['11']) + 1 + i) % 1_000_000:06d}"
+                    self._send(conn, iso.encode({**answer, "11": stan, "39": "05"}))
             self._send(conn, frame)
             if fault == "twice":
                 self._send(conn, frame)
@@ -201,6 +257,8 @@ class HostSimulator:
         if mti not in ANSWER_MTI:
             raise ProtocolError(f"unexpected MTI {mti}")
         self.messages.append(mti)
+        if mti == "0800":
+            return self._network(f)
         priv = iso.parse_private(f.get("48", ""))
         ref, kind = priv["ref"], priv["kind"]
         amount = iso.read_amount(f)
@@ -231,8 +289,8 @@ class HostSimulator:
             msg = {"op": "increment", "ref": ref, "amount_minor": amount, "total_minor": total}
         elif mti == "0220":
             msg = {"op": "complete", "ref": ref, "amount_minor": amount}
-        else:
-            msg = {"op": "reverse", "ref": ref}
+        else:  # 0400 the reversal of a known approval, 0420 the advice of an unknown outcome
+            msg = {"op": "reverse" if mti == "0400" else "advice", "ref": ref}
         result = self.handle(msg)
         out: dict[str, str] = {k: f[k] for k in ("4", "7", "11", "41", "42", "48", "49")
                                if k in f}
@@ -245,6 +303,15 @@ class HostSimulator:
         out["37"] = f"{int(f['11']):012d}"
         if icc_response:
             out["55"] = icc_response
+        return out
+
+    def _network(self, f: dict[str, str]) -> dict[str, str]:
+        """0800 → 0810: in service (00) for sign-on, sign-off and the echo test."""
+        with self._lock:
+            self.echoes += 1
+        out: dict[str, str] = {k: f[k] for k in ("7", "11", "41", "42", "70") if k in f}
+        out["t"] = "0810"
+        out["39"] = APPROVED if f.get("70") in NETWORK_CODES else "12"
         return out
 
     # --- the rules ----------------------------------------------------------------------------
@@ -267,8 +334,8 @@ class HostSimulator:
                                        _amount(msg, "total_minor"))
             if op == "complete":
                 return self._complete(ref, _amount(msg, "amount_minor"))
-            if op == "reverse":
-                return self._reverse(ref)
+            if op in ("reverse", "advice"):
+                return self._reverse(ref, op)
         raise ProtocolError(f"unknown op {op!r}")
 
     def _authorize(self, ref: str, msg: dict[str, Any]) -> dict[str, Any]:
@@ -290,11 +357,11 @@ class HostSimulator:
         approved = code == APPROVED and amount > 0
         if code == APPROVED and amount == 0:
             code = "13"
-        self._ledger[ref] = LedgerEntry(ref, pan[-4:], code, amount if approved else 0,
-                                        operations=("authorize",))
+        held = min(amount, self.approve_at_most or amount) if approved else 0
+        self._ledger[ref] = LedgerEntry(ref, pan[-4:], code, held, operations=("authorize",))
         return {"ok": approved, "code": code, "message": message_for(code),
                 "auth_code": f"{secrets.randbelow(10**6):06d}" if approved else "",
-                "approved_minor": amount if approved else 0}
+                "approved_minor": held}
 
     def _increment(self, ref: str, amount: int, total: int) -> dict[str, Any]:
         e = self._ledger.get(ref)
@@ -327,11 +394,11 @@ class HostSimulator:
                                     operations=(*e.operations, "complete"))
         return {"ok": True, "code": APPROVED, "message": message_for(APPROVED)}
 
-    def _reverse(self, ref: str) -> dict[str, Any]:
+    def _reverse(self, ref: str, op: str) -> dict[str, Any]:
         e = self._ledger.get(ref) or LedgerEntry(ref)
         if e.captured_minor is not None:
             return {"ok": False, "code": "12", "message": "already captured"}
-        self._ledger[ref] = replace(e, reversed=True, operations=(*e.operations, "reverse"))
+        self._ledger[ref] = replace(e, reversed=True, operations=(*e.operations, op))
         return {"ok": True, "code": APPROVED, "message": "reversed"}
 
 

@@ -1,6 +1,7 @@
 """Payment host figures over loopback TCP: the kiosk side of one ISO 8583 authorization
-(build, encode, connect, send, read, decode; median and p99) and the simulator's throughput for
-1,000 authorizations from 8 parallel clients."""
+(build, encode, connect, send, read, decode, check every echoed field; median and p99), the
+echo test (0800) the health monitor runs, and the simulator's throughput for 1,000
+authorizations from 8 parallel clients."""
 
 from __future__ import annotations
 
@@ -38,6 +39,22 @@ def test_bench_authorization_round_trip(benchmark) -> None:
         p50, p99 = median_p99(samples)
         print(f"\nISO 8583 authorization over loopback: median {p50 * 1e3:.2f} ms, "
               f"p99 {p99 * 1e3:.2f} ms (kiosk and simulator in one process)")
+    finally:
+        host.stop()
+
+
+def test_bench_echo_round_trip(benchmark) -> None:
+    host = HostSimulator()
+    host.start()
+    link = IsoHostLink("127.0.0.1", host.port, terminal_id="BENCH001", merchant_id="BENCH",
+                       currency="EUR")
+    samples: list[float] = []
+    try:
+        benchmark.pedantic(lambda: samples.append(link.echo()),
+                           rounds=500 if benchmark.enabled else 3, iterations=1)
+        p50, p99 = median_p99(samples)
+        print(f"\nISO 8583 echo test (0800) over loopback: median {p50 * 1e3:.2f} ms, "
+              f"p99 {p99 * 1e3:.2f} ms (as the link measures it: connect to answer)")
     finally:
         host.stop()
 
