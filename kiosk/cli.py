@@ -1,4 +1,9 @@
-"""The ``kiosk`` command: run the terminal, check a config file.
+"""The ``kiosk`` command: run the terminal, check a config file, provision the keys.
+
+Production is the default: ``kiosk run --config FILE``. The simulators and TEST keys run only
+with the switch ``kiosk run --demo`` (with no ``--config``: the demo config
+``resources/kiosk.toml``). A bad config or key ends with one line on standard error and exit
+code 2.
 
 Subcommands of the device issues (``card-info``, ``charger-probe``) and of billing (``price``)
 join here as they land.
@@ -9,19 +14,33 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kiosk.config import KioskConfig
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kiosk", description="EV charging payment kiosk")
     sub = p.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="start the kiosk window")
-    run.add_argument("--config", type=Path, help="config file (default: the demo config)")
+    run.add_argument("--config", type=Path,
+                     help="config file (needed without --demo; with --demo the default is the "
+                          "demo config)")
     run.add_argument("--demo", action="store_true",
-                     help="demo mode on simulators: buttons tap a card and plug a car")
+                     help="demo mode on simulators and TEST keys: buttons tap a card and plug "
+                          "a car")
     run.add_argument("--journal", type=Path, help="journal file (overrides the config)")
     run.add_argument("--quit-after", type=float, default=0.0, help=argparse.SUPPRESS)
     check = sub.add_parser("check-config", help="validate a config file and print it")
     check.add_argument("config", type=Path)
+    check.add_argument("--demo", action="store_true",
+                       help="check it as kiosk run --demo reads it (simulators allowed)")
+    prov = sub.add_parser("provision",
+                          help="create the data folder and the terminal's missing token keys "
+                               "(never overwrites one), check every key")
+    prov.add_argument("--config", type=Path, required=True, help="the production config file")
+    prov.add_argument("--journal", type=Path, help="journal file (overrides the config)")
     info = sub.add_parser("card-info", help="read a presented card (no payment), print JSON")
     info.add_argument("--reader", default="", help="part of the PC/SC reader name")
     info.add_argument("--timeout", type=float, default=20.0, help="seconds to wait for a card")
@@ -56,20 +75,65 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "check-config":
         try:
-            cfg = load_config(args.config)
+            cfg = load_config(args.config, demo=args.demo)
         except ConfigError as exc:
             print(f"kiosk: {exc}", file=sys.stderr)
             return 2
         print(cfg.model_dump_json(indent=2))
         return 0
+    if args.command == "provision":
+        try:
+            cfg = load_config(args.config)
+        except ConfigError as exc:
+            print(f"kiosk: {exc}", file=sys.stderr)
+            return 2
+        return _provision(cfg, args.journal)
+    if args.config is None and not args.demo:
+        print("kiosk: run: no config: production needs its file (kiosk run --config "
+              "/etc/evkiosk/kiosk.toml); the simulators and TEST keys run only with "
+              "kiosk run --demo", file=sys.stderr)
+        return 2
     try:
-        cfg = load_config(args.config or DEFAULT_CONFIG_PATH)
+        cfg = load_config(args.config or DEFAULT_CONFIG_PATH, demo=args.demo)
     except ConfigError as exc:
         print(f"kiosk: {exc}", file=sys.stderr)
         return 2
     from kiosk.app import run_app
 
-    return run_app(cfg, demo=args.demo, journal_path=args.journal, quit_after=args.quit_after)
+    return run_app(cfg, journal_path=args.journal, quit_after=args.quit_after)
+
+
+def _provision(cfg: KioskConfig, journal: Path | None) -> int:
+    """``kiosk provision``: create what is missing (0700 folder, 0600 keys), then check that
+    the kiosk would start on these keys."""
+    import os
+
+    from kiosk.security.provisioning import (
+        ProvisioningError,
+        data_dir,
+        load_terminal_keys,
+        provision,
+    )
+
+    os.umask(0o077)
+    folder = data_dir(cfg, journal)
+    try:
+        created = provision(cfg, folder)
+    except ProvisioningError as exc:
+        print(f"kiosk: {exc}", file=sys.stderr)
+        return 2
+    for path in created:
+        print(f"created {path}")
+    if not created:
+        print(f"nothing to create: the data folder {folder} and its keys exist (kept as they "
+              f"are)")
+    try:
+        keys = load_terminal_keys(cfg, folder, demo=False)
+    except ProvisioningError as exc:
+        print(f"kiosk: {exc}", file=sys.stderr)
+        return 2
+    print(f"checked: the token keys in {folder}; the PIN key {keys.pin_key_file}")
+    return 0
 
 
 def _price(tariff_path: Path, cdr_path: Path, zone_name: str) -> int:
@@ -111,7 +175,7 @@ def _config_ca_keys() -> Path | None:
     from kiosk.config import DEFAULT_CONFIG_PATH, ConfigError, load_config
 
     try:
-        path = load_config(DEFAULT_CONFIG_PATH).ca_keys_path()
+        path = load_config(DEFAULT_CONFIG_PATH, demo=True).ca_keys_path()
     except (ConfigError, OSError):
         return None
     return path if path is not None and path.exists() else None

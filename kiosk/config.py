@@ -6,12 +6,19 @@ configured. Unknown keys are errors too: a misspelled key must not silently fall
 default. Amounts are decimal strings in major units (``"50.00"``), so no float ever touches
 money.
 
-The defaults are the demo on simulators (``resources/kiosk.toml`` spells them out).
+Production is the default: without ``demo`` (``kiosk run --demo``) the file must name every
+device (``[reader]``, ``[charger]``, ``[host]`` with an explicit ``kind``), no simulator may
+run, the payment host is reached over TLS with certificate and host-name checks (plaintext only
+with ``host.allow_plaintext_lab``), and the CA key file must not hold the project's TEST CA.
+With ``demo``, a missing device section is its simulator (``resources/kiosk.toml``, the demo
+config, spells every key out). ``demo`` is an argument of :func:`parse_config`, never a key of
+the file.
 """
 
 from __future__ import annotations
 
 import os
+import ssl
 import tomllib
 from decimal import Decimal
 from pathlib import Path
@@ -72,6 +79,8 @@ class StationConfig(_Section):
     timezone: str = "Europe/Berlin"
     languages: list[Annotated[str, StringConstraints(pattern=r"^[a-z]{2}$")]] = Field(
         default_factory=lambda: ["en", "de"], min_length=1)
+    # shown on the out-of-service screen: who to call
+    service_phone: Annotated[str, StringConstraints(pattern=r"^(|\+?[0-9][0-9 ()/-]{3,30})$")] = ""
 
     @field_validator("currency")
     @classmethod
@@ -104,6 +113,8 @@ class PaymentConfig(_Section):
     max_total_hold: Money = Decimal("150.00")
     hold_threshold_percent: int = Field(default=90, ge=50, le=99)
     allow_increments: bool = True
+    settle_retry_s: int = Field(default=30, ge=1, le=3600)  # a capture/reversal not acknowledged
+    settle_retry_max_s: int = Field(default=900, ge=1, le=86_400)  # ... doubling up to this
 
     @model_validator(mode="after")
     def _consistent(self) -> PaymentConfig:
@@ -145,6 +156,13 @@ class ChargerConfig(_Section):
     poll_interval_s: float = Field(default=1.0, ge=0.1, le=60)
     command_timeout_s: float = Field(default=0.5, ge=0.05, le=10)
     link_grace_s: float = Field(default=10.0, ge=1, le=600)  # link down this long: a fault
+    reading_timeout_s: float = Field(default=10.0, ge=1, le=600)  # charging without a reading
+    stop_timeout_s: int = Field(default=30, ge=2, le=600)  # a stop the charger never confirms
+    # the controller's own supervision ($SY): no heartbeat this long → it drops to this current
+    heartbeat_interval_s: int = Field(default=10, ge=1, le=3600)
+    # 0: the lowest the controller allows (OpenEVSE raises anything below 6 A to 6 A: its
+    # supervision lowers the current, it cannot switch off by itself)
+    heartbeat_current_a: int = Field(default=0, ge=0, le=80)
     max_power_w: int = Field(default=22_000, ge=1000, le=400_000)  # meter plausibility
     meter: Literal["controller", "modbus"] = "controller"  # "modbus": a MID meter bills
     meter_port: str = ""
@@ -157,12 +175,18 @@ class HostConfig(_Section):
     address: str = "127.0.0.1"
     port: int = Field(default=0, ge=0, le=65535)  # sim with 0: run the simulator in-process
     timeout_s: float = Field(default=10.0, gt=0, le=120)
-    tls: bool = False
-    ca_file: str = ""  # with tls: the host's CA (empty: the system's)
+    # iso8583: TLS with the host's certificate checked against ca_file and its name against
+    # server_name (or address); the simulator (kind = "sim") is plaintext on 127.0.0.1
+    tls: bool = True
+    ca_file: str = ""  # the acquirer's CA certificate(s), PEM; relative to the config file
+    server_name: Annotated[str, StringConstraints(
+        pattern=r"^(|[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)$")] = ""  # TLS name
+    allow_plaintext_lab: bool = False  # tls = false only with this; the screen warns
     terminal_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]{0,8}$")] = ""
     merchant_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9 -]{0,15}$")] = ""
     # the terminal's DUKPT initial key for online PIN, as injected at provisioning: a JSON file
-    # {"scheme": "aes", "initial_key": hex, "key_id": hex}; empty with kind = "sim": test keys
+    # {"scheme": "aes", "initial_key": hex, "key_id": hex[, "counter": n]}, relative to the
+    # config file; the transaction counter lives in it. Empty with kind = "sim": test keys
     pin_key_file: str = ""
 
 
@@ -177,10 +201,20 @@ class JournalConfig(_Section):
 
 class UiConfig(_Section):
     fullscreen: bool = False
-    demo_mode: bool = True
     language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}$")] = "en"
     plug_timeout_s: int = Field(default=180, ge=10, le=3600)
     receipt_timeout_s: int = Field(default=60, ge=5, le=3600)
+    card_timeout_s: int = Field(default=60, ge=5, le=600)  # waiting for a card
+    pin_timeout_s: int = Field(default=60, ge=5, le=600)  # waiting for the PIN
+    message_timeout_s: int = Field(default=20, ge=3, le=600)  # a declined/error screen
+
+
+class HealthConfig(_Section):
+    """The terminal's own checks: out of service when one fails, back by itself."""
+
+    host_echo_interval_s: int = Field(default=60, ge=5, le=3600)  # ISO 8583 0800 echo test
+    host_down_after_s: int = Field(default=180, ge=5, le=86_400)  # echoes failing this long
+    min_free_mb: int = Field(default=50, ge=1, le=100_000)  # the journal's disk
 
 
 class LoggingConfig(_Section):
@@ -188,8 +222,12 @@ class LoggingConfig(_Section):
     path: str = ""  # empty: standard error
 
 
+DEVICE_SECTIONS = {"reader": "pcsc", "charger": "serial", "host": "iso8583"}  # the real kinds
+
+
 class KioskConfig(_Section):
     schema_version: Literal[1]
+    demo: bool = False  # set by parse_config from its argument (kiosk run --demo), never a key
     station: StationConfig = StationConfig()
     connectors: list[ConnectorConfig] = Field(
         default_factory=lambda: [ConnectorConfig(id=1, label="1")], min_length=1, max_length=16)
@@ -201,6 +239,7 @@ class KioskConfig(_Section):
     backoffice: BackofficeConfig = BackofficeConfig()
     journal: JournalConfig = JournalConfig()
     ui: UiConfig = UiConfig()
+    health: HealthConfig = HealthConfig()
     logging: LoggingConfig = LoggingConfig()
 
     @model_validator(mode="after")
@@ -212,6 +251,18 @@ class KioskConfig(_Section):
             raise ValueError(f"ui.language {self.ui.language!r} is not in station.languages")
         if self.charger.kind == "serial" and not self.charger.port:
             raise ValueError("charger.port is needed when charger.kind = 'serial'")
+        c = self.charger
+        if c.reading_timeout_s < 2 * c.poll_interval_s:
+            raise ValueError("charger.reading_timeout_s must be at least twice "
+                             "charger.poll_interval_s")
+        if c.heartbeat_interval_s < 3 * c.poll_interval_s:
+            raise ValueError("charger.heartbeat_interval_s must be at least three times "
+                             "charger.poll_interval_s (the poll pulses the heartbeat)")
+        if 0 < c.heartbeat_current_a < 6:
+            raise ValueError("charger.heartbeat_current_a is 0 (stop) or at least 6 A "
+                             "(IEC 61851)")
+        if self.payment.settle_retry_max_s < self.payment.settle_retry_s:
+            raise ValueError("payment.settle_retry_max_s must be at least payment.settle_retry_s")
         if self.charger.meter == "modbus" and not self.charger.meter_port:
             raise ValueError("charger.meter_port is needed when charger.meter = 'modbus'")
         if self.reader.kind == "pcsc" and self.station.country_code not in iso3166.NUMERIC:
@@ -221,6 +272,19 @@ class KioskConfig(_Section):
             raise ValueError("host.port is needed when host.kind = 'iso8583'")
         if self.host.kind == "iso8583" and not self.host.pin_key_file:
             raise ValueError("host.pin_key_file is needed when host.kind = 'iso8583'")
+        if not self.demo:
+            for section in DEVICE_SECTIONS:
+                if getattr(self, section).kind == "sim":
+                    raise ValueError(f"{section}.kind = 'sim' runs a simulator: only with "
+                                     f"kiosk run --demo")
+        if self.host.kind == "iso8583":
+            if not self.host.tls and not self.host.allow_plaintext_lab:
+                raise ValueError("host.tls = false sends card data and PIN blocks in clear: "
+                                 "only for a lab host, with host.allow_plaintext_lab = true")
+            if self.host.tls and not self.host.ca_file:
+                raise ValueError("host.ca_file is needed when host.kind = 'iso8583' with tls: "
+                                 "the acquirer's CA certificate (PEM) that the host's "
+                                 "certificate and name are checked against")
         e = exponent(self.station.currency)
         for key, value in (("payment.hold_amount", self.payment.hold_amount),
                            ("payment.increment_amount", self.payment.increment_amount),
@@ -234,6 +298,14 @@ class KioskConfig(_Section):
 
     def ca_keys_path(self) -> Path | None:
         return Path(self.reader.ca_keys) if self.reader.ca_keys else None
+
+    def host_uses_tls(self) -> bool:
+        """The payment host link is TLS (never for the simulator, which is plaintext)."""
+        return self.host.kind == "iso8583" and self.host.tls
+
+    def plaintext_lab_host(self) -> bool:
+        """A real host protocol in clear (host.allow_plaintext_lab): the screen warns."""
+        return self.host.kind == "iso8583" and not self.host.tls
 
     def to_minor(self, amount: Decimal) -> int:
         """An exact amount of the station's currency in minor units (validated exact)."""
@@ -284,10 +356,54 @@ def _check_ca_keys(cfg: KioskConfig, source: str) -> None:
     if not path.is_file():
         raise ConfigError(f"{source}: reader.ca_keys: {path}: no such file")
     try:
-        CaKeyStore.load(path)
+        store = CaKeyStore.load(path)
     except CaKeyError as exc:  # one line, even if the file's text holds line breaks
         raise ConfigError(f"{source}: reader.ca_keys: {' '.join(str(exc).splitlines())}"
                           ) from None
+    if not cfg.demo:
+        from kiosk.security.keys import ca_test_key_reason
+
+        if reason := ca_test_key_reason(store):
+            raise ConfigError(f"{source}: reader.ca_keys: {path}: a TEST key: {reason}; a "
+                              f"terminal needs the schemes' live CA keys (test keys only with "
+                              f"kiosk run --demo)")
+
+
+def _check_host_ca(cfg: KioskConfig, source: str) -> None:
+    """The acquirer's CA certificate must be readable PEM: the link checks the host by it."""
+    if not cfg.host_uses_tls():
+        return
+    path = Path(cfg.host.ca_file)
+    try:
+        with path.open("rb") as f:
+            f.read(1)
+        ssl.create_default_context(cafile=str(path))
+    except FileNotFoundError:
+        raise ConfigError(f"{source}: host.ca_file: {path}: no such file") from None
+    except OSError as exc:
+        if isinstance(exc, ssl.SSLError):
+            raise ConfigError(f"{source}: host.ca_file: {path}: not a PEM CA certificate "
+                              f"({exc.reason or exc})") from None
+        raise ConfigError(f"{source}: host.ca_file: {path}: cannot read: "
+                          f"{exc.strerror or exc}") from None
+
+
+def _check_devices_named(data: dict[str, object], source: str) -> None:
+    """Outside demo, the file names every device: nothing falls back to a simulator."""
+    for section, real in DEVICE_SECTIONS.items():
+        part = data.get(section)
+        if section == "host" and part is None:
+            raise ConfigError(f"{source}: host: missing: outside demo there is no built-in "
+                              f"payment host (it would approve everything): give [host] with "
+                              f"kind = 'iso8583', its address, port, TLS CA and PIN key")
+        if part is None:
+            raise ConfigError(f"{source}: {section}: missing: without --demo the file names "
+                              f"every device ([{section}] kind = '{real}'); the simulators run "
+                              f"only with kiosk run --demo")
+        if isinstance(part, dict) and "kind" not in part:
+            raise ConfigError(f"{source}: {section}.kind: missing: without --demo the file "
+                              f"names every device (kind = '{real}'); the simulators run only "
+                              f"with kiosk run --demo")
 
 
 def _relative_to(data: dict[str, object], section: str, key: str, base: Path,
@@ -298,19 +414,33 @@ def _relative_to(data: dict[str, object], section: str, key: str, base: Path,
         part[key] = str(base / Path(name).expanduser())
 
 
-def parse_config(text: str, source: str = "<config>", base: Path | None = None) -> KioskConfig:
-    """Check a TOML text against the schema (and the tariff and CA key files it names).
+def parse_config(text: str, source: str = "<config>", base: Path | None = None, *,
+                 demo: bool = False) -> KioskConfig:
+    """Check a TOML text against the schema (and the tariff, CA key and host CA files it
+    names), for production or, with ``demo`` (``kiosk run --demo``), for the simulators.
     Relative file names are taken from ``base`` (the config file's folder; without one, the
     current folder). Raises :class:`ConfigError`."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from None
-    _relative_to(data, "tariff", "file", base or Path.cwd())
-    _relative_to(data, "reader", "ca_keys", base or Path.cwd(), ReaderConfig().ca_keys)
+    if "demo" in data:
+        raise ConfigError(f"{source}: demo: set by `kiosk run --demo`, not in the file")
+    ui = data.get("ui")
+    if isinstance(ui, dict) and "demo_mode" in ui:
+        raise ConfigError(f"{source}: ui.demo_mode: no longer a key: the demo is the switch "
+                          f"`kiosk run --demo` (remove the line)")
     if "schema_version" not in data:
         raise ConfigError(f"{source}: schema_version: missing (this kiosk reads version "
                           f"{SCHEMA_VERSION})")
+    if not demo:
+        _check_devices_named(data, source)
+    here = base or Path.cwd()
+    _relative_to(data, "tariff", "file", here)
+    _relative_to(data, "reader", "ca_keys", here, ReaderConfig().ca_keys)
+    _relative_to(data, "host", "ca_file", here)
+    _relative_to(data, "host", "pin_key_file", here)
+    data["demo"] = demo
     try:
         cfg = KioskConfig.model_validate(data)
     except ValidationError as exc:
@@ -328,10 +458,11 @@ def parse_config(text: str, source: str = "<config>", base: Path | None = None) 
         raise ConfigError(f"{source}: {key}: {msg}{more}") from None
     _check_tariffs(cfg, source)
     _check_ca_keys(cfg, source)
+    _check_host_ca(cfg, source)
     return cfg
 
 
-def load_config(path: Path | str) -> KioskConfig:
+def load_config(path: Path | str, *, demo: bool = False) -> KioskConfig:
     path = Path(path)
     try:
         raw = path.read_bytes()
@@ -343,4 +474,4 @@ def load_config(path: Path | str) -> KioskConfig:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not UTF-8 text") from None
-    return parse_config(text, str(path), path.resolve().parent)
+    return parse_config(text, str(path), path.resolve().parent, demo=demo)

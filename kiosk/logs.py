@@ -2,13 +2,15 @@
 
 Every record passes :class:`RedactingFilter` on the handler, so a PAN or a PIN block that slips
 into a message, an argument, an extra field or a traceback is masked before it reaches a file.
-Extra fields go in ``extra={"fields": {...}}``.
+Extra fields go in ``extra={"fields": {...}}``. A log file is created 0600
+(:class:`PrivateFileHandler`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -68,13 +70,28 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, ensure_ascii=False, default=str)
 
 
+class PrivateFileHandler(logging.FileHandler):
+    """A log file only the kiosk's user can read: created 0600 (whatever the umask), and an
+    existing file is narrowed to 0600 when it is opened."""
+
+    def _open(self) -> Any:
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            if os.fstat(fd).st_mode & 0o077:
+                os.fchmod(fd, 0o600)
+            return open(fd, self.mode, encoding=self.encoding, errors=self.errors)
+        except BaseException:
+            os.close(fd)
+            raise
+
+
 def make_handler(path: Path | None = None) -> logging.Handler:
     handler: logging.Handler
     if path is None:
         handler = logging.StreamHandler(sys.stderr)
     else:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handler = logging.FileHandler(path, encoding="utf-8")
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        handler = PrivateFileHandler(path, encoding="utf-8")
     handler.addFilter(RedactingFilter())
     handler.setFormatter(JsonFormatter())
     return handler

@@ -20,7 +20,7 @@ def main() -> int:
     from kiosk.ui.main_window import MainWindow
 
     app = QApplication.instance() or QApplication([])
-    runtime = build_runtime(load_config(DEFAULT_CONFIG_PATH), journal_path=journal)
+    runtime = build_runtime(load_config(DEFAULT_CONFIG_PATH, demo=True), journal_path=journal)
     runtime.recover()
     bridge = Bridge(runtime)
     window = MainWindow(runtime, demo=True)

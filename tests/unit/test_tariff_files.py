@@ -108,12 +108,15 @@ def test_hostile_files(text: str | bytes, message: str) -> None:
 def test_a_config_naming_a_broken_tariff_file_does_not_start(tmp_path: Path) -> None:
     (tmp_path / "t.json").write_text(mutate(["elements", 0, "restrictions", "start_tme"], "x"))
     with pytest.raises(ConfigError, match=r"tariff\.file: .*t\.json: \$\.elements\[0\]"):
-        parse_config('schema_version = 1\n[tariff]\nfile = "t.json"\n', "k.toml", tmp_path)
+        parse_config('schema_version = 1\n[tariff]\nfile = "t.json"\n', "k.toml", tmp_path,
+                     demo=True)
     (tmp_path / "chf.json").write_text(mutate(["currency"], "CHF"))
     with pytest.raises(ConfigError, match=r"tariff\.file: tariff 0 .* is in CHF"):
-        parse_config('schema_version = 1\n[tariff]\nfile = "chf.json"\n', "k.toml", tmp_path)
+        parse_config('schema_version = 1\n[tariff]\nfile = "chf.json"\n', "k.toml", tmp_path,
+                     demo=True)
     with pytest.raises(ConfigError, match=r"tariff\.file: .*cannot read"):
-        parse_config('schema_version = 1\n[tariff]\nfile = "none.json"\n', "k.toml", tmp_path)
+        parse_config('schema_version = 1\n[tariff]\nfile = "none.json"\n', "k.toml", tmp_path,
+                     demo=True)
 
 
 _json = st.recursive(

@@ -1,0 +1,212 @@
+"""The terminal's keys: where they live, how they are checked, how they are created once.
+
+The data folder is the journal's folder (``journal.path``; default ``$EVKIOSK_DATA_DIR`` or
+``~/.local/share/evkiosk``). It holds the token keys: ``card-token.key`` (the HMAC key of card
+tokens) and ``invoice-token.key`` (the invoice links). The PIN key (DUKPT initial key and its
+transaction counter) is the injected file ``host.pin_key_file``.
+
+Production (the default):
+
+* the data folder must exist, be owned by the kiosk's user and be 0700; every key file 0600
+  and owned by it. Anything else is a :class:`ProvisioningError` naming the path, the mode
+  found and the fix;
+* a missing token key is an error, never silently regenerated (that would break every card
+  token and invoice link issued before): ``kiosk provision --config FILE`` creates the folder
+  and the missing keys once (:func:`provision`), and never overwrites one;
+* TEST keys are refused: the public DUKPT test keys and the simulators' keys
+  (:func:`kiosk.security.keys.dukpt_test_key_reason`).
+
+Demo (``kiosk run --demo``): missing token keys are created, and without a PIN key file the
+simulator's TEST key is written to ``TEST_demo-pin.key`` in the data folder on first use, so
+its counter lives with it like a real key's.
+
+A counter file of an earlier version (``dukpt.counter`` in the data folder) only ever raises
+the key's counter (a counter is never handed out twice).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from drivers.acquirer.dukpt import DukptError
+from drivers.acquirer.pin import (
+    CounterStore,
+    PinEncryptor,
+    PinKey,
+    PinKeyFile,
+    dump_pin_key,
+    write_private,
+)
+from kiosk.security.keys import (
+    KeyError_,
+    check_key_folder,
+    check_private_dir,
+    check_private_file,
+    create_key,
+    dukpt_test_key_reason,
+    load_key,
+)
+
+if TYPE_CHECKING:
+    from kiosk.config import KioskConfig
+
+log = logging.getLogger(__name__)
+
+CARD_TOKEN_KEY = "card-token.key"  # noqa: S105 - a file name
+INVOICE_TOKEN_KEY = "invoice-token.key"  # noqa: S105 - a file name
+DEMO_PIN_KEY = "TEST_demo-pin.key"
+LEGACY_COUNTER = "dukpt.counter"
+_TOKEN_KEYS = {CARD_TOKEN_KEY: "every card token issued before",
+               INVOICE_TOKEN_KEY: "every invoice link issued before"}
+
+
+class ProvisioningError(Exception):
+    """A key or the data folder cannot be used; the message names the file and what is
+    wrong."""
+
+
+@dataclass(frozen=True)
+class TerminalKeys:
+    card_token_key: bytes = field(repr=False)
+    invoice_key: bytes = field(repr=False)
+    # None: no online PIN (cards that ask for it are declined); with the current config rules
+    # there is always one (production: host.pin_key_file; demo: the simulator's TEST key)
+    pin_encryptor: PinEncryptor | None = field(repr=False)
+    pin_key_file: Path | None = None  # where the PIN key and its counter live
+
+
+def data_dir(config: KioskConfig, journal_path: Path | None = None) -> Path:
+    """The data folder: the journal's folder (``--journal`` overrides the config)."""
+    return Path(journal_path or config.journal_path()).expanduser().absolute().parent
+
+
+def load_terminal_keys(config: KioskConfig, data_dir: Path, *, demo: bool) -> TerminalKeys:
+    """The terminal's keys, checked (see the module's docstring); raises
+    :class:`ProvisioningError`."""
+    folder = Path(data_dir)
+    try:
+        if demo:
+            _demo_folder(folder)
+        else:
+            _production_folder(folder)
+        tokens = {name: _token_key(folder / name, demo=demo) for name in _TOKEN_KEYS}
+        encryptor, pin_path = _pin_encryptor(config, folder, demo=demo)
+    except (KeyError_, DukptError) as exc:
+        raise ProvisioningError(str(exc)) from None
+    return TerminalKeys(tokens[CARD_TOKEN_KEY], tokens[INVOICE_TOKEN_KEY], encryptor, pin_path)
+
+
+def provision(config: KioskConfig, data_dir: Path) -> list[Path]:
+    """Create the data folder (0700) and the token keys that are missing (0600); return what
+    was created. An existing key is checked and kept, never overwritten. The PIN key is not
+    made here: it is injected for the terminal (``host.pin_key_file``)."""
+    folder = Path(data_dir)
+    created: list[Path] = []
+    try:
+        if not folder.exists():
+            folder.mkdir(parents=True, mode=0o700)
+            os.chmod(folder, 0o700)  # whatever the umask
+            created.append(folder)
+        check_private_dir(folder)
+        for name in _TOKEN_KEYS:
+            path = folder / name
+            if os.path.lexists(path):
+                load_key(path)  # a bad existing key is reported, not replaced
+            else:
+                create_key(path)
+                created.append(path)
+    except KeyError_ as exc:
+        raise ProvisioningError(str(exc)) from None
+    except OSError as exc:
+        raise ProvisioningError(f"{folder}: cannot create the data folder: "
+                                f"{exc.strerror or exc}") from None
+    for path in created:
+        log.info("provisioned %s", path)
+    return created
+
+
+# --- the parts ---------------------------------------------------------------------------------
+
+def _production_folder(folder: Path) -> None:
+    if not folder.exists():
+        raise ProvisioningError(f"{folder}: the data folder does not exist: create it and the "
+                                f"terminal's keys once with kiosk provision --config FILE")
+    check_private_dir(folder)
+
+
+def _demo_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise ProvisioningError(f"{folder}: cannot create the data folder: "
+                                f"{exc.strerror or exc}") from None
+    try:
+        check_private_dir(folder)
+    except KeyError_ as exc:  # a demo on test keys: said, not refused
+        log.warning("demo data folder: %s", exc)
+
+
+def _token_key(path: Path, *, demo: bool) -> bytes:
+    if not os.path.lexists(path):
+        if not demo:
+            raise ProvisioningError(
+                f"{path}: missing: this key is created once, by kiosk provision --config FILE; "
+                f"it is never made again by itself (a new one would break "
+                f"{_TOKEN_KEYS[path.name]})")
+        log.info("demo: created %s", path)
+        return create_key(path)
+    return load_key(path)
+
+
+def _pin_encryptor(config: KioskConfig, folder: Path, *,
+                   demo: bool) -> tuple[PinEncryptor | None, Path | None]:
+    if config.host.pin_key_file:
+        path = Path(config.host.pin_key_file).expanduser()
+        if not os.path.lexists(path):
+            raise ProvisioningError(f"{path}: host.pin_key_file: no such file (the DUKPT key "
+                                    f"injected for this terminal)")
+        check_private_file(path, "PIN key file")
+        check_key_folder(path.parent)
+    elif demo:
+        path = folder / DEMO_PIN_KEY
+        if not os.path.lexists(path):
+            _write_demo_pin_key(path)
+        check_private_file(path, "PIN key file")
+    else:
+        raise ProvisioningError("host.pin_key_file: none given: outside demo the terminal's "
+                                "DUKPT key is the file injected for it (the simulator's test "
+                                "key only with kiosk run --demo)")
+    encryptor = PinEncryptor.from_key_file(path)
+    store = encryptor.counter
+    assert isinstance(store, PinKeyFile)
+    if not demo and (reason := dukpt_test_key_reason(store.key.scheme, store.key.initial_key,
+                                                     store.key.key_id)):
+        raise ProvisioningError(f"{path}: a TEST key: {reason}; a terminal needs the key "
+                                f"injected for it by the acquirer (test keys only with kiosk "
+                                f"run --demo)")
+    _merge_legacy_counter(store, folder)
+    encryptor.check()  # a damaged or exhausted counter stops the start, not a driver's PIN
+    return encryptor, path
+
+
+def _write_demo_pin_key(path: Path) -> None:
+    from drivers.sim.keys import TEST_IK_ID, sim_terminal_initial_key
+
+    write_private(path, dump_pin_key(PinKey("aes", sim_terminal_initial_key(), TEST_IK_ID, 0)))
+    log.info("demo: created the simulator's TEST PIN key %s", path)
+
+
+def _merge_legacy_counter(store: PinKeyFile, folder: Path) -> None:
+    """An earlier version counted in ``dukpt.counter`` beside the journal: the key's counter is
+    raised to it, so a counter used then is not used again."""
+    legacy = folder / LEGACY_COUNTER
+    if not legacy.exists():
+        return
+    used = CounterStore(legacy).current()
+    if used > store.current():
+        store.reserve(used)
+        log.warning("the DUKPT counter of %s was raised to %d from %s", store.path, used, legacy)

@@ -1,0 +1,260 @@
+"""The terminal's keys in production and demo: checked modes and owners, never regenerated in
+production, created once by provisioning, TEST keys refused outside demo, and one DUKPT counter
+per key, whatever the journal folder."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from drivers.acquirer.dukpt import tdes_ipek
+from drivers.acquirer.pin import decrypt_pin
+from drivers.sim.keys import TEST_BDK_AES128, TEST_IK_ID, sim_terminal_initial_key
+from kiosk.config import KioskConfig, load_config, parse_config
+from kiosk.security.provisioning import (
+    CARD_TOKEN_KEY,
+    DEMO_PIN_KEY,
+    INVOICE_TOKEN_KEY,
+    LEGACY_COUNTER,
+    ProvisioningError,
+    data_dir,
+    load_terminal_keys,
+    provision,
+)
+from tests.support.production import pin_key, production_config
+
+PAN = "5413330089020011"
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="chown to another uid needs root")
+
+
+@pytest.fixture
+def prod(tmp_path: Path) -> KioskConfig:
+    return load_config(production_config(tmp_path / "etc"))
+
+
+def _etc(tmp_path: Path) -> Path:
+    return tmp_path / "etc"
+
+
+def _counter(path: Path) -> int:
+    return int(json.loads(path.read_text()).get("counter", 0))
+
+
+def test_the_data_folder_is_the_journals(tmp_path: Path, prod: KioskConfig) -> None:
+    assert data_dir(prod, tmp_path / "j" / "journal.sqlite") == tmp_path / "j"
+    cfg = parse_config(f"schema_version = 1\n[journal]\npath = '{tmp_path}/x/k.sqlite'\n",
+                       demo=True)
+    assert data_dir(cfg) == tmp_path / "x"
+
+
+def test_production_without_provisioning_is_an_error_then_provision_works(
+        tmp_path: Path, prod: KioskConfig) -> None:
+    folder = tmp_path / "data"
+    with pytest.raises(ProvisioningError, match=r"data: the data folder does not exist: .*kiosk "
+                                                r"provision --config FILE"):
+        load_terminal_keys(prod, folder, demo=False)
+    assert not folder.exists()  # nothing is made by itself
+    created = provision(prod, folder)
+    assert created == [folder, folder / CARD_TOKEN_KEY, folder / INVOICE_TOKEN_KEY]
+    assert folder.stat().st_mode & 0o777 == 0o700
+    for name in (CARD_TOKEN_KEY, INVOICE_TOKEN_KEY):
+        assert (folder / name).stat().st_mode & 0o777 == 0o600
+    keys = load_terminal_keys(prod, folder, demo=False)
+    assert keys.card_token_key == (folder / CARD_TOKEN_KEY).read_bytes()
+    assert keys.invoice_key == (folder / INVOICE_TOKEN_KEY).read_bytes()
+    assert keys.card_token_key != keys.invoice_key
+    assert keys.pin_encryptor is not None and keys.pin_key_file == _etc(tmp_path) / "pin.key"
+    assert "card_token_key" not in repr(keys) and "invoice_key" not in repr(keys)
+    # again: nothing made, nothing overwritten
+    assert provision(prod, folder) == []
+    assert load_terminal_keys(prod, folder, demo=False).card_token_key == keys.card_token_key
+
+
+@pytest.mark.parametrize(("name", "breaks"), [(CARD_TOKEN_KEY, "card token"),
+                                              (INVOICE_TOKEN_KEY, "invoice link")])
+def test_a_missing_token_key_is_never_regenerated_in_production(
+        tmp_path: Path, prod: KioskConfig, name: str, breaks: str) -> None:
+    folder = tmp_path / "data"
+    provision(prod, folder)
+    (folder / name).unlink()
+    with pytest.raises(ProvisioningError, match=rf"{name}: missing: this key is created once, "
+                                                rf"by kiosk provision .*{breaks}"):
+        load_terminal_keys(prod, folder, demo=False)
+    assert not (folder / name).exists()
+    assert provision(prod, folder) == [folder / name]  # the operator decides, once
+    load_terminal_keys(prod, folder, demo=False)
+
+
+def test_key_files_must_be_0600(tmp_path: Path, prod: KioskConfig) -> None:
+    folder = tmp_path / "data"
+    provision(prod, folder)
+    (folder / CARD_TOKEN_KEY).chmod(0o644)
+    for demo in (False, True):
+        with pytest.raises(ProvisioningError, match=r"card-token\.key: mode 0644, a key file "
+                                                    r"must be 0600 \(chmod 600 "):
+            load_terminal_keys(prod, folder, demo=demo)
+    with pytest.raises(ProvisioningError, match=r"mode 0644"):
+        provision(prod, folder)  # refused, not replaced
+    (folder / CARD_TOKEN_KEY).chmod(0o600)
+    (_etc(tmp_path) / "pin.key").chmod(0o640)
+    with pytest.raises(ProvisioningError, match=r"pin\.key: mode 0640, a PIN key file must be "
+                                                r"0600"):
+        load_terminal_keys(prod, folder, demo=False)
+
+
+@needs_root
+def test_key_files_and_the_folder_must_be_owned_by_the_kiosk(tmp_path: Path,
+                                                             prod: KioskConfig) -> None:
+    folder = tmp_path / "data"
+    provision(prod, folder)
+    os.chown(folder / INVOICE_TOKEN_KEY, 65534, 65534)
+    with pytest.raises(ProvisioningError, match=r"invoice-token\.key: owned by uid 65534"):
+        load_terminal_keys(prod, folder, demo=False)
+    os.chown(folder / INVOICE_TOKEN_KEY, 0, 0)
+    os.chown(_etc(tmp_path) / "pin.key", 65534, 65534)
+    with pytest.raises(ProvisioningError, match=r"pin\.key: owned by uid 65534"):
+        load_terminal_keys(prod, folder, demo=False)
+    os.chown(_etc(tmp_path) / "pin.key", 0, 0)
+    os.chown(folder, 65534, 65534)
+    with pytest.raises(ProvisioningError, match=r"data: owned by uid 65534"):
+        load_terminal_keys(prod, folder, demo=False)
+
+
+def test_the_data_folder_must_be_0700_in_production(tmp_path: Path, prod: KioskConfig) -> None:
+    folder = tmp_path / "data"
+    provision(prod, folder)
+    folder.chmod(0o755)
+    with pytest.raises(ProvisioningError, match=r"data: mode 0755, the data folder must be 0700 "
+                                                r"\(chmod 700 "):
+        load_terminal_keys(prod, folder, demo=False)
+    with pytest.raises(ProvisioningError, match=r"mode 0755"):
+        provision(prod, folder)
+    _etc(tmp_path).chmod(0o777)  # anyone could swap the PIN key file
+    folder.chmod(0o700)
+    with pytest.raises(ProvisioningError, match=r"etc: mode 0777, others can replace"):
+        load_terminal_keys(prod, folder, demo=False)
+
+
+def test_demo_creates_what_is_missing(tmp_path: Path) -> None:
+    cfg = parse_config("schema_version = 1\n", demo=True)
+    folder = tmp_path / "demo"
+    keys = load_terminal_keys(cfg, folder, demo=True)
+    assert folder.stat().st_mode & 0o777 == 0o700
+    for name in (CARD_TOKEN_KEY, INVOICE_TOKEN_KEY, DEMO_PIN_KEY):
+        assert (folder / name).stat().st_mode & 0o777 == 0o600
+    assert keys.pin_key_file == folder / DEMO_PIN_KEY
+    data = json.loads((folder / DEMO_PIN_KEY).read_text())
+    assert (data["initial_key"], data["key_id"], data["counter"]) == (
+        sim_terminal_initial_key().hex().upper(), TEST_IK_ID.hex().upper(), 0)
+    assert keys.pin_encryptor is not None
+    block = keys.pin_encryptor.encrypt("1234", PAN)
+    assert decrypt_pin(TEST_BDK_AES128, block, PAN) == "1234"  # the host simulator reads it
+    assert _counter(folder / DEMO_PIN_KEY) == 1
+    again = load_terminal_keys(cfg, folder, demo=True)
+    assert again.card_token_key == keys.card_token_key
+    assert again.pin_encryptor is not None
+    assert again.pin_encryptor.encrypt("1234", PAN).ksn[-4:] == (2).to_bytes(4, "big")
+
+
+def test_demo_warns_about_a_loose_folder_but_runs(tmp_path: Path,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    folder = tmp_path / "demo"
+    folder.mkdir(mode=0o755)
+    folder.chmod(0o755)
+    load_terminal_keys(parse_config("schema_version = 1\n", demo=True), folder, demo=True)
+    assert "must be 0700" in caplog.text
+
+
+def test_production_refuses_the_test_pin_keys_demo_takes_them(tmp_path: Path,
+                                                              prod: KioskConfig) -> None:
+    folder = tmp_path / "data"
+    provision(prod, folder)
+    path = _etc(tmp_path) / "pin.key"
+    tdes_bdk, iksn = bytes.fromhex("0123456789ABCDEFFEDCBA9876543210"), \
+        bytes.fromhex("FFFF9876543210E00000")
+    for kwargs, why in (
+        ({"initial_key": sim_terminal_initial_key(), "key_id": TEST_IK_ID}, "X9.24-3"),
+        ({"scheme": "tdes", "initial_key": tdes_ipek(tdes_bdk, iksn), "key_id": iksn},
+         "X9.24-1"),
+        ({"scheme": "tdes", "initial_key": tdes_ipek(tdes_bdk, bytes(10)), "key_id": bytes(10)},
+         "derived from the TDES test BDK"),
+    ):
+        pin_key(path, **kwargs)
+        with pytest.raises(ProvisioningError, match=rf"pin\.key: a TEST key: .*{why}.*only with "
+                                                    rf"kiosk run --demo"):
+            load_terminal_keys(prod, folder, demo=False)
+        assert load_terminal_keys(prod, folder, demo=True).pin_encryptor is not None
+
+
+def test_production_needs_a_pin_key_file(tmp_path: Path, prod: KioskConfig) -> None:
+    folder = tmp_path / "data"
+    provision(prod, folder)
+    (_etc(tmp_path) / "pin.key").unlink()
+    with pytest.raises(ProvisioningError, match=r"pin\.key: host\.pin_key_file: no such file"):
+        load_terminal_keys(prod, folder, demo=False)
+
+
+@pytest.mark.parametrize(("counter", "message"), [
+    (-1, r"negative"), ("7", r"not an integer"), (2.0, r"not an integer"),
+    (0xFFFF0000, r"exhausted"),
+])
+def test_a_damaged_or_exhausted_counter_stops_the_start(tmp_path: Path, prod: KioskConfig,
+                                                        counter: object, message: str) -> None:
+    folder = tmp_path / "data"
+    provision(prod, folder)
+    pin_key(_etc(tmp_path) / "pin.key", counter=counter)
+    with pytest.raises(ProvisioningError, match=message):
+        load_terminal_keys(prod, folder, demo=False)
+    (_etc(tmp_path) / "pin.key").write_text("{not json")
+    with pytest.raises(ProvisioningError, match=r"pin\.key: not a JSON key file"):
+        load_terminal_keys(prod, folder, demo=False)
+
+
+def test_two_journal_folders_share_the_keys_counter(tmp_path: Path, prod: KioskConfig) -> None:
+    """The counter belongs to the key: a second journal folder does not start again at 1."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    provision(prod, a)
+    provision(prod, b)
+    enc_a = load_terminal_keys(prod, a, demo=False).pin_encryptor
+    enc_b = load_terminal_keys(prod, b, demo=False).pin_encryptor
+    assert enc_a is not None and enc_b is not None
+    ksns = [enc_a.encrypt("1234", PAN).ksn, enc_b.encrypt("1234", PAN).ksn,
+            enc_a.encrypt("1234", PAN).ksn]
+    later = load_terminal_keys(prod, b, demo=False).pin_encryptor  # a restart on folder b
+    assert later is not None
+    ksns.append(later.encrypt("1234", PAN).ksn)
+    assert [int.from_bytes(k[-4:], "big") for k in ksns] == [1, 2, 3, 4]
+    assert _counter(_etc(tmp_path) / "pin.key") == 4
+
+
+def test_a_deleted_or_old_counter_file_never_resets_the_counter(tmp_path: Path,
+                                                                prod: KioskConfig) -> None:
+    folder = tmp_path / "data"
+    provision(prod, folder)
+    (folder / LEGACY_COUNTER).write_text("7")  # what an earlier version counted to
+    enc = load_terminal_keys(prod, folder, demo=False).pin_encryptor
+    assert enc is not None and _counter(_etc(tmp_path) / "pin.key") == 7
+    assert enc.encrypt("1234", PAN).ksn[-4:] == (8).to_bytes(4, "big")
+    (folder / LEGACY_COUNTER).unlink()
+    enc = load_terminal_keys(prod, folder, demo=False).pin_encryptor
+    assert enc is not None and enc.encrypt("1234", PAN).ksn[-4:] == (9).to_bytes(4, "big")
+    (folder / LEGACY_COUNTER).write_text("garbage")
+    with pytest.raises(ProvisioningError, match=r"dukpt\.counter: the DUKPT counter file is "
+                                                r"damaged"):
+        load_terminal_keys(prod, folder, demo=False)
+
+
+def test_a_demo_pin_key_of_its_own_keeps_its_counter_in_it(tmp_path: Path) -> None:
+    etc = tmp_path / "etc"
+    etc.mkdir(mode=0o700)
+    pin_key(etc / "lab.key", initial_key=sim_terminal_initial_key(), key_id=TEST_IK_ID,
+            counter=41)
+    cfg = parse_config("schema_version = 1\n[host]\npin_key_file = 'lab.key'\n", "k.toml", etc,
+                       demo=True)
+    keys = load_terminal_keys(cfg, tmp_path / "data", demo=True)
+    assert keys.pin_encryptor is not None and keys.pin_key_file == etc / "lab.key"
+    assert keys.pin_encryptor.encrypt("1234", PAN).ksn[-4:] == (42).to_bytes(4, "big")
+    assert not (tmp_path / "data" / DEMO_PIN_KEY).exists()
