@@ -1,52 +1,60 @@
-"""Builds the running kiosk from its config: devices, journal, machine, runner, adapters.
+"""Builds the running kiosk from its config, and is the one face of it the UI talks to.
 
 No Qt here: the same runtime runs under the window (``kiosk/app.py``), in headless scripts and
-in tests. Devices are chosen by name from the config (``sim`` now; the real drivers plug in
-behind the same interfaces as their issues land).
+in tests. The parts:
+
+* :mod:`kiosk.devices.registry` opens the devices the config names (simulators only in demo);
+* :class:`DeviceAdapters` routes the machine's effects to the device workers
+  (:mod:`kiosk.devices`) and the payment flows (:mod:`kiosk.payments`);
+* :class:`~kiosk.payments.settlement.SettlementQueue` settles ended sessions in the background;
+* :class:`~kiosk.health.Health` says whether the terminal is in service;
+* :class:`Runtime` is what the UI uses: start a session, post the driver's events, hand over a
+  PIN, read the prices, the health and whether a payment is still pending.
+
+A journal write that fails switches every charger off directly (``ChargerDevice.all_off``, on
+the runner's thread, without the journal) and takes the terminal out of service until writes
+work again (the runner then resumes the sessions from their journaled steps).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-import ssl
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from drivers.acquirer.api import PaymentHost
-from drivers.acquirer.iso_link import IsoHostLink
-from drivers.acquirer.pin import CounterStore, PinEncryptor
+from drivers.acquirer.pin import PinEncryptor
 from drivers.charger.api import Charger
 from drivers.emv.api import CardTerminal
-from kiosk.billing.cdr import dumps as cdr_dumps
-from kiosk.billing.cdr import session_cdr
 from kiosk.billing.display import PriceDisplay, price_display
 from kiosk.billing.live import TariffBook
 from kiosk.billing.tariff import Tariff, load_tariffs, simple_tariff
 from kiosk.config import KioskConfig
-from kiosk.records.invoice import Seller, build_invoice
-from kiosk.records.record import session_record
-from kiosk.security.keys import load_or_create_key
-from kiosk.session.adapters import DeviceAdapters
-from kiosk.session.journal import Journal
+from kiosk.devices.card import CardDevice
+from kiosk.devices.charger import ChargerDevice
+from kiosk.devices.registry import UnsupportedDevice, open_devices
+from kiosk.devices.watch import HealthWatch
+from kiosk.health import JOURNAL, MSG_JOURNAL, Health
+from kiosk.journal.runner import Busy, OutOfService, Runner
+from kiosk.journal.store import FAILED, Journal, JournalError, JournalWriteError
+from kiosk.payments.authorization import Authorizations
+from kiosk.payments.settlement import SettlementQueue
+from kiosk.records.documents import Documents
+from kiosk.session import effects as fx
+from kiosk.session import events as ev
 from kiosk.session.machine import Policy, Session, SessionMachine
-from kiosk.session.runner import Runner
-
-if TYPE_CHECKING:
-    from drivers.charger.openevse import OpenEvseCharger
 
 log = logging.getLogger(__name__)
+SETTLEMENT_JOURNAL = f"{JOURNAL} (settlement queue)"
 
 Clock = Callable[[], datetime]
-
-
-class UnsupportedDevice(Exception):
-    """The config names a device whose driver is not in this build."""
+__all__ = ["Busy", "DeviceAdapters", "OutOfService", "Runtime", "UnsupportedDevice",
+           "build_runtime"]
 
 
 def utc_now() -> datetime:
@@ -63,55 +71,6 @@ def tariffs_from(config: KioskConfig) -> list[Tariff]:
                           vat=t.vat_percent)]
 
 
-def open_serial_charger(config: KioskConfig, clock: Clock) -> OpenEvseCharger:
-    """The OpenEVSE controller on ``charger.port`` (RAPI), metered by the controller or by a
-    Modbus MID meter."""
-    from drivers.charger.meter import Meter, ModbusMeter
-    from drivers.charger.openevse import OpenEvseCharger
-
-    c = config.charger
-    meter: Meter | None = None
-    if c.meter == "modbus":
-        meter = ModbusMeter(c.meter_port, address=c.meter_address, baud=c.meter_baud)
-    return OpenEvseCharger(c.port, c.baud, poll_interval_s=c.poll_interval_s,
-                           command_timeout_s=c.command_timeout_s, link_grace_s=c.link_grace_s,
-                           max_power_w=c.max_power_w, meter=meter, clock=clock)
-
-
-def terminal_id(config: KioskConfig) -> str:
-    return config.host.terminal_id or "".join(c for c in config.station.id if c.isalnum())[:8]
-
-
-def merchant_id(config: KioskConfig) -> str:
-    return config.host.merchant_id or "".join(c for c in config.station.id
-                                               if c.isalnum())[:15]
-
-
-def tls_context(config: KioskConfig) -> ssl.SSLContext | None:
-    if not config.host.tls:
-        return None
-    return ssl.create_default_context(cafile=config.host.ca_file or None)
-
-
-def pin_encryptor_from(config: KioskConfig, counter_file: Path) -> PinEncryptor | None:
-    """The terminal's DUKPT key for online PIN: the injected key file, or with the simulated
-    host the public test key. None: cards that ask for online PIN are declined."""
-    store = CounterStore(counter_file)
-    if config.host.pin_key_file:
-        try:
-            data = json.loads(Path(config.host.pin_key_file).read_text())
-            return PinEncryptor(data["scheme"], bytes.fromhex(data["initial_key"]),
-                                bytes.fromhex(data["key_id"]), store)
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise UnsupportedDevice(f"host.pin_key_file {config.host.pin_key_file}: "
-                                    f"{type(exc).__name__}: {exc}") from None
-    if config.host.kind == "sim":
-        from drivers.sim.keys import TEST_IK_ID, sim_terminal_initial_key
-
-        return PinEncryptor("aes", sim_terminal_initial_key(), TEST_IK_ID, store)
-    return None
-
-
 def policy_from(config: KioskConfig, book: TariffBook) -> Policy:
     p = config.payment
     return Policy(
@@ -124,9 +83,74 @@ def policy_from(config: KioskConfig, book: TariffBook) -> Policy:
         threshold_percent=p.hold_threshold_percent,
         allow_increments=p.allow_increments,
         host_timeout_s=math.ceil(config.host.timeout_s) + 5,
+        card_timeout_s=config.ui.card_timeout_s,
+        pin_timeout_s=config.ui.pin_timeout_s,
         plug_timeout_s=config.ui.plug_timeout_s,
+        stop_timeout_s=config.charger.stop_timeout_s,
         receipt_timeout_s=config.ui.receipt_timeout_s,
+        message_timeout_s=config.ui.message_timeout_s,
     )
+
+
+class DeviceAdapters:
+    """Routes the machine's effects to the device workers and the payment flows."""
+
+    def __init__(
+        self,
+        *,
+        post: Callable[[ev.Event], None],
+        card_terminal: CardTerminal,
+        host: PaymentHost,
+        charger: Charger,
+        currency: str,
+        token_key: bytes,
+        clock: Clock,
+        card_timeout_s: float = 60.0,
+        pin_encryptor: PinEncryptor | None = None,
+        max_current_a: dict[int, int] | None = None,
+        health: Health | None = None,
+        settlement: SettlementQueue | None = None,
+    ) -> None:
+        self.card = CardDevice(card_terminal, post=post, currency=currency, token_key=token_key,
+                               card_timeout_s=card_timeout_s, pin_encryptor=pin_encryptor)
+        self.charger = ChargerDevice(charger, post=post, clock=clock,
+                                     max_current_a=max_current_a, health=health)
+        self.payments = Authorizations(host, self.card, post=post, currency=currency)
+        self.settlement = settlement
+
+    def __call__(self, effect: fx.Effect) -> None:
+        match effect:
+            case fx.ReadCard():
+                self.card.read(effect)
+            case fx.CancelCardRead():
+                self.card.cancel_read(effect.session_id)
+            case fx.AskPin():
+                pass  # the screen shows the PIN pad because the session is in PIN_ENTRY
+            case fx.Authorize():
+                self.payments.authorize(effect)
+            case fx.Increment():
+                self.payments.increment(effect)
+            case fx.EnableCharger():
+                self.charger.enable(effect.connector)
+            case fx.DisableCharger():
+                self.charger.disable(effect.connector)
+            case fx.Settle():
+                self.card.forget(effect.session_id)
+                if self.settlement is not None:
+                    self.settlement.added(effect.session_id)  # journaled with the step
+            case _:
+                log.error("no adapter for effect %s", type(effect).__name__)
+
+    def submit_pin(self, session_id: str, pin: str) -> None:
+        self.card.submit_pin(session_id, pin)
+
+    def probe(self, connector: int) -> tuple[bool, int | None]:
+        return self.charger.probe(connector)
+
+    def close(self) -> None:
+        self.card.close()
+        self.payments.close()
+        self.charger.close()
 
 
 @dataclass
@@ -141,6 +165,9 @@ class Runtime:
     host: PaymentHost
     tariffs: TariffBook
     clock: Clock
+    health: Health
+    settlement: SettlementQueue
+    watch: HealthWatch | None = None
     closers: list[Callable[[], None]] = field(default_factory=list)
     displays: dict[tuple[int, str], PriceDisplay] = field(default_factory=dict)
 
@@ -148,6 +175,11 @@ class Runtime:
     def currency(self) -> str:
         return self.config.station.currency
 
+    @property
+    def demo(self) -> bool:
+        return self.config.demo
+
+    # --- what the UI asks -----------------------------------------------------------------
     def price_display(self, lang: str = "") -> PriceDisplay | None:
         """The prices of the tariff valid now, for the idle screen; None: no valid tariff."""
         pricer = self.tariffs.at(self.clock())
@@ -161,10 +193,42 @@ class Runtime:
                 hold_minor=self.config.to_minor(self.config.payment.hold_amount))
         return shown
 
+    def active(self) -> Session | None:
+        return self.runner.active()
+
+    def start_session(self, connector: int) -> Session:
+        """Raises :class:`Busy` (or :class:`OutOfService`) when no session can start."""
+        if not self.health.in_service:
+            raise OutOfService("; ".join(self.health.reasons()))
+        return self.runner.start_session(connector)
+
+    def post(self, event: ev.Event) -> None:
+        self.runner.post(event)
+
+    def submit_pin(self, session_id: str, pin: str) -> None:
+        self.adapters.submit_pin(session_id, pin)
+
+    def settlement_pending(self, session_id: str) -> bool:
+        """Is the payment of ``session_id`` not (yet) acknowledged by the host? Also True when
+        the host refused it for good: the driver has not paid, an operator settles it."""
+        if self.settlement.pending(session_id):
+            return True
+        job = self.journal.settlement(session_id)
+        return job is not None and job.status == FAILED
+
+    def session_on(self, connector: int) -> Session | None:
+        return self.runner.session_on(connector)
+
+    # --- life -----------------------------------------------------------------------------
     def recover(self) -> int:
-        return len(self.runner.recover(self.adapters.probe))
+        found = len(self.runner.recover(self.adapters.probe))
+        self.settlement.kick()
+        return found
 
     def close(self) -> None:
+        if self.watch is not None:
+            self.watch.close()
+        self.settlement.close()
         self.adapters.close()
         for close in reversed(self.closers):
             try:
@@ -182,94 +246,85 @@ def build_runtime(
     card_terminal: CardTerminal | None = None,
     charger: Charger | None = None,
     host: PaymentHost | None = None,
+    watch: bool = True,
 ) -> Runtime:
-    closers: list[Callable[[], None]] = []
-    path = journal_path or config.journal_path()
-    if card_terminal is None:
-        if config.reader.kind == "pcsc":
-            card_terminal = open_pcsc_terminal(config)
-        else:
-            from drivers.sim.card_terminal import SimCardTerminal
-            card_terminal = SimCardTerminal(read_delay_s=0.3 if config.ui.demo_mode else 0.0)
-    if charger is None:
-        if config.charger.kind == "serial":
-            charger = open_serial_charger(config, clock)
-            closers.append(charger.close)
-        else:
-            from drivers.sim.charger import SimCharger
-            sim = SimCharger(connectors=tuple(c.id for c in config.connectors), auto=True,
-                             speed=config.charger.sim_speed)
-            closers.append(sim.close)
-            charger = sim
-    if host is None:
-        port = config.host.port
-        if config.host.kind == "sim" and port == 0:
-            from drivers.sim.host import HostSimulator
-            server = HostSimulator()
-            server.start()
-            closers.append(server.stop)
-            port = server.port
-        link = IsoHostLink(config.host.address, port, terminal_id=terminal_id(config),
-                           merchant_id=merchant_id(config), currency=config.station.currency,
-                           timeout_s=config.host.timeout_s, tls=tls_context(config),
-                           clock=clock)
-        closers.append(link.close)
-        host = link
+    """The kiosk of ``config``. Devices passed in (tests) replace the configured ones;
+    ``watch=False`` leaves out the background health checks (reader, disk, host echo)."""
+    from kiosk.security.provisioning import load_terminal_keys
 
+    path = journal_path or config.journal_path()
+    keys = load_terminal_keys(config, path.parent, demo=config.demo)  # before any file is made
     journal = Journal(path)
+    try:
+        devices = open_devices(config, clock, card_terminal=card_terminal, charger=charger,
+                               host=host)
+    except BaseException:
+        journal.close()
+        raise
+    health = Health(clock, phone=config.station.service_phone)
     book = TariffBook(tariffs_from(config), ZoneInfo(config.station.timezone))
     machine = SessionMachine(policy_from(config, book))
-    station_id, currency = config.station.id, config.station.currency
-    invoice_key = load_or_create_key(path.parent / "invoice-token.key")
-    seller = Seller(config.station.operator, config.station.address, station_id,
-                    config.station.name)
-    labels = {c.id: c.label for c in config.connectors}
-    base_url = config.backoffice.url or "https://backoffice.invalid"
+    docs = Documents(config, book, keys.invoice_key)
+    runner = Runner(machine, journal, clock=clock, record_builder=docs.record,
+                    invoice_for=docs.invoice_for, captured_records=docs.captured_records)
 
-    def invoice_for(s: Session) -> Callable[[int], dict[str, Any]]:
-        pricer = book.for_start(s.marks[0].at if s.marks else s.created_at)
-        cost = pricer.cost(s)
-        return lambda seq: build_invoice(
-            s, cost, seq, seller=seller, connector_label=labels.get(s.connector, ""),
-            zone=book.zone, key=invoice_key, base_url=base_url, tariff_id=pricer.tariff.id)
+    def journal_trouble(exc: JournalError) -> None:
+        health.report(JOURNAL, False, MSG_JOURNAL, str(exc))
 
-    def cdr_for(s: Session) -> list[tuple[str, dict[str, Any]]]:
-        pricer = book.for_start(s.marks[0].at if s.marks else s.created_at)
-        periods = pricer.periods(s)
-        start = s.charge_started_at or s.created_at
-        cdr = session_cdr(
-            session_id=s.id, country_code=config.station.country_code,
-            party_id=config.station.party_id, station_id=station_id,
-            station_name=config.station.name, address=config.station.address,
-            connector=s.connector, start=start, end=s.last_reading_at or start,
-            periods=periods, cost=pricer.cost(s), tariff=pricer.tariff, token=s.token,
-            masked_pan=s.masked_pan, auth_code=s.auth_code, meter_start_wh=s.meter_start_wh,
-            meter_stop_wh=s.meter_now_wh, invoice_number="")
-        return [("cdr", json.loads(cdr_dumps(cdr)))]
+    def queue_journal(exc: JournalError | None) -> None:
+        health.report(SETTLEMENT_JOURNAL, exc is None, MSG_JOURNAL, str(exc or ""))
 
-    runner = Runner(machine, journal, clock=clock,
-                    record_builder=lambda s: session_record(s, station_id=station_id,
-                                                            currency=currency),
-                    invoice_for=invoice_for, captured_records=cdr_for)
+    settlement = SettlementQueue(journal, devices.host, clock=clock,
+                                 station_id=config.station.id,
+                                 currency=config.station.currency, on_journal=queue_journal,
+                                 retry_s=config.payment.settle_retry_s,
+                                 retry_max_s=config.payment.settle_retry_max_s)
     adapters = DeviceAdapters(
-        post=runner.post, card_terminal=card_terminal, host=host, charger=charger,
-        currency=currency, token_key=load_or_create_key(path.parent / "card-token.key"),
-        clock=clock, pin_encryptor=pin_encryptor_from(config, path.parent / "dukpt.counter"),
-    )
+        post=runner.post, card_terminal=devices.card_terminal, host=devices.host,
+        charger=devices.charger, currency=config.station.currency,
+        token_key=keys.card_token_key, clock=clock, pin_encryptor=keys.pin_encryptor,
+        card_timeout_s=config.ui.card_timeout_s,
+        max_current_a={c.id: c.max_current_a for c in config.connectors}, health=health,
+        settlement=settlement)
     runner.executor = adapters
-    return Runtime(config, journal, machine, runner, adapters, card_terminal, charger, host,
-                   book, clock, closers)
+
+    def journal_failed(exc: JournalWriteError) -> None:
+        adapters.charger.all_off()  # first, and without the journal
+        journal_trouble(exc)
+
+    runner.on_journal_failure = journal_failed
+    def journal_back() -> None:
+        health.report(JOURNAL, True)
+        settlement.kick()
+
+    runner.on_journal_back = journal_back
+    health.listeners.append(_charger_off_when_out_of_service(adapters, runner))
+    rt = Runtime(config, journal, machine, runner, adapters, devices.card_terminal,
+                 devices.charger, devices.host, book, clock, health, settlement,
+                 closers=devices.closers)
+    settlement.start()
+    if watch:
+        h = config.health
+        rt.watch = HealthWatch(health, journal_dir=path.parent,
+                               card_terminal=devices.card_terminal, host=devices.host,
+                               echo_interval_s=h.host_echo_interval_s,
+                               host_down_after_s=h.host_down_after_s,
+                               min_free_bytes=h.min_free_mb * 1024 * 1024)
+        rt.watch.start()
+    return rt
 
 
-def open_pcsc_terminal(config: KioskConfig) -> CardTerminal:
-    """The PC/SC reader with the kernel set up for this station: its country, its CA keys."""
-    from drivers import iso3166
-    from drivers.emv.capk import CaKeyStore
-    from drivers.emv.transaction import TerminalConfig
-    from drivers.pcsc.terminal import PcscCardTerminal
+def _charger_off_when_out_of_service(adapters: DeviceAdapters, runner: Runner
+                                     ) -> Callable[[Health], None]:
+    """Out of service → every idle connector off (a charging session is stopped by its own
+    fault or by the journal hook; a reader or host problem does not end a paid charge)."""
+    lock = threading.Lock()
 
-    path = config.ca_keys_path()
-    assert path is not None  # the config check insists on a CA key file for a PC/SC reader
-    country = iso3166.NUMERIC[config.station.country_code]
-    return PcscCardTerminal(config.reader.name, TerminalConfig(country_numeric=country),
-                            CaKeyStore.load(path))
+    def listener(health: Health) -> None:
+        if health.in_service:
+            return
+        with lock:
+            for c in adapters.charger.charger.connectors:
+                if runner.session_on(c) is None:
+                    adapters.charger.disable(c)
+    return listener

@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.journal.is_file():
         print(f"kiosk-backoffice: journal not found: {args.journal}", file=sys.stderr)
         return 2
-    from kiosk.session.journal import Journal, JournalError
+    from kiosk.journal.store import Journal, JournalError
 
     try:
         journal = Journal(args.journal)

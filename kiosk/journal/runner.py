@@ -5,6 +5,13 @@ headless). Devices post events from their own threads with :meth:`Runner.post`; 
 calls :meth:`Runner.process_pending` (the app does so when the bridge signals).
 
 Order of a step, the heart of crash safety: decide → commit to the journal → run effects.
+
+When a commit fails (:class:`~kiosk.journal.store.JournalWriteError`: disk full, read-only,
+I/O error) the step did not happen: its effects are not run, the session stays at its last
+journaled snapshot, the ``on_journal_failure`` hook switches the chargers off at once (without
+the journal), and the runner refuses new sessions. Every ``Tick`` then checks whether the file
+takes writes again; when it does, each live session gets a ``Recover`` (as after a restart), so
+it settles from its last journaled state.
 """
 
 from __future__ import annotations
@@ -16,9 +23,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from kiosk.journal.store import Journal, JournalWriteError
 from kiosk.session import effects as fx
 from kiosk.session import events as ev
-from kiosk.session.journal import Journal
 from kiosk.session.machine import Outcome, Session, SessionMachine, State, UnexpectedEvent
 
 log = logging.getLogger(__name__)
@@ -34,6 +41,10 @@ RecordsFor = Callable[[Session], list[tuple[str, dict[str, Any]]]]  # e.g. the O
 
 class Busy(Exception):
     """A session is already running on that connector (or the card reader is in use)."""
+
+
+class OutOfService(Busy):
+    """The terminal takes no new session now (its journal cannot be written)."""
 
 
 class Runner:
@@ -60,6 +71,11 @@ class Runner:
         self.listeners: list[Callable[[Session], None]] = []
         self.wakeup: Callable[[], None] | None = None
         self.fault_hook: FaultHook | None = None
+        # the journal refused a write: called at once, before anything else (chargers off)
+        self.on_journal_failure: Callable[[JournalWriteError], None] | None = None
+        self.on_journal_back: Callable[[], None] | None = None
+        self.probe: Probe | None = None  # the charger's view, for resuming after a failure
+        self.journal_error: JournalWriteError | None = None
         self.steps = 0
         self._queue: queue.SimpleQueue[ev.Event] = queue.SimpleQueue()
 
@@ -102,6 +118,8 @@ class Runner:
         return None
 
     def start_session(self, connector: int) -> Session:
+        if self.journal_error is not None:
+            raise OutOfService(f"the journal cannot be written: {self.journal_error}")
         if any(s.state in (State.READING_CARD, State.PIN_ENTRY, State.AUTHORIZING)
                for s in self.sessions.values()):
             raise Busy("the card reader is busy with another driver")
@@ -109,11 +127,22 @@ class Runner:
             raise Busy(f"connector {connector} is in use")
         now = self.clock()
         new, effects = self.machine.start(self.new_id(), connector, now)
-        self._apply(None, new, ev.Started(connector), effects, now)
+        try:
+            self._apply(None, new, ev.Started(connector), effects, now)
+        except JournalWriteError as exc:
+            raise OutOfService(f"the journal cannot be written: {exc}") from None
         return new
 
     def dispatch(self, event: ev.Event) -> None:
         now = self.clock()
+        if self.journal_error is not None:
+            # nothing can be journaled, so nothing may be decided; the chargers are off and
+            # the sessions resume from the journal once it takes writes again
+            if isinstance(event, ev.Tick):
+                self._try_resume()
+            else:
+                log.warning("journal failing: %s dropped", type(event).__name__)
+            return
         if isinstance(event, ev.Tick | ev.Recover):
             for s in list(self.sessions.values()):
                 self._step(s, event, now)
@@ -141,7 +170,45 @@ class Runner:
             return
         if new is old:
             return
-        self._apply(old, new, event, effects, now)
+        try:
+            self._apply(old, new, event, effects, now)
+        except JournalWriteError:
+            return  # reported; the session stays at its journaled step
+
+    # --- a journal that cannot be written -------------------------------------------------
+    def _journal_failed(self, exc: JournalWriteError) -> None:
+        first = self.journal_error is None
+        self.journal_error = exc
+        if first:
+            log.critical("journal write failed, terminal out of service: %s", exc)
+        if self.on_journal_failure is not None:
+            try:
+                self.on_journal_failure(exc)
+            except Exception:
+                log.exception("journal failure hook failed")
+
+    def _try_resume(self) -> None:
+        try:
+            self.journal.check_writable()
+        except JournalWriteError as exc:
+            self.journal_error = exc
+            return
+        log.warning("journal writable again: resuming %d session(s)", len(self.sessions))
+        self.journal_error = None
+        if self.on_journal_back is not None:
+            self.on_journal_back()
+        for s in list(self.sessions.values()):
+            self._resume(s)
+
+    def _resume(self, s: Session) -> None:
+        """Finish a session from its journaled snapshot, as after a restart."""
+        charging, meter = False, None
+        if self.probe is not None:
+            try:
+                charging, meter = self.probe(s.connector)
+            except Exception:  # a dead charger link counts as "not charging, meter unknown"
+                log.exception("charger probe failed while resuming")
+        self._step(s, ev.Recover(self.clock(), charging, meter), self.clock())
 
     def _apply(self, old: Session | None, new: Session, event: ev.Event,
                effects: list[fx.Effect], now: datetime) -> None:
@@ -156,7 +223,12 @@ class Runner:
             invoice = self.invoice_for(new)
             if self.captured_records is not None:
                 records += self.captured_records(new)
-        self.journal.commit(old, new, event, effects, now, records, invoice)
+        settle = [e for e in effects if isinstance(e, fx.Settle)]
+        try:
+            self.journal.commit(old, new, event, effects, now, records, invoice, settle)
+        except JournalWriteError as exc:
+            self._journal_failed(exc)
+            raise
         if self.fault_hook is not None:
             self.fault_hook("after_commit", self.steps)
         if new.finished:
@@ -165,10 +237,15 @@ class Runner:
             self.sessions[new.id] = new
         log.info("%s -> %s on %s", old.state.value if old else "-", new.state.value,
                  type(event).__name__, extra={"fields": {"session": new.id, "seq": new.seq}})
+        # a settlement is known as pending before anyone looks (it is journaled already)
+        later = [e for e in effects if not isinstance(e, fx.Enqueue | fx.Settle)]
+        for job in settle:
+            if self.executor is not None:
+                self.executor(job)
         for listener in list(self.listeners):
             listener(new)
-        for effect in effects:
-            if self.executor is not None and not isinstance(effect, fx.Enqueue):
+        for effect in later:
+            if self.executor is not None:
                 self.executor(effect)
 
     # --- start-up --------------------------------------------------------------------------
@@ -177,11 +254,7 @@ class Runner:
         found = self.journal.unfinished()
         for s in found:
             self.sessions[s.id] = s
+        self.probe = probe
         for s in found:
-            try:
-                charging, meter = probe(s.connector)
-            except Exception:  # a dead charger link counts as "not charging, meter unknown"
-                log.exception("charger probe failed during recovery")
-                charging, meter = False, None
-            self._step(s, ev.Recover(self.clock(), charging, meter), self.clock())
+            self._resume(s)
         return found

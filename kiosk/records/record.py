@@ -10,7 +10,7 @@ from typing import Any
 
 from kiosk.session.machine import Session
 
-RECORD_VERSION = 1
+RECORD_VERSION = 2  # 2: the settlement kind (the queue reports its end apart)
 
 
 def session_record(s: Session, *, station_id: str, currency: str) -> dict[str, Any]:
@@ -37,6 +37,7 @@ def session_record(s: Session, *, station_id: str, currency: str) -> dict[str, A
         "amount_minor": s.final_minor if s.outcome.value == "captured" else 0,
         "held_minor": s.held_minor,
         "currency": currency,
+        "settlement": s.settle_kind.value if s.settle_kind else "",  # queued with this record
         "stop_reason": s.stop_reason,
         "message": s.message,
     }

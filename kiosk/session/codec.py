@@ -62,6 +62,9 @@ def _decode_value(tp: Any, raw: Any, where: str) -> Any:
             return datetime.fromisoformat(raw)
         except (TypeError, ValueError) as exc:
             raise CodecError(f"{where}: not a timestamp") from exc
+    enums = [a for a in args if isinstance(a, type) and issubclass(a, Enum)]
+    if enums and origin is not tuple:  # Optional[SomeEnum]
+        tp = enums[0]
     if isinstance(tp, type) and issubclass(tp, Enum):
         try:
             return tp(raw)

@@ -8,6 +8,7 @@ enqueued under the session id.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from kiosk.session.codec import register
 
@@ -65,21 +66,24 @@ class DisableCharger(Effect):
     connector: int
 
 
-@register
-@dataclass(frozen=True)
-class Capture(Effect):
-    session_id: str
-    ref: str
-    amount_minor: int
+class SettleKind(StrEnum):
+    """What the settlement queue sends for a session (ISO 8583 in brackets)."""
+
+    CAPTURE = "capture"  # the final amount of a known approval (0220 completion)
+    REVERSAL = "reversal"  # release a known approval entirely (0400)
+    ADVICE = "advice"  # release an authorization whose answer never came (0420)
 
 
 @register
 @dataclass(frozen=True)
-class Reverse(Effect):
+class Settle(Effect):
+    """Queue the session's settlement with the host. The runner stores it in the same commit
+    as the step that asks for it; the payments queue sends it until the host acknowledges."""
+
     session_id: str
     ref: str
+    kind: SettleKind
     amount_minor: int
-    reason: str
 
 
 @register

@@ -114,6 +114,7 @@ class CardDeclined(Event):
 
     session_id: str
     message: str
+    approved_minor: int = 0  # what the host had approved: the amount to release
 
 
 @register
@@ -126,33 +127,6 @@ class IncrementApproved(Event):
 @register
 @dataclass(frozen=True)
 class IncrementDeclined(Event):
-    session_id: str
-    message: str
-
-
-@register
-@dataclass(frozen=True)
-class Captured(Event):
-    session_id: str
-    amount_minor: int
-
-
-@register
-@dataclass(frozen=True)
-class CaptureFailed(Event):
-    session_id: str
-    message: str
-
-
-@register
-@dataclass(frozen=True)
-class Reversed(Event):
-    session_id: str
-
-
-@register
-@dataclass(frozen=True)
-class ReverseFailed(Event):
     session_id: str
     message: str
 
@@ -197,6 +171,23 @@ class CarUnplugged(Event):
 class ChargerFault(Event):
     connector: int
     message: str
+    at: datetime
+
+
+@register
+@dataclass(frozen=True)
+class ChargerLinkLost(Event):
+    """The charge controller stopped answering (port gone or silent). Its fault follows after
+    the link's grace time if it does not come back."""
+
+    connector: int
+    at: datetime
+
+
+@register
+@dataclass(frozen=True)
+class ChargerLinkBack(Event):
+    connector: int
     at: datetime
 
 

@@ -9,11 +9,21 @@ in one transaction *before* any effect runs, so after a power cut the journal kn
 where each session stood, and :class:`~kiosk.session.events.Recover` finishes it:
 
 * no authorization sent yet → the session is dropped, no money moved;
-* an authorization may be at the host, no energy delivered → reversal (void);
-* charging still running → monitoring resumes; charging over → capture of the metered energy;
-* a capture or reversal in flight → sent again with the same reference (the host dedupes).
+* an authorization may be at the host with an unknown answer → reversal advice;
+* approved, no energy delivered → reversal (void) of the amount held;
+* charging still running → monitoring resumes; charging over → capture of the metered energy.
 
-Every preauthorization therefore ends in exactly one capture or one reversal.
+Settlement runs in the background: when a session knows what is owed it emits one
+:class:`~kiosk.session.effects.Settle` (capture, reversal or reversal advice, a
+:class:`~kiosk.session.effects.SettleKind`, never a text), which the runner journals in the same
+commit as the step; the payments queue sends it, with the session's one reference, until the
+host acknowledges it, across restarts. The session itself goes on at once to the receipt (or
+the message), so a host outage never holds a connector or a driver. Every preauthorization
+therefore ends in exactly one capture or one reversal.
+
+A charger link that goes quiet (``ChargerLinkLost``) is shown to the driver at once
+(:attr:`Session.notice`); the driver's fault after ``link_grace_s`` stops the session, and a
+stop the charger cannot confirm settles on the last reading.
 
 Offline PIN is asked while the card read waits: ``PinRequested`` takes READING_CARD to
 PIN_ENTRY, ``PinEntered(offline=True)`` takes it back (the card checks the PIN and may ask
@@ -36,10 +46,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from kiosk.payments.holds import HoldAction, capture_amount, decide_hold
 from kiosk.session import effects as fx
 from kiosk.session import events as ev
 from kiosk.session.codec import register
+from kiosk.session.holds import HoldAction, capture_amount, decide_hold
 
 
 class State(StrEnum):
@@ -49,8 +59,6 @@ class State(StrEnum):
     WAIT_PLUG = "WAIT_PLUG"
     CHARGING = "CHARGING"
     STOPPING = "STOPPING"
-    CAPTURING = "CAPTURING"
-    REVERSING = "REVERSING"
     RECEIPT = "RECEIPT"
     DECLINED = "DECLINED"
     ERROR = "ERROR"  # ended without a charge; ``message`` says why
@@ -61,8 +69,8 @@ class Outcome(StrEnum):
     NONE = ""
     ABORTED = "aborted"  # ended before any authorization was sent
     DECLINED = "declined"
-    CAPTURED = "captured"
-    REVERSED = "reversed"
+    CAPTURED = "captured"  # the capture of ``final_minor`` is queued (or done)
+    REVERSED = "reversed"  # the release of the hold is queued (or done)
 
 
 @register
@@ -96,7 +104,6 @@ class Session:
     held_minor: int = 0  # what the host holds for us (authorized total)
     increment_pending: bool = False
     deadline: datetime | None = None  # the timer of the current state
-    attempts: int = 0  # failed capture / reversal deliveries
     charge_started_at: datetime | None = None
     meter_start_wh: int = 0
     meter_now_wh: int = 0
@@ -109,6 +116,8 @@ class Session:
     final_minor: int = 0
     outcome: Outcome = Outcome.NONE
     message: str = ""
+    settle_kind: fx.SettleKind | None = None  # what the settlement queue was asked to do
+    notice: str = ""  # a passing condition the screen shows (the charger does not answer)
 
     @property
     def ref(self) -> str:
@@ -159,7 +168,6 @@ class Policy:
     host_timeout_s: int = 30  # backstop; the host adapter times out first
     plug_timeout_s: int = 180
     stop_timeout_s: int = 30
-    retry_s: int = 30
     receipt_timeout_s: int = 60
     message_timeout_s: int = 20
 
@@ -186,12 +194,14 @@ TRANSITIONS: dict[tuple[State, type[ev.Event]], str] = {
     (S.PIN_ENTRY, ev.Cancelled): "_abort",                  # → DONE
     (S.AUTHORIZING, ev.HostApproved): "_approved",          # → WAIT_PLUG
     (S.AUTHORIZING, ev.HostDeclined): "_declined",          # → DECLINED
-    (S.AUTHORIZING, ev.HostTimedOut): "_auth_timed_out",    # → REVERSING
-    (S.AUTHORIZING, ev.CardDeclined): "_card_declined",     # → REVERSING (host approved)
+    (S.AUTHORIZING, ev.HostTimedOut): "_auth_timed_out",    # → ERROR + reversal advice
+    (S.AUTHORIZING, ev.CardDeclined): "_card_declined",     # → DECLINED + reversal
     (S.WAIT_PLUG, ev.ChargingStarted): "_charging_started", # → CHARGING
-    (S.WAIT_PLUG, ev.Cancelled): "_void",                   # → REVERSING
-    (S.WAIT_PLUG, ev.StopRequested): "_void",               # → REVERSING
-    (S.WAIT_PLUG, ev.ChargerFault): "_void",                # → REVERSING
+    (S.WAIT_PLUG, ev.Cancelled): "_void",                   # → ERROR + reversal
+    (S.WAIT_PLUG, ev.StopRequested): "_void",               # → ERROR + reversal
+    (S.WAIT_PLUG, ev.ChargerFault): "_void",                # → ERROR + reversal
+    (S.WAIT_PLUG, ev.ChargerLinkLost): "_link_lost",
+    (S.WAIT_PLUG, ev.ChargerLinkBack): "_link_back",
     (S.CHARGING, ev.Reading): "_reading",                   # → CHARGING | STOPPING (hold used)
     (S.CHARGING, ev.ChargingStarted): "_charging_started",  # parking ends: the car draws again
     (S.CHARGING, ev.IncrementApproved): "_increment_approved",
@@ -199,14 +209,14 @@ TRANSITIONS: dict[tuple[State, type[ev.Event]], str] = {
     (S.CHARGING, ev.StopRequested): "_stop",                # → STOPPING
     (S.CHARGING, ev.CarUnplugged): "_stop",                 # → STOPPING
     (S.CHARGING, ev.ChargerFault): "_stop",                 # → STOPPING
-    (S.CHARGING, ev.ChargingStopped): "_charging_stopped",  # → CAPTURING | REVERSING
+    (S.CHARGING, ev.ChargingStopped): "_charging_stopped",  # → RECEIPT | ERROR
+    (S.CHARGING, ev.ChargerLinkLost): "_link_lost",
+    (S.CHARGING, ev.ChargerLinkBack): "_link_back",
     (S.STOPPING, ev.Reading): "_reading",
     (S.STOPPING, ev.IncrementApproved): "_increment_approved",
-    (S.STOPPING, ev.ChargingStopped): "_charging_stopped",  # → CAPTURING | REVERSING
-    (S.CAPTURING, ev.Captured): "_captured",                # → RECEIPT
-    (S.CAPTURING, ev.CaptureFailed): "_delivery_failed",    # retried on Tick
-    (S.REVERSING, ev.Reversed): "_reversed",                # → ERROR | DECLINED
-    (S.REVERSING, ev.ReverseFailed): "_delivery_failed",    # retried on Tick
+    (S.STOPPING, ev.ChargingStopped): "_charging_stopped",  # → RECEIPT | ERROR
+    (S.STOPPING, ev.ChargerLinkLost): "_link_lost",
+    (S.STOPPING, ev.ChargerLinkBack): "_link_back",
     (S.RECEIPT, ev.Dismissed): "_done",
     (S.DECLINED, ev.Dismissed): "_done",
     (S.ERROR, ev.Dismissed): "_done",
@@ -215,18 +225,19 @@ LIVE_STATES = tuple(s for s in State if s is not S.DONE)
 for _s in LIVE_STATES:
     TRANSITIONS[(_s, ev.Tick)] = "_tick"
     TRANSITIONS[(_s, ev.Recover)] = "_recover"
+ENDED = (S.RECEIPT, S.DECLINED, S.ERROR)  # settled (or queued): only the screen is left
 
 # Benign arrivals that change nothing: late host answers after a timeout or a cancel, the
 # charger's echo of our own stop, a second press of a button.
 IGNORED: frozenset[tuple[State, type[ev.Event]]] = frozenset(
-    [(s, e) for s in (S.REVERSING, S.DECLINED, S.ERROR) for e in
+    [(s, e) for s in (S.DECLINED, S.ERROR) for e in
      (ev.HostApproved, ev.HostDeclined, ev.HostTimedOut, ev.CardDeclined, ev.CardRead,
       ev.CardFailed)]
     # a card only asks for its PIN while it is being read; an offline PIN typed just as the
     # read gave up (no PIN in time) finds the session ended
     + [(s, ev.PinRequested) for s in LIVE_STATES if s not in (S.READING_CARD, S.PIN_ENTRY)]
     + [(S.ERROR, ev.PinEntered)]
-    + [(s, e) for s in (S.CAPTURING, S.REVERSING, S.RECEIPT, S.DECLINED, S.ERROR) for e in
+    + [(s, e) for s in ENDED for e in
        (ev.Reading, ev.ChargingStopped, ev.CarUnplugged, ev.ChargerFault, ev.StopRequested,
         ev.IncrementApproved, ev.IncrementDeclined, ev.Cancelled)]
     + [(S.WAIT_PLUG, e) for e in (ev.Reading, ev.ChargingStopped, ev.CarUnplugged)]
@@ -236,14 +247,15 @@ IGNORED: frozenset[tuple[State, type[ev.Event]]] = frozenset(
     # the charger is not enabled before the hold: news of a car left from the last session
     + [(s, e) for s in (S.READING_CARD, S.PIN_ENTRY, S.AUTHORIZING)
        for e in (ev.Reading, ev.ChargingStarted, ev.ChargingStopped, ev.CarUnplugged)]
-    + [(s, ev.ChargingStarted) for s in (S.STOPPING, S.CAPTURING, S.REVERSING,
-                                         S.RECEIPT, S.DECLINED, S.ERROR)]
-    + [(s, ev.Captured) for s in (S.RECEIPT,)]
-    + [(s, ev.Reversed) for s in (S.DECLINED, S.ERROR)]
+    + [(s, ev.ChargingStarted) for s in (S.STOPPING, *ENDED)]
+    # the link matters only while the charger may deliver energy
+    + [(s, e) for s in (S.READING_CARD, S.PIN_ENTRY, S.AUTHORIZING, *ENDED)
+       for e in (ev.ChargerLinkLost, ev.ChargerLinkBack)]
 )
 
 MSG_NOT_CHARGED = "Your card has not been charged."
 MSG_CARD_DECLINED = "Your card declined the payment."
+MSG_LINK_LOST = "The charger does not answer. Charging stops if it does not come back soon."
 REASON_CARD_DECLINED = "card declined"
 
 
@@ -341,15 +353,15 @@ class SessionMachine:
 
     def _auth_timed_out(self, s: Session, e: ev.Event) -> Result:
         msg = "The payment service did not answer. " + MSG_NOT_CHARGED
-        return self._reverse(replace(s, message=msg), "host timeout")
+        return self._release(replace(s, message=msg), "host timeout", advice=True)
 
     def _card_declined(self, s: Session, e: ev.CardDeclined) -> Result:
         """The host approved but the card refused at the end (or left): release the hold."""
         text = e.message.strip() or MSG_CARD_DECLINED
         if not text.endswith((".", "!", "?")):
             text += "."
-        return self._reverse(replace(s, message=f"{text} {MSG_NOT_CHARGED}"),
-                             REASON_CARD_DECLINED)
+        s = replace(s, message=f"{text} {MSG_NOT_CHARGED}", held_minor=e.approved_minor)
+        return self._release(s, REASON_CARD_DECLINED, state=S.DECLINED)
 
     def _void(self, s: Session, e: ev.Event) -> Result:
         if isinstance(e, ev.ChargerFault):
@@ -364,13 +376,30 @@ class SessionMachine:
         else:
             msg = "Cancelled. " + MSG_NOT_CHARGED
             reason = "cancelled by driver"
-        s, effects = self._reverse(replace(s, message=msg), reason)
+        s, effects = self._release(replace(s, message=msg), reason)
         return s, [fx.DisableCharger(s.connector), *effects]
 
-    def _reverse(self, s: Session, reason: str) -> Result:
-        s = replace(s, state=S.REVERSING, stop_reason=s.stop_reason or reason, deadline=None,
-                    attempts=0)
-        return s, [fx.Reverse(s.id, s.ref, self.policy.hold_minor, reason)]
+    def _release(self, s: Session, reason: str, *, advice: bool = False,
+                 state: State = S.ERROR) -> Result:
+        """End without a charge and queue the release of the hold: a reversal of what is held
+        (an approval we know of), or a reversal advice of what was asked (an authorization
+        whose answer never came: the host may hold it or not)."""
+        if advice:
+            kind, amount = fx.SettleKind.ADVICE, self.policy.hold_minor
+        else:
+            kind, amount = fx.SettleKind.REVERSAL, s.held_minor or self.policy.hold_minor
+        s = replace(s, stop_reason=s.stop_reason or reason, outcome=Outcome.REVERSED,
+                    settle_kind=kind, notice="", increment_pending=False)
+        s = self._notice(s, state, s.message)
+        return s, [fx.Settle(s.id, s.ref, kind, amount), fx.Enqueue(s.id, "session")]
+
+    # --- the charger link ------------------------------------------------------------------
+    def _link_lost(self, s: Session, e: ev.ChargerLinkLost) -> Result:
+        # the last power reading is stale now: the screen must not show it as live
+        return replace(s, notice=MSG_LINK_LOST, power_w=0), []
+
+    def _link_back(self, s: Session, e: ev.ChargerLinkBack) -> Result:
+        return replace(s, notice=""), []
 
     # --- charging --------------------------------------------------------------------------
     def _charging_started(self, s: Session, e: ev.ChargingStarted) -> Result:
@@ -444,36 +473,23 @@ class SessionMachine:
         return s, effects + more
 
     def _settle(self, s: Session) -> Result:
-        """Charging is over: capture what was delivered, or void when nothing was."""
+        """Charging is over: capture what was delivered, or release the hold when nothing
+        was. The session goes to its receipt at once; the queue settles with the host."""
         if s.energy_wh == 0:
-            s = replace(s, message="No energy was delivered. " + MSG_NOT_CHARGED)
-            return self._reverse(s, "no energy delivered")
+            s = replace(s, message="No energy was delivered. " + MSG_NOT_CHARGED, power_w=0)
+            return self._release(s, "no energy delivered")
         cost = self.policy.pricer(s)
         final = capture_amount(cost, s.held_minor)
-        s = replace(s, state=S.CAPTURING, cost_minor=cost, final_minor=final, deadline=None,
-                    attempts=0, power_w=0)
-        return s, [fx.Capture(s.id, s.ref, final)]
-
-    # --- settlement ------------------------------------------------------------------------
-    def _captured(self, s: Session, e: ev.Captured) -> Result:
-        s = replace(s, state=S.RECEIPT, outcome=Outcome.CAPTURED,
+        if final <= 0:  # a few Wh that round to nothing: there is nothing to capture
+            s = replace(s, cost_minor=cost, power_w=0,
+                        message="The energy delivered costs nothing. " + MSG_NOT_CHARGED)
+            return self._release(s, "nothing to pay")
+        s = replace(s, state=S.RECEIPT, outcome=Outcome.CAPTURED, cost_minor=cost,
+                    final_minor=final, power_w=0, notice="", increment_pending=False,
+                    settle_kind=fx.SettleKind.CAPTURE,
                     deadline=_later(s, self.policy.receipt_timeout_s))
-        return s, [fx.Enqueue(s.id, "session")]
-
-    def _reversed(self, s: Session, e: ev.Reversed) -> Result:
-        # the card said no after the host said yes: a decline to the driver (hold released)
-        state = S.DECLINED if s.stop_reason == REASON_CARD_DECLINED else S.ERROR
-        s = self._notice(replace(s, outcome=Outcome.REVERSED), state, s.message)
-        return s, [fx.Enqueue(s.id, "session")]
-
-    def _delivery_failed(self, s: Session, e: ev.CaptureFailed | ev.ReverseFailed) -> Result:
-        backoff = min(self.policy.retry_s * (2 ** min(s.attempts, 5)), 3600)
-        return replace(s, attempts=s.attempts + 1, deadline=_later(s, backoff)), []
-
-    def _resend(self, s: Session) -> list[fx.Effect]:
-        if s.state is S.CAPTURING:
-            return [fx.Capture(s.id, s.ref, s.final_minor)]
-        return [fx.Reverse(s.id, s.ref, self.policy.hold_minor, s.stop_reason)]
+        return s, [fx.Settle(s.id, s.ref, fx.SettleKind.CAPTURE, final),
+                   fx.Enqueue(s.id, "session")]
 
     def _done(self, s: Session, e: ev.Event) -> Result:
         return replace(s, state=S.DONE, deadline=None), []
@@ -495,9 +511,7 @@ class SessionMachine:
             return self._void(s, e)
         if st is S.STOPPING:  # the charger never confirmed: settle on the last reading
             return self._settle(s)
-        if st in (S.CAPTURING, S.REVERSING):
-            return replace(s, deadline=None), self._resend(s)
-        if st in (S.RECEIPT, S.DECLINED, S.ERROR):
+        if st in ENDED:
             return self._done(s, e)
         return replace(s, deadline=None), []
 
@@ -508,22 +522,22 @@ class SessionMachine:
             return replace(s, state=S.DONE, outcome=Outcome.ABORTED, deadline=None), []
         if st is S.AUTHORIZING:
             msg = "The terminal restarted during payment. " + MSG_NOT_CHARGED
-            return self._reverse(replace(s, message=msg), "restart during authorization")
+            return self._release(replace(s, message=msg), "restart during authorization",
+                                 advice=True)
         if st is S.WAIT_PLUG:
             return self._void(s, e)
         if st is S.CHARGING and e.charging:
             if e.meter_wh is not None and e.meter_wh >= s.meter_now_wh:
                 s = self._observe(s, e.now, e.meter_wh, s.power_w)
-            return replace(s, increment_pending=False), [fx.EnableCharger(s.connector)]
+            return (replace(s, increment_pending=False, notice=""),
+                    [fx.EnableCharger(s.connector)])
         if st in (S.CHARGING, S.STOPPING):
             if e.meter_wh is not None and e.meter_wh > s.meter_now_wh and st is S.STOPPING:
                 s = self._observe(s, e.now, e.meter_wh, 0)
             s = replace(s, stop_reason=s.stop_reason or "terminal restarted")
             s, effects = self._settle(s)
             return s, [fx.DisableCharger(s.connector), *effects]
-        if st in (S.CAPTURING, S.REVERSING):
-            return replace(s, deadline=None), self._resend(s)
-        return self._done(s, e)
+        return self._done(s, e)  # the receipt or message of a settled session
 
 
 def _later(s: Session, seconds: int) -> datetime:
@@ -537,7 +551,7 @@ def table_rows() -> list[tuple[str, str, str]]:
 
 
 __all__ = [
-    "IGNORED", "MSG_CARD_DECLINED", "MSG_NOT_CHARGED", "TRANSITIONS", "Mark", "Outcome",
-    "Policy", "Pricer", "Session",
+    "IGNORED", "MSG_CARD_DECLINED", "MSG_LINK_LOST", "MSG_NOT_CHARGED", "TRANSITIONS", "Mark",
+    "Outcome", "Policy", "Pricer", "Session",
     "SessionMachine", "State", "Tracker", "UnexpectedEvent", "pin_prompt", "simple_tracker",
 ]

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from kiosk.journal.runner import Runner
+from kiosk.journal.store import Journal
+from kiosk.session import effects as fx
 from kiosk.session import events as ev
-from kiosk.session.journal import Journal
 from kiosk.session.machine import SessionMachine, State
-from kiosk.session.runner import Runner
 from tests.bench.stats import median_p99
 from tests.support.machine import T0, Driver, policy
 
@@ -41,11 +42,11 @@ def journal_session(j: Journal, sid: str, *, finish: bool, start: int) -> None:
         prev = d.s
     if not finish:
         return
-    for e in (ev.StopRequested(sid), ev.ChargingStopped(1, 6000, d.now),
-              ev.Captured(sid, d.s.final_minor), ev.Dismissed(sid)):
+    for e in (ev.StopRequested(sid), ev.ChargingStopped(1, 6000, d.now), ev.Dismissed(sid)):
         d.send(e)
         j.commit(prev, d.s, e, d.effects, d.now,
-                 [("session", {"id": sid})] if d.s.state is State.RECEIPT else [])
+                 [("session", {"id": sid})] if d.s.state is State.RECEIPT else [],
+                 settle=[x for x in d.effects if isinstance(x, fx.Settle)])
         prev = d.s
 
 

@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from kiosk.journal.store import Journal
 from kiosk.session import events as ev
-from kiosk.session.journal import Journal
 from kiosk.session.machine import Outcome, Session, State
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -27,7 +27,7 @@ def main() -> int:
         now = T0 + timedelta(minutes=i)
         s1 = j.session(sid)
         if s1 is None:
-            s1 = Session(sid, 1, State.CAPTURING, now, now, seq=1, final_minor=100 + i)
+            s1 = Session(sid, 1, State.STOPPING, now, now, seq=1, final_minor=100 + i)
             j.commit(None, s1, ev.Started(1), [], now)
         s2 = Session(sid, 1, State.RECEIPT, now, now, seq=2, final_minor=100 + i,
                      outcome=Outcome.CAPTURED)
@@ -37,7 +37,7 @@ def main() -> int:
                 os.kill(os.getpid(), signal.SIGKILL)
             return {"number": f"T-{number:08d}", "session_id": sid, "total_minor": 100 + i}
 
-        j.commit(s1, s2, ev.Captured(sid, 100 + i), [], now,
+        j.commit(s1, s2, ev.ChargingStopped(1, 1000 + i, now), [], now,
                  [("session", {"amount_minor": 100 + i})], build)
     j.close()
     return 0

@@ -13,7 +13,7 @@ import pytest
 
 from drivers.sim.cards import TEST_CARDS
 from drivers.sim.host import HostSimulator
-from kiosk.session.journal import Journal
+from kiosk.journal.store import Journal
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(__file__).with_name("scripted_kiosk.py")
@@ -42,7 +42,8 @@ def test_no_card_data_on_disk_after_a_session(card: str, vpcd: bool, host: HostS
         assert len(sessions) == 1 and sessions[0].masked_pan == pan[:6] + "******" + pan[-4:]
         records = {r.kind: r.payload for r in j.outbox()}
         paid = TEST_CARDS[card].host_rule == "00"
-        assert set(records) == ({"session", "invoice", "cdr"} if paid else {"session"})
+        assert set(records) == ({"session", "invoice", "cdr", "settlement"} if paid
+                                else {"session"})
         masked = sessions[0].masked_pan
         assert records["session"]["masked_pan"] == masked
         if paid:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from drivers.sim.host import HostSimulator
-from kiosk.session.journal import Journal
+from kiosk.journal.store import Journal
 from kiosk.session.machine import Outcome
 from tests.support.ledger import check_settled
 
@@ -44,7 +44,7 @@ def reference(host: HostSimulator, tmp_path_factory: pytest.TempPathFactory):
 
 def test_an_uninterrupted_session_captures(reference) -> None:
     steps, to_states = reference
-    assert to_states[-3:] == ["CAPTURING", "RECEIPT", "DONE"]
+    assert to_states[-3:] == ["STOPPING", "RECEIPT", "DONE"]
     assert steps == len(to_states) >= 12
 
 

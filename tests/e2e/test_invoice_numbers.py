@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from kiosk.session.journal import Journal
+from kiosk.journal.store import Journal
 
 ROOT = Path(__file__).resolve().parents[2]
 CHILD = Path(__file__).with_name("invoice_child.py")

@@ -111,9 +111,9 @@ def test_a_paid_session_with_the_pcsc_reader(insert, tmp_path: Path) -> None:
     clock = SimClock(datetime(2026, 11, 25, 12, tzinfo=UTC))
     charger = SimCharger((1,), auto=False, clock=clock)
     cfg = parse_config(f"schema_version = 1\n[reader]\nkind = 'pcsc'\nname = '{READER}'\n"
-                       f"[host]\nport = {host.port}\n", "<test>", RESOURCES)
+                       f"[host]\nport = {host.port}\n", "<test>", RESOURCES, demo=True)
     rt = build_runtime(cfg, clock=clock.now, journal_path=tmp_path / "j.sqlite",
-                       charger=charger)
+                       charger=charger, watch=False)
     try:
         s = rt.runner.start_session(1)
         insert("visa_contactless")
@@ -133,6 +133,7 @@ def test_a_paid_session_with_the_pcsc_reader(insert, tmp_path: Path) -> None:
             rt.runner.wait_and_process(0.05)
         done = rt.runner.active()
         assert done.masked_pan == "476173******0119" and done.final_minor > 0
+        assert rt.settlement.wait_idle(10)
         assert host.ledger()[s.id].captured_minor == done.final_minor
         rt.runner.post(ev.Dismissed(s.id))
         rt.runner.wait_and_process(0.5)

@@ -4,7 +4,7 @@ the branches a driver meets, each ending in the right host operation."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -21,53 +21,14 @@ from drivers.sim.clock import SimClock
 from drivers.sim.host import HostSimulator
 from kiosk.billing.cdr import parse_cdr, price_cdr
 from kiosk.config import RESOURCES, parse_config
-from kiosk.runtime import Runtime, build_runtime
+from kiosk.runtime import build_runtime
+from kiosk.session import effects as fx
 from kiosk.session import events as ev
 from kiosk.session.machine import Outcome, Session, State
 from tests.support.ledger import check_settled
+from tests.support.rig import Rig
 
 T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
-
-
-class Rig:
-    def __init__(self, rt: Runtime, clock: SimClock, charger: SimCharger,
-                 terminal: SimCardTerminal) -> None:
-        self.rt, self.clock, self.charger, self.terminal = rt, clock, charger, terminal
-        self.seen: list[Session] = []
-        rt.runner.listeners.append(self.seen.append)
-
-    def until(self, cond: Callable[[], bool], what: str, timeout: float = 10) -> None:
-        import time
-
-        end = time.monotonic() + timeout
-        while not cond():
-            if time.monotonic() > end:
-                states = [s.state.value for s in self.seen]
-                raise AssertionError(f"timed out waiting for {what}; states: {states}")
-            self.rt.runner.wait_and_process(0.02)
-
-    def state(self) -> State | None:
-        s = self.rt.runner.active()
-        return s.state if s else None
-
-    def reach(self, state: State) -> Session:
-        self.until(lambda: self.state() is state, state.value)
-        s = self.rt.runner.active()
-        assert s is not None
-        return s
-
-    def charging(self, card: str = "visa_contactless") -> Session:
-        """Start a session, tap ``card``, plug the car in: the session is charging."""
-        s = self.rt.runner.start_session(1)
-        self.terminal.present(TEST_CARDS[card])
-        self.reach(State.WAIT_PLUG)
-        self.charger.plug(1)
-        self.reach(State.CHARGING)
-        return s
-
-    def final(self) -> Session:
-        self.until(lambda: self.rt.runner.active() is None, "the end")
-        return self.seen[-1]
 
 
 @pytest.fixture
@@ -81,9 +42,9 @@ def rig(host: HostSimulator, journal_path: Path) -> Iterator[Rig]:
     charger = SimCharger((1,), auto=False, clock=clock)
     terminal = SimCardTerminal()
     cfg = parse_config(f"schema_version = 1\n[host]\nport = {host.port}\ntimeout_s = 2\n"
-                       "[tariff]\nenergy_price_per_kwh = '0.50'\nvat_percent = '20'\n")
+                       "[tariff]\nenergy_price_per_kwh = '0.50'\nvat_percent = '20'\n", demo=True)
     rt = build_runtime(cfg, clock=clock.now, journal_path=journal_path,
-                       card_terminal=terminal, charger=charger)
+                       card_terminal=terminal, charger=charger, watch=False)
     yield Rig(rt, clock, charger, terminal)
     rt.close()
 
@@ -95,6 +56,7 @@ def test_full_session_captures_what_the_screen_showed(rig: Rig, host: HostSimula
     rig.rt.runner.post(ev.StopRequested(s.id))
     receipt = rig.reach(State.RECEIPT)
     assert receipt.final_minor == 660 and receipt.masked_pan == "476173******0119"
+    rig.settled()
     assert host.ledger()[s.id].captured_minor == 660
     rig.rt.runner.post(ev.Dismissed(s.id))
     assert rig.final().outcome is Outcome.CAPTURED
@@ -145,6 +107,7 @@ def test_offline_pin_wrong_then_right_charges_and_captures(rig: Rig, host: HostS
     rig.until(lambda: rig.rt.runner.active().energy_wh > 0, "energy")
     rig.rt.runner.post(ev.StopRequested(s.id))
     receipt = rig.reach(State.RECEIPT)
+    rig.settled()
     assert host.ledger()[s.id].captured_minor == receipt.final_minor > 0
     rig.rt.runner.post(ev.Dismissed(s.id))
     assert rig.final().outcome is Outcome.CAPTURED
@@ -206,13 +169,14 @@ def test_card_declining_after_approval_reverses_the_hold(rig: Rig, host: HostSim
     assert declined.message == ("Your card declined the payment. "
                                 "Your card has not been charged.")
     assert declined.outcome is Outcome.REVERSED
+    rig.settled()
     entry = host.ledger()[s.id]
     assert entry.reversed and entry.captured_minor is None and not entry.open
-    assert entry.operations == ("authorize", "reverse")
+    assert entry.operations[0] == "authorize" and len(entry.operations) == 2
     assert s.id not in host.open_holds()
     states = [r.to_state for r in rig.rt.journal.transitions(s.id)]
     # never WAIT_PLUG: the charger was never enabled for this card
-    assert states == ["READING_CARD", "AUTHORIZING", "REVERSING", "DECLINED"]
+    assert states == ["READING_CARD", "AUTHORIZING", "DECLINED"]
     record = next(r for r in rig.rt.journal.outbox() if r.session_id == s.id)
     assert record.payload["outcome"] == "reversed" and record.payload["amount_minor"] == 0
     rig.rt.runner.post(ev.Dismissed(s.id))
@@ -254,6 +218,7 @@ def test_no_energy_voids_the_hold(rig: Rig, host: HostSimulator) -> None:
     rig.reach(State.WAIT_PLUG)
     rig.rt.runner.post(ev.Cancelled(s.id))
     rig.until(lambda: rig.state() in (State.ERROR, None), "the void")
+    rig.settled()
     assert host.ledger()[s.id].reversed and s.id not in host.open_holds()
 
 
@@ -263,23 +228,44 @@ def test_charger_fault_mid_charge_captures_the_energy_so_far(rig: Rig,
     rig.charger.advance(1800)
     rig.charger.fault(1, "Ground fault")
     receipt = rig.reach(State.RECEIPT)
+    rig.settled()
     assert receipt.final_minor == 330 and host.ledger()[s.id].captured_minor == 330
 
 
-def test_host_down_at_capture_is_retried_until_it_lands(rig: Rig,
-                                                        host: HostSimulator) -> None:
+def test_host_down_at_capture_frees_the_connector_and_settles_later(
+        rig: Rig, host: HostSimulator) -> None:
     s = rig.charging()
     rig.charger.advance(600)
     host.inject("refuse")
     rig.rt.runner.post(ev.StopRequested(s.id))
-    rig.reach(State.CAPTURING)
-    rig.until(lambda: rig.rt.runner.active().attempts == 1, "the failed capture")
+    receipt = rig.reach(State.RECEIPT)  # the receipt at once, with the payment pending
+    rig.until(lambda: (job := rig.rt.journal.settlement(s.id)) is not None
+              and job.attempts == 1, "the failed capture")
+    assert rig.rt.settlement_pending(s.id)
     assert host.ledger()[s.id].captured_minor is None
-    assert rig.rt.runner.active().deadline is not None  # the retry is scheduled
-    rig.clock.advance(120)
-    rig.rt.runner.post(ev.Tick(rig.clock.now()))
-    receipt = rig.reach(State.RECEIPT)
+    rig.rt.runner.post(ev.Dismissed(s.id))
+    rig.final()  # the connector is free while the capture waits
+    nxt = rig.rt.runner.start_session(1)
+    rig.terminal.present(TEST_CARDS["visa_contactless"])
+    rig.reach(State.WAIT_PLUG)
+    rig.rt.runner.post(ev.Cancelled(nxt.id))
+    rig.reach(State.ERROR)
+    rig.rt.runner.post(ev.Dismissed(nxt.id))
+    rig.final()
+    rig.until(lambda: rig.rt.settlement.pending_count() == 1, "the void's reversal")
+    job = rig.rt.journal.settlement(s.id)
+    assert job is not None and job.status == "pending"
+    due = job.next_at
+    assert due > rig.clock.now()  # the retry waits for its backoff
+    rig.clock.advance((due - rig.clock.now()).total_seconds())
+    rig.rt.settlement.kick()
+    rig.settled()
+    assert not rig.rt.settlement_pending(s.id)
     assert host.ledger()[s.id].captured_minor == receipt.final_minor == 110
+    job = rig.rt.journal.settlement(s.id)
+    assert job is not None and job.status == "done" and job.attempts == 1
+    assert [r.payload["status"] for r in rig.rt.journal.outbox()
+            if r.kind == "settlement" and r.session_id == s.id] == ["done"]
 
 
 @pytest.fixture
@@ -289,9 +275,9 @@ def ocpi_rig(host: HostSimulator, tmp_path: Path) -> Iterator[Rig]:
     terminal = SimCardTerminal()
     tariff = RESOURCES / "tariffs" / "demo.json"
     cfg = parse_config(f"schema_version = 1\n[host]\nport = {host.port}\ntimeout_s = 2\n"
-                       f"[tariff]\nfile = '{tariff}'\n")
+                       f"[tariff]\nfile = '{tariff}'\n", demo=True)
     rt = build_runtime(cfg, clock=clock.now, journal_path=tmp_path / "j.sqlite",
-                       card_terminal=terminal, charger=charger)
+                       card_terminal=terminal, charger=charger, watch=False)
     yield Rig(rt, clock, charger, terminal)
     rt.close()
 
@@ -314,6 +300,7 @@ def test_ocpi_tariff_screen_capture_invoice_and_cdr_agree(ocpi_rig: Rig,
     assert live.cost_minor == expected
     rig.rt.runner.post(ev.StopRequested(s.id))
     receipt = rig.reach(State.RECEIPT)
+    rig.settled()
     assert receipt.final_minor == live.cost_minor == host.ledger()[s.id].captured_minor
     records = {r.kind: r.payload for r in rig.rt.journal.outbox() if r.session_id == s.id}
     assert records["session"]["amount_minor"] == expected
@@ -329,3 +316,27 @@ def test_ocpi_tariff_screen_capture_invoice_and_cdr_agree(ocpi_rig: Rig,
     assert inv["vat_summary"] == [{"vat_percent": "19", "net": "7.37", "vat": "1.40",
                                    "gross": "8.77"}]
     assert inv["rounding"] is None and inv["hold_released"] == "41.23"
+
+
+@pytest.mark.parametrize("fault", ["forged", "over", "bad_amount", "wrong_currency"])
+def test_a_hostile_host_answer_never_becomes_a_hold_and_is_advised_back(
+        rig: Rig, host: HostSimulator, journal_path: Path, fault: str) -> None:
+    """The forged answer of the issue (another reference, terminal and currency, DE 4 =
+    999999999999): the outcome is unknown, so the hold is released with a reversal advice and
+    the charger is never enabled."""
+    host.inject(fault)
+    s = rig.rt.runner.start_session(1)
+    rig.terminal.present(TEST_CARDS["visa_contactless"])
+    ended = rig.reach(State.ERROR)
+    assert ended.outcome is Outcome.REVERSED and ended.held_minor == 0
+    assert "did not answer" in ended.message
+    rig.settled()
+    job = rig.rt.journal.settlement(s.id)
+    assert job is not None and job.kind == "advice" and job.amount_minor == 5000
+    entry = host.ledger()[s.id]
+    assert entry.reversed and not entry.open and entry.operations[-1] == "advice"
+    assert not any(isinstance(e, fx.EnableCharger) for r in rig.rt.journal.transitions(s.id)
+                   for e in r.effects)
+    rig.rt.runner.post(ev.Dismissed(s.id))
+    rig.final()
+    check_settled(journal_path, host)

@@ -61,7 +61,7 @@ class Driver:
         if state is State.STOPPING:
             self.reading(11_000)
             self.send(ev.StopRequested(sid))
-        elif state is State.CAPTURING:
+        elif state is State.RECEIPT:
             self.reading(11_000)
             self.send(ev.StopRequested(sid))
             self.send(ev.ChargingStopped(c, 11_000, self.now))

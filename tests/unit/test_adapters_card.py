@@ -30,9 +30,10 @@ from drivers.emv.api import (
 )
 from drivers.sim.charger import SimCharger
 from drivers.sim.keys import TEST_IK_ID, sim_terminal_initial_key
+from kiosk.devices.card import MSG_CARD_GONE
+from kiosk.runtime import DeviceAdapters
 from kiosk.session import effects as fx
 from kiosk.session import events as ev
-from kiosk.session.adapters import MSG_CARD_GONE, DeviceAdapters
 from kiosk.session.machine import MSG_CARD_DECLINED, State
 from tests.support.machine import Driver
 
@@ -119,8 +120,11 @@ class ScriptedHost:
     def complete(self, ref: str, amount_minor: int) -> Ack:
         return Ack(True, "00")
 
-    def reverse(self, ref: str, amount_minor: int, reason: str) -> Ack:
+    def reverse(self, ref: str, amount_minor: int, *, advice: bool) -> Ack:
         return Ack(True, "00")
+
+    def echo(self) -> float:
+        return 0.0
 
     def close(self) -> None:
         pass
@@ -199,7 +203,7 @@ def test_offline_pin_goes_from_the_pad_to_the_waiting_card(make: Make) -> None:
     assert isinstance(read, ev.CardRead) and read.masked_pan == "476173******0044"
     assert not read.needs_online_pin
     assert rig.terminal.verified == [True] and rig.terminal.read_threads == ["kiosk-card"]
-    assert rig.adapters._pin_waits == {}  # nothing waits, nothing holds the PIN
+    assert rig.adapters.card._pin_waits == {}  # nothing waits, nothing holds the PIN
     assert rig.host.requests == []  # the PIN never goes to the host
 
 
@@ -251,7 +255,7 @@ def test_cancel_wakes_the_waiting_kernel_and_frees_the_reader(make: Make) -> Non
     rig.adapters(fx.CancelCardRead(SID))
     rig.quiet()  # the session ended itself: no CardFailed for it
     assert len(rig.terminal.raised) == 1 and isinstance(rig.terminal.raised[0], PinCancelled)
-    assert rig.adapters._pin_waits == {}
+    assert rig.adapters.card._pin_waits == {}
     rig.adapters.submit_pin(SID, PIN)  # a late OK finds nothing waiting: the session is over
     assert rig.expect(ev.Cancelled) == ev.Cancelled(SID)
     # the next driver's card is read at once
@@ -262,7 +266,7 @@ def test_cancel_wakes_the_waiting_kernel_and_frees_the_reader(make: Make) -> Non
 def test_cancel_before_the_card_asks_never_shows_the_pad(make: Make) -> None:
     rig = make()
     gate = threading.Event()
-    rig.adapters.card_worker.submit(gate.wait)  # the read stays queued behind this
+    rig.adapters.card.worker.submit(gate.wait)  # the read stays queued behind this
     rig.adapters(fx.ReadCard(SID, 5000))
     rig.adapters(fx.CancelCardRead(SID))
     gate.set()
@@ -276,7 +280,7 @@ def test_a_pin_never_entered_ends_the_wait_after_the_card_timeout(make: Make) ->
     rig.expect(ev.PinRequested)
     failed = rig.expect(ev.CardFailed)
     assert failed == ev.CardFailed(SID, "No PIN was entered in time.")
-    assert rig.adapters._pin_waits == {}
+    assert rig.adapters.card._pin_waits == {}
 
 
 def test_close_wakes_a_waiting_kernel(make: Make) -> None:
@@ -326,7 +330,7 @@ def test_an_approved_hold_is_completed_on_the_card_worker(make: Make) -> None:
     rig.adapters(fx.Authorize(SID, SID, 5000))
     assert rig.expect(ev.HostApproved) == ev.HostApproved(SID, "123456", 5000)
     assert rig.terminal.completions == [(True, ICC_RESPONSE, "kiosk-card")]
-    assert rig.adapters._cards == {}  # the PAN went with the request
+    assert rig.adapters.card._cards == {}  # the PAN went with the request
 
 
 def test_a_card_declining_after_approval_asks_for_the_reversal(make: Make) -> None:
@@ -335,13 +339,13 @@ def test_a_card_declining_after_approval_asks_for_the_reversal(make: Make) -> No
     rig.read_with_pin()
     rig.adapters(fx.Authorize(SID, SID, 5000))
     declined = rig.expect(ev.CardDeclined)
-    assert declined == ev.CardDeclined(SID, message)
+    assert declined == ev.CardDeclined(SID, message, 5000)  # what the host approved
     rig.quiet()  # and no HostApproved: the charger is never enabled
     assert rig.terminal.completions == [(True, ICC_RESPONSE, "kiosk-card")]
     d = Driver().to(State.AUTHORIZING)
     d.send(declined)
-    assert d.s.state is State.REVERSING
-    assert d.effects == [fx.Reverse(SID, SID, 5000, "card declined")]
+    assert d.s.state is State.DECLINED
+    assert d.effects[0] == fx.Settle(SID, SID, fx.SettleKind.REVERSAL, 5000)
     assert d.s.message == f"{message} Your card has not been charged."
 
 
@@ -349,7 +353,7 @@ def test_a_silent_card_decline_gets_the_standard_message(make: Make) -> None:
     rig = make(ScriptedTerminal(completion=Completion(False)))
     rig.read_with_pin()
     rig.adapters(fx.Authorize(SID, SID, 5000))
-    assert rig.expect(ev.CardDeclined) == ev.CardDeclined(SID, MSG_CARD_DECLINED)
+    assert rig.expect(ev.CardDeclined) == ev.CardDeclined(SID, MSG_CARD_DECLINED, 5000)
 
 
 def test_a_host_decline_gives_the_card_its_refusal(make: Make) -> None:
@@ -393,7 +397,7 @@ def test_a_card_another_read_replaced_cannot_agree(make: Make) -> None:
     rig.adapters(fx.ReadCard("sess-2", 5000))
     rig.expect(ev.CardRead)
     rig.adapters(fx.Authorize(SID, SID, 5000))
-    assert rig.expect(ev.CardDeclined) == ev.CardDeclined(SID, MSG_CARD_GONE)
+    assert rig.expect(ev.CardDeclined) == ev.CardDeclined(SID, MSG_CARD_GONE, 5000)
     assert rig.terminal.completions == []
 
 
@@ -406,4 +410,4 @@ def test_a_card_left_at_the_online_pin_pad_gets_its_refusal(make: Make) -> None:
     rig.adapters(fx.CancelCardRead(SID))  # the driver cancelled at the PIN pad
     assert rig.terminal.completed.wait(5)
     assert rig.terminal.completions == [(False, b"", "kiosk-card")]
-    assert rig.adapters._cards == {}  # the PAN is gone too
+    assert rig.adapters.card._cards == {}  # the PAN is gone too

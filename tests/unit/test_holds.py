@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kiosk.payments.holds import HoldAction, capture_amount, decide_hold
+from kiosk.session.holds import HoldAction, capture_amount, decide_hold
 
 RULES = {"threshold_percent": 90, "allow_increments": True, "increment_minor": 2500,
          "max_total_hold_minor": 10_000}

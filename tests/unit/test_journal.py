@@ -11,8 +11,7 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from kiosk.session import events as ev
-from kiosk.session.journal import (
+from kiosk.journal.store import (
     MIGRATIONS,
     SCHEMA_REVISION,
     Journal,
@@ -20,6 +19,7 @@ from kiosk.session.journal import (
     JournalError,
     metadata,
 )
+from kiosk.session import events as ev
 from tests.support.machine import T0, Driver
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from alembic import context
 
-from kiosk.session.journal import metadata
+from kiosk.journal.store import metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:  # pragma: no cover - only the journal runs migrations
-    raise RuntimeError("run migrations through kiosk.session.journal.upgrade()")
+    raise RuntimeError("run migrations through kiosk.journal.store.upgrade()")
 context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
 with context.begin_transaction():
     context.run_migrations()

@@ -1,0 +1,286 @@
+"""The card reader's worker: reads cards, hands offline PINs to the kernel, completes contact
+cards after the host answered.
+
+Card data stays in this module's memory: the PAN (and an online PIN block) wait here between
+the card read and the authorization request (:meth:`CardDevice.take`) and are dropped; the
+runner and the journal see only the masked PAN and the keyed token.
+
+Offline PIN: the kernel asks for the PIN from the card worker thread while the card waits
+(:data:`~drivers.emv.api.PinEntry`); the device posts ``PinRequested`` and blocks that thread on
+a per-session :class:`PinWait` until the PIN pad's :meth:`CardDevice.submit_pin` hands the
+digits over (then ``PinEntered(offline=True)``), the session cancels the read, or the card
+timeout passes. After the host answered, a contact card gets its second GENERATE AC
+(:meth:`~drivers.emv.api.CardTerminal.complete`) on the card worker thread, which owns the
+reader (:meth:`CardDevice.finish`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from drivers.acquirer.dukpt import DukptError
+from drivers.acquirer.pin import OnlinePin, PinEncryptor
+from drivers.emv.api import (
+    CardDeclined,
+    CardError,
+    CardOutcome,
+    CardTerminal,
+    Completion,
+    Cvm,
+    PinCancelled,
+    PinRequest,
+)
+from kiosk.devices.worker import Worker
+from kiosk.security.cards import CardIdentity
+from kiosk.session import effects as fx
+from kiosk.session import events as ev
+
+log = logging.getLogger(__name__)
+
+CANCEL_REPEAT_S = 0.05  # a cancelled read is cancelled again this often until it ends
+COMPLETION_TIMEOUT_S = 10.0  # the second GENERATE AC is a few APDUs; beyond this: card gone
+MSG_CARD_GONE = "Your card was removed before the payment was complete."
+
+
+class PinWait:
+    """One card read waiting for the driver's offline PIN: a hand-over between the PIN pad
+    (GUI thread) and the kernel (card worker thread). The PIN passes through, never stays."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._pin: str | None = None
+        self._state = "waiting"  # waiting | given | cancelled | timed_out | taken
+
+    def give(self, pin: str) -> bool:
+        """Hand the PIN to the waiting kernel; False when the wait already ended."""
+        with self._cond:
+            if self._state != "waiting":
+                return False
+            self._pin, self._state = pin, "given"
+            self._cond.notify_all()
+            return True
+
+    def cancel(self) -> None:
+        with self._cond:
+            if self._state == "waiting":
+                self._state = "cancelled"
+                self._cond.notify_all()
+
+    def wait(self, timeout_s: float) -> str:
+        """The PIN, or :class:`PinCancelled` when cancelled or after ``timeout_s``."""
+        end = time.monotonic() + timeout_s
+        with self._cond:
+            while self._state == "waiting":
+                left = end - time.monotonic()
+                if left <= 0:
+                    self._state = "timed_out"
+                    break
+                self._cond.wait(left)
+            if self._state == "given" and self._pin is not None:
+                pin, self._pin, self._state = self._pin, None, "taken"
+                return pin
+            timed_out = self._state == "timed_out"
+        raise PinCancelled("No PIN was entered in time." if timed_out
+                           else "PIN entry was cancelled.")
+
+
+class CardDevice:
+    def __init__(self, terminal: CardTerminal, *, post: Callable[[ev.Event], None],
+                 currency: str, token_key: bytes, card_timeout_s: float = 60.0,
+                 pin_encryptor: PinEncryptor | None = None) -> None:
+        self.terminal = terminal
+        self.post = post
+        self.currency = currency
+        self.token_key = token_key
+        self.card_timeout_s = card_timeout_s
+        self.pin_encryptor = pin_encryptor
+        self._cards: dict[str, CardOutcome] = {}
+        self._pins: dict[str, OnlinePin] = {}
+        self._cancelled_reads: set[str] = set()  # cancelled before their read began
+        self._pin_waits: dict[str, PinWait] = {}  # card reads waiting for an offline PIN
+        self._completion_for: str | None = None  # the session whose card waits for complete()
+        self._reading_for: str | None = None  # the session whose read runs now
+        self._read_ended = threading.Event()
+        self._lock = threading.Lock()
+        self.worker = Worker("kiosk-card")
+
+    def close(self) -> None:
+        with self._lock:
+            waits, self._pin_waits = list(self._pin_waits.values()), {}
+        for waiting in waits:
+            waiting.cancel()
+        self.terminal.cancel()
+        self.worker.stop()
+
+    # --- effects ---------------------------------------------------------------------------
+    def read(self, e: fx.ReadCard) -> None:
+        self.worker.submit(lambda: self._read_card(e))
+
+    def cancel_read(self, session_id: str) -> None:
+        with self._lock:
+            if session_id not in self._cards:  # its read is queued or running
+                self._cancelled_reads.add(session_id)
+            waiting = self._pin_waits.pop(session_id, None)
+            reading = self._reading_for == session_id
+        if waiting is not None:  # the kernel waits for an offline PIN: it gives up
+            waiting.cancel()
+        self.terminal.cancel()
+        if reading:  # the read may not wait for a card yet (a cancel would be lost): insist
+            threading.Thread(target=self._keep_cancelling, args=(session_id,),
+                             name="kiosk-card-cancel", daemon=True).start()
+        self.forget(session_id)
+        # a card left waiting for the host's answer gets its refusal (AAC) and is free
+        self.worker.submit(lambda: self._complete_card(session_id, False, b""))
+
+    def submit_pin(self, session_id: str, pin: str) -> None:
+        """From the PIN pad. Offline PIN (a card read waits for it): handed to the kernel, which
+        sends it to the card. Online PIN: enciphered at once (ISO 9564 format 4 under the next
+        DUKPT key) with the card's PAN; only the PIN block is kept until the authorization is
+        sent. The digits are never logged and no reference to them is kept here."""
+        with self._lock:
+            waiting = self._pin_waits.pop(session_id, None)
+            card = self._cards.get(session_id)
+        if waiting is not None:
+            # posted before the kernel can go on, so the session is back in READING_CARD
+            # before the card's verdict (another PinRequested, CardRead or CardFailed) arrives
+            self.post(ev.PinEntered(session_id, offline=True))
+            if not waiting.give(pin):
+                log.info("offline PIN entered after the read gave up", extra={
+                    "fields": {"session": session_id}})
+            del pin
+            return
+        if card is None or self.pin_encryptor is None:
+            log.warning("PIN entered with no card or no PIN key", extra={
+                "fields": {"session": session_id}})
+            self.post(ev.Cancelled(session_id))
+            return
+        try:
+            block = self.pin_encryptor.encrypt(pin, card.pan)
+        except (ValueError, DukptError) as exc:
+            log.error("PIN encipherment failed: %s", type(exc).__name__)
+            self.post(ev.Cancelled(session_id))
+            return
+        finally:
+            del pin
+        with self._lock:
+            self._pins[session_id] = block
+        self.post(ev.PinEntered(session_id))
+
+    def take(self, session_id: str) -> tuple[CardOutcome | None, OnlinePin | None]:
+        """Hand the card (and its PIN block) over to the authorization; nothing stays here."""
+        with self._lock:
+            return self._cards.pop(session_id, None), self._pins.pop(session_id, None)
+
+    def forget(self, session_id: str) -> None:
+        with self._lock:
+            self._cards.pop(session_id, None)
+            self._pins.pop(session_id, None)
+
+    def finish(self, session_id: str, needs_completion: bool, approved: bool,
+               issuer_data: bytes) -> Completion:
+        """From the host worker: the card's final word (second GENERATE AC), on the card
+        worker that owns the reader."""
+        if not needs_completion:
+            return Completion(approved)
+        result = self.worker.call(
+            lambda: self._complete_card(session_id, approved, issuer_data),
+            COMPLETION_TIMEOUT_S)
+        if result is None:
+            log.error("card completion did not finish in time", extra={
+                "fields": {"session": session_id}})
+            return Completion(False, MSG_CARD_GONE)
+        return result
+
+    def _keep_cancelling(self, session_id: str) -> None:
+        """Cancel ``session_id``'s read until it has ended: a cancel that arrives before the
+        terminal waits for a card (the kernel still loading, a slow reader) is not lost."""
+        while not self._read_ended.wait(CANCEL_REPEAT_S):
+            with self._lock:
+                if self._reading_for != session_id:
+                    return
+            self.terminal.cancel()
+
+    # --- on the card worker ----------------------------------------------------------------
+    def _read_card(self, e: fx.ReadCard) -> None:
+        with self._lock:
+            if e.session_id in self._cancelled_reads:  # cancelled while queued: never start
+                self._cancelled_reads.discard(e.session_id)
+                return
+            self._completion_for = None  # a new read: no earlier card can be completed now
+            self._reading_for = e.session_id
+            self._read_ended.clear()
+        try:
+            self._run_read(e)
+        finally:
+            with self._lock:
+                self._reading_for = None
+            self._read_ended.set()
+
+    def _run_read(self, e: fx.ReadCard) -> None:
+        sid = e.session_id
+
+        def pin_entry(req: PinRequest) -> str:
+            return self._wait_for_pin(sid, req)
+
+        try:
+            outcome = self.terminal.read_card(e.amount_minor, self.currency,
+                                              self.card_timeout_s, pin_entry=pin_entry)
+            ident = CardIdentity.from_pan(outcome.pan, outcome.expiry, outcome.scheme,
+                                          self.token_key)
+        except (CardError, ValueError) as exc:
+            with self._lock:
+                cancelled = e.session_id in self._cancelled_reads
+                self._cancelled_reads.discard(e.session_id)
+            if not cancelled:
+                msg = str(exc) if isinstance(exc, CardError) and str(exc) else ""
+                self.post(ev.CardFailed(e.session_id, msg or "The card could not be read.",
+                                        declined=isinstance(exc, CardDeclined)))
+            return
+        with self._lock:
+            self._completion_for = e.session_id if outcome.needs_completion else None
+            if e.session_id in self._cancelled_reads:  # the driver gave up meanwhile
+                self._cancelled_reads.discard(e.session_id)
+                cancelled = True
+            else:
+                cancelled = False
+                self._cards[e.session_id] = outcome
+        if cancelled:
+            self._complete_card(e.session_id, False, b"")  # we are on the card worker
+            return
+        self.post(ev.CardRead(e.session_id, ident.masked_pan, ident.token, ident.scheme,
+                              needs_online_pin=outcome.cvm is Cvm.ONLINE_PIN))
+
+    def _wait_for_pin(self, session_id: str, req: PinRequest) -> str:
+        """The kernel's :data:`PinEntry` (card worker thread): ask the driver, wait."""
+        waiting = PinWait()
+        with self._lock:
+            if session_id in self._cancelled_reads:
+                raise PinCancelled("PIN entry was cancelled.")
+            self._pin_waits[session_id] = waiting
+        # offline=True whatever the kernel calls it: the digits go to the waiting read
+        self.post(ev.PinRequested(session_id, offline=True, tries_left=req.tries_left,
+                                  wrong=req.wrong))
+        try:
+            return waiting.wait(self.card_timeout_s)
+        finally:
+            with self._lock:
+                if self._pin_waits.get(session_id) is waiting:
+                    del self._pin_waits[session_id]
+
+    def _complete_card(self, session_id: str, approved: bool, issuer_data: bytes) -> Completion:
+        """On the card worker: the card's final word, if ``session_id``'s card still waits
+        for it. A card that another read replaced, or that was already completed, is gone."""
+        with self._lock:
+            mine = self._completion_for == session_id
+            if mine:
+                self._completion_for = None
+        if not mine:
+            return Completion(False, MSG_CARD_GONE)
+        try:
+            return self.terminal.complete(approved, issuer_data)
+        except Exception:  # the seam says it never raises; a broken one must not keep a hold
+            log.exception("card completion failed")
+            return Completion(False, MSG_CARD_GONE)
