@@ -1,8 +1,19 @@
 """The driver's window: a header and a stack of pages that follows the live session's state.
 
 The window observes; it never decides. It shows the newest live session
-(``Runner.active()``), or the idle page when there is none, and refreshes on every session
-step (a runner listener, on the GUI thread) and twice a second for the clock and countdowns.
+(``Runtime.active()``); when there is none, the idle page, or the out-of-service page while the
+terminal's health says it cannot take a payment (a live session keeps its own page: a driver
+who is charging keeps seeing the charging screen). It refreshes on every session step, on every
+change of the health, and twice a second for the clock and countdowns.
+
+Both session steps and health changes arrive through :attr:`MainWindow._changed`, a signal with
+a queued connection: health listeners run on any worker thread, and a session step is shown
+only after the runner has run its effects (the receipt then already knows that its payment is
+pending in the settlement queue). Several changes before the next turn of the event loop make
+one refresh.
+
+With a lab host link in clear (``host.allow_plaintext_lab``) the header carries a red banner
+on every page.
 """
 
 from __future__ import annotations
@@ -10,24 +21,27 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
+import threading
 from datetime import tzinfo
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtCore import QSize, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QCloseEvent, QResizeEvent
 from PySide6.QtWidgets import (
     QApplication,
     QFrame,
     QHBoxLayout,
     QLabel,
+    QSizePolicy,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
 
+from kiosk.health import Health
+from kiosk.runtime import Busy, OutOfService
 from kiosk.session.machine import Session, State
-from kiosk.session.runner import Busy
 from kiosk.ui.bridge import Bridge
 from kiosk.ui.pages import (
     AuthorizingPage,
@@ -35,6 +49,7 @@ from kiosk.ui.pages import (
     ChargingPage,
     IdlePage,
     MessagePage,
+    OutOfServicePage,
     Page,
     PinPage,
     PlugPage,
@@ -51,14 +66,22 @@ REFRESH_MS = 500
 HEADER_HEIGHT = 88
 MSG_ALL_BUSY = "All charging points are in use right now. Please try again in a moment."
 MSG_READER_BUSY = "The card reader is busy with another driver. Please try again in a moment."
+MSG_LAB_WARNING = "\u26a0 LAB MODE: payment data is not encrypted"
+CARD_STATES = (State.READING_CARD, State.PIN_ENTRY, State.AUTHORIZING)  # the reader in use
 
 
 class MainWindow(QWidget):
+    _changed = Signal()  # any thread: a session step or a health change; refreshes queued
+
     def __init__(self, runtime: Runtime, *, demo: bool, bridge: Bridge | None = None) -> None:
         super().__init__()
         self.runtime = runtime
         self.demo = demo
         self.bridge = bridge
+        self._lock = threading.Lock()
+        self._closed = False
+        self._refresh_queued = False
+        self._changed.connect(self._refresh_now, Qt.ConnectionType.QueuedConnection)
         self.setObjectName("main_window")
         self.setWindowTitle(f"{runtime.config.station.name} \u2014 EV charging")
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
@@ -73,6 +96,7 @@ class MainWindow(QWidget):
         self.stack = QStackedWidget()
         self.stack.setObjectName("pages")
         self.idle_page = IdlePage(runtime, self.start_session)
+        self.out_of_service_page = OutOfServicePage(runtime)
         self.card_page = CardPage(runtime, demo=demo)
         self.pin_page = PinPage(runtime)
         self.authorizing_page = AuthorizingPage(runtime)
@@ -87,13 +111,12 @@ class MainWindow(QWidget):
             State.WAIT_PLUG: self.plug_page,
             State.CHARGING: self.charging_page,
             State.STOPPING: self.charging_page,
-            State.CAPTURING: self.charging_page,
             State.RECEIPT: self.receipt_page,
             State.DECLINED: self.message_page,
             State.ERROR: self.message_page,
-            State.REVERSING: self.message_page,
         }
-        for page in (self.idle_page, *dict.fromkeys(self.pages.values())):
+        for page in (self.idle_page, self.out_of_service_page,
+                     *dict.fromkeys(self.pages.values())):
             self.stack.addWidget(page)
         root.addWidget(self.stack, 1)
 
@@ -105,7 +128,9 @@ class MainWindow(QWidget):
         else:
             runtime.runner.listeners.append(self._on_session)
             self._listening = True
+        runtime.health.listeners.append(self._on_health)
         self._timer = QTimer(self)
+        self._timer.setObjectName("refresh_timer")
         self._timer.setInterval(REFRESH_MS)
         self._timer.timeout.connect(self.refresh)
         self._timer.start()
@@ -119,7 +144,7 @@ class MainWindow(QWidget):
         row.setContentsMargins(40, 0, 40, 0)
         row.setSpacing(24)
         station = self.runtime.config.station
-        self.station_label = QLabel(str(station.name))
+        self.station_label = ElidedLabel(str(station.name))
         self.station_label.setObjectName("station_label")
         row.addWidget(self.station_label)
         if self.demo:
@@ -127,6 +152,14 @@ class MainWindow(QWidget):
             badge.setObjectName("demo_badge")
             row.addWidget(badge, 0, Qt.AlignmentFlag.AlignVCenter)
         row.addStretch(1)
+        self.lab_warning: QLabel | None = None
+        if self.runtime.config.plaintext_lab_host():  # on every page, never hidden
+            self.lab_warning = QLabel(MSG_LAB_WARNING)
+            self.lab_warning.setObjectName("lab_warning")
+            self.lab_warning.setTextFormat(Qt.TextFormat.PlainText)
+            self.lab_warning.setSizePolicy(QSizePolicy.Policy.Fixed,  # never cut
+                                           QSizePolicy.Policy.Fixed)
+            row.addWidget(self.lab_warning, 0, Qt.AlignmentFlag.AlignVCenter)
         self.clock_label = QLabel("")
         self.clock_label.setObjectName("clock_label")
         row.addWidget(self.clock_label)
@@ -134,17 +167,45 @@ class MainWindow(QWidget):
 
     # --- observing ----------------------------------------------------------------------
     def _on_session(self, _session: Session) -> None:
+        self._changed_soon()
+
+    def _on_health(self, _health: Health) -> None:
+        self._changed_soon()  # any thread: the refresh runs on the GUI thread
+
+    def _changed_soon(self) -> None:
+        with self._lock:
+            if self._closed or self._refresh_queued:
+                return
+            self._refresh_queued = True
+            with contextlib.suppress(RuntimeError):  # the window is being destroyed
+                self._changed.emit()
+
+    @Slot()
+    def _refresh_now(self) -> None:
+        with self._lock:
+            self._refresh_queued = False
+            if self._closed:
+                return
         self.refresh()
 
     def refresh(self) -> None:
         self.clock_label.setText(self.runtime.clock().astimezone(self._tz).strftime("%H:%M"))
-        self.show_session(self.runtime.runner.active())
+        self.show_session(self.runtime.active())
 
-    def show_session(self, session: Session | None) -> None:
-        """Show the page for ``session`` (the idle page for none or a finished one)."""
+    def show_session(self, session: Session | None, *, refused: bool = False) -> None:
+        """Show the page for ``session``; for none (or a finished one) the idle page, or the
+        out-of-service page while the terminal is out of service (``refused``: Start was just
+        refused for that)."""
         if session is None or session.state is State.DONE:
-            page: Page = self.idle_page
             session = None
+            health = self.runtime.health
+            if refused or not health.in_service:
+                self.out_of_service_page.show_health(health.reasons(), health.phone)
+                page: Page = self.out_of_service_page
+                self.idle_page.set_notice("")
+                self.idle_page.refresh_prices()  # its Start button off as well
+            else:
+                page = self.idle_page
         else:
             page = self.pages[session.state]
             self.idle_page.set_notice("")
@@ -160,23 +221,33 @@ class MainWindow(QWidget):
 
     # --- driver actions -------------------------------------------------------------------
     def start_session(self) -> None:
-        runner = self.runtime.runner
-        free = [c.id for c in self.runtime.config.connectors if runner.session_on(c.id) is None]
-        if not free:
-            self.idle_page.set_notice(MSG_ALL_BUSY)
+        """Start on the first free connector (the runtime says which are busy)."""
+        refused: Busy | None = None
+        for connector in self.runtime.config.connectors:
+            try:
+                self.runtime.start_session(connector.id)
+            except OutOfService as exc:  # the health changed since the screen was drawn
+                log.warning("start refused, out of service: %s", exc)
+                self.show_session(None, refused=True)
+                return
+            except Busy as exc:  # this connector is in use, or the reader is
+                refused = exc
+                continue
+            self.refresh()
             return
-        try:
-            runner.start_session(free[0])
-        except Busy as exc:
-            log.info("start refused: %s", exc)
-            self.idle_page.set_notice(MSG_READER_BUSY)
-            return
-        self.refresh()
+        log.info("start refused: %s", refused)
+        live = self.runtime.active()
+        reader = live is not None and live.state in CARD_STATES
+        self.idle_page.set_notice(MSG_READER_BUSY if reader else MSG_ALL_BUSY)
 
     # --- closing ---------------------------------------------------------------------------
     def shutdown(self) -> None:
         """Stop refreshing and unhook from the runner (and the bridge). Safe to call twice."""
+        with self._lock:
+            self._closed = True
         self._timer.stop()
+        with contextlib.suppress(ValueError):
+            self.runtime.health.listeners.remove(self._on_health)
         if self._listening and self._on_session in self.runtime.runner.listeners:
             self.runtime.runner.listeners.remove(self._on_session)
         self._listening = False
@@ -188,6 +259,48 @@ class MainWindow(QWidget):
     def closeEvent(self, event: QCloseEvent) -> None:
         self.shutdown()
         super().closeEvent(event)
+
+
+class ElidedLabel(QLabel):
+    """A one-line label that ends in "…" when its room is short (a long station name beside
+    the header's badges) instead of pushing the window wider. ``text()`` is the full text."""
+
+    MIN_WIDTH = 160
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.setTextFormat(Qt.TextFormat.PlainText)
+        self._full = text
+        super().setText(text)
+
+    def text(self) -> str:
+        return self._full
+
+    def setText(self, text: str) -> None:
+        self._full = text
+        self._elide()
+        self.updateGeometry()
+
+    def sizeHint(self) -> QSize:
+        self.ensurePolished()  # the stylesheet's font
+        hint = super().sizeHint()
+        m = self.contentsMargins()
+        width = self.fontMetrics().horizontalAdvance(self._full) + m.left() + m.right() + 2
+        return QSize(width, hint.height())
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(min(self.MIN_WIDTH, self.sizeHint().width()),
+                     super().minimumSizeHint().height())
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        room = self.contentsRect().width()
+        shown = self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideRight, room)
+        if shown != super().text():
+            super().setText(shown)
 
 
 def _zone(name: str) -> tzinfo | None:

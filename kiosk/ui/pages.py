@@ -2,8 +2,11 @@
 
 Each page is a plain widget with an object name (tests find it and its buttons by name) and a
 ``show_session`` method the main window calls with the session it shows. Pages never change a
-session themselves: buttons post events to the runner (``Runner.post`` is thread-safe and the
-bridge processes them on the GUI thread) or call the runtime's device hooks.
+session themselves: buttons go through the runtime's facade (``Runtime.post`` is thread-safe and
+the bridge processes the events on the GUI thread; ``Runtime.submit_pin`` hands a PIN over).
+
+The out-of-service page (:class:`OutOfServicePage`) is shown instead of the idle page while the
+terminal's health (:class:`kiosk.health.Health`) says it cannot take a payment.
 """
 
 from __future__ import annotations
@@ -75,6 +78,15 @@ def make_button(text: str, name: str, role: str = "secondary",
     return btn
 
 
+def set_role(widget: QWidget, role: str) -> None:
+    """Change a widget's ``role`` and let the stylesheet pick its new look."""
+    if widget.property("role") == role:
+        return
+    widget.setProperty("role", role)
+    widget.style().unpolish(widget)
+    widget.style().polish(widget)
+
+
 def make_card(layout: QLayout, name: str = "") -> QFrame:
     frame = QFrame()
     frame.setProperty("role", "card")
@@ -120,7 +132,7 @@ class Page(QWidget):
     def post(self, make: Callable[[str], ev.Event]) -> None:
         """Post an event for the shown session (nothing when there is none)."""
         if self.session is not None:
-            self.runtime.runner.post(make(self.session.id))
+            self.runtime.post(make(self.session.id))
 
     def show_session(self, session: Session | None) -> None:
         self.session = session
@@ -128,11 +140,13 @@ class Page(QWidget):
 
 # --- idle --------------------------------------------------------------------------------
 MAX_PRICE_LINES = 4
-MSG_NO_READER = "The card reader is not available right now. Please try again later."
 QR_SIZE = 210
 
+
 class IdlePage(Page):
-    """Prices before start (AFIR) and the one button that starts a session."""
+    """Prices before start (AFIR) and the one button that starts a session. Start is enabled
+    only with a valid tariff and while the terminal is in service (the main window shows the
+    out-of-service page instead of this one then; the button is off too, for a race)."""
 
     def __init__(self, runtime: Runtime, on_pay: Callable[[], None]) -> None:
         super().__init__(runtime, "idle_page")
@@ -150,7 +164,6 @@ class IdlePage(Page):
         prices.addWidget(self.vat_label)
         self.box.addWidget(make_card(prices, "price_card"))
 
-
         self.hold_label = make_label("", "body", "hold_label", wrap=True)
         self.box.addWidget(self.hold_label)
         self.steps_label = make_label(
@@ -158,9 +171,6 @@ class IdlePage(Page):
             "   \u00b7   4  Press Stop when done", "muted", "steps_label", wrap=True)
         self.box.addWidget(self.steps_label)
         self.box.addStretch(1)
-        self.reader_label = make_label(MSG_NO_READER, "notice", "reader_missing_label", wrap=True)
-        self.reader_label.hide()
-        self.box.addWidget(self.reader_label)
         self.notice_label = make_label("", "notice", "idle_notice", wrap=True)
         self.notice_label.hide()
         self.box.addWidget(self.notice_label)
@@ -172,10 +182,7 @@ class IdlePage(Page):
     def refresh_prices(self) -> None:
         """The prices of the tariff valid now (a scheduled change shows without a restart)."""
         shown = self.runtime.price_display()
-        reader = self.runtime.card_terminal.available
-        self.pay_button.setEnabled(shown is not None and reader)
-        self.reader_label.setVisible(not reader)  # in the steps' place: no start without it
-        self.steps_label.setVisible(reader)
+        self.pay_button.setEnabled(shown is not None and self.runtime.health.in_service)
         if shown is None:
             self.price_label.setText("No price is set for this time.")
             for label in self.extra_labels:
@@ -206,6 +213,71 @@ class IdlePage(Page):
     def set_notice(self, text: str) -> None:
         self.notice_label.setText(text)
         self.notice_label.setVisible(bool(text))
+
+
+# --- out of service -------------------------------------------------------------------------
+MSG_OUT_OF_SERVICE = "This charging point cannot take payments right now."
+MSG_NO_REASON = "The terminal is being checked."  # refused at Start, health already fine
+MSG_BACK_BY_ITSELF = "It is back in service by itself as soon as the problem is solved."
+MAX_REASONS = 5  # one per part of the terminal (kiosk.health.ORDER)
+
+
+class OutOfServicePage(Page):
+    """Instead of the idle page while the terminal is out of service: why (every reason the
+    terminal's health gives, the most serious first), whom to call, and no Start button. The
+    main window switches back to the idle page as soon as the health is fine again."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        super().__init__(runtime, "out_of_service_page")
+        self.box.setSpacing(20)
+        self.box.addStretch(1)
+        head = QHBoxLayout()
+        head.setSpacing(SPACING)
+        head.addWidget(make_label("!", "icon_out_of_service", "out_of_service_icon",
+                                  align=Qt.AlignmentFlag.AlignCenter))
+        titles = QVBoxLayout()
+        titles.setSpacing(4)
+        titles.addWidget(make_label("Out of service", "title", "out_of_service_title"))
+        titles.addWidget(make_label(MSG_OUT_OF_SERVICE, "lead", "out_of_service_text",
+                                    wrap=True))
+        head.addLayout(titles, 1)
+        self.box.addLayout(head)
+
+        reasons = QVBoxLayout()
+        reasons.setContentsMargins(40, 24, 40, 24)
+        reasons.setSpacing(10)
+        self.reason_labels = [make_label("", "reason", f"out_of_service_reason_{i}", wrap=True)
+                              for i in range(MAX_REASONS)]
+        for label in self.reason_labels:
+            label.hide()
+            reasons.addWidget(label)
+        self.box.addWidget(make_card(reasons, "out_of_service_reasons"))
+
+        self.phone_label = make_label("", "phone", "out_of_service_phone", wrap=True)
+        self.box.addWidget(self.phone_label)
+        self.footer_label = make_label("", "muted", "out_of_service_footer", wrap=True)
+        self.box.addWidget(self.footer_label)
+        self.box.addStretch(2)
+        self.show_health([], "")
+
+    def show_health(self, reasons: list[str], phone: str) -> None:
+        """``reasons``: texts safe to show (``Health.reasons()``); ``phone``: may be empty."""
+        shown = list(reasons) or [MSG_NO_REASON]
+        if len(shown) > MAX_REASONS:  # more parts than we know of: the most serious ones
+            shown = shown[:MAX_REASONS]
+        for label, text in zip(self.reason_labels, [*shown, *[""] * MAX_REASONS],
+                               strict=False):
+            label.setText(f"\u2022  {text}" if text else "")
+            label.setVisible(bool(text))
+        self.phone_label.setText(f"Questions? Call {phone}" if phone else "")
+        self.phone_label.setVisible(bool(phone))
+        station = self.runtime.config.station
+        self.footer_label.setText(f"{MSG_BACK_BY_ITSELF}\nStation {station.id}")
+
+    def reasons(self) -> list[str]:
+        """The reasons on screen, without their bullets (for tests)."""
+        return [lbl.text().removeprefix("\u2022  ") for lbl in self.reason_labels
+                if not lbl.isHidden()]
 
 
 # --- card --------------------------------------------------------------------------------
@@ -385,7 +457,7 @@ class PinPage(Page):
             return
         pin, self._pin = self._pin, ""
         self._redraw()
-        self.runtime.adapters.submit_pin(self.session.id, pin)
+        self.runtime.submit_pin(self.session.id, pin)
 
     def show_session(self, session: Session | None) -> None:
         if session is None or self.session is None or session.id != self.session.id:
@@ -423,6 +495,9 @@ class PlugPage(Page):
     def __init__(self, runtime: Runtime, *, demo: bool) -> None:
         super().__init__(runtime, "plug_page")
         self.box.addWidget(make_label("Approved. Plug in your car.", "title", "plug_title"))
+        self.notice_label = make_label("", "warning", "plug_notice", wrap=True)
+        self.notice_label.hide()
+        self.box.addWidget(self.notice_label)
         self.connector_label = make_label("", "lead", "plug_connector_label", wrap=True)
         self.box.addWidget(self.connector_label)
         self.box.addWidget(make_label("If your card is in the reader, take it now.", "lead",
@@ -460,6 +535,8 @@ class PlugPage(Page):
             f"{self.money(session.held_minor)} is reserved on your card. Use connector {label}.")
         left = countdown(session.deadline, self.runtime.clock())
         self.countdown_label.setText(f"Time left to plug in: {left}" if left else "")
+        self.notice_label.setText(session.notice)
+        self.notice_label.setVisible(bool(session.notice))
 
 
 def connector_label(runtime: Runtime, connector: int) -> str:
@@ -471,12 +548,22 @@ def connector_label(runtime: Runtime, connector: int) -> str:
 
 # --- charging ------------------------------------------------------------------------------
 class ChargingPage(Page):
-    """Live values while charging; STOPPING and CAPTURING show *Finishing* instead of Stop."""
+    """Live values while charging; STOPPING shows *Finishing* instead of Stop. A passing
+    condition of the session (``Session.notice``: the charger does not answer) is shown beside
+    the title in the warning style while it lasts."""
 
     def __init__(self, runtime: Runtime) -> None:
         super().__init__(runtime, "charging_page")
+        top = QHBoxLayout()
+        top.setSpacing(SPACING)
         self.title_label = make_label("Charging", "title", "charging_title")
-        self.box.addWidget(self.title_label)
+        top.addWidget(self.title_label, 0, Qt.AlignmentFlag.AlignVCenter)
+        self.notice_label = make_label("", "warning", "charging_notice", wrap=True)
+        self.notice_label.setSizePolicy(QSizePolicy.Policy.Expanding,
+                                        QSizePolicy.Policy.Preferred)
+        self.notice_label.hide()
+        top.addWidget(self.notice_label, 1)
+        self.box.addLayout(top)
 
         grid = QGridLayout()
         grid.setSpacing(SPACING)
@@ -515,22 +602,23 @@ class ChargingPage(Page):
         super().show_session(session)
         if session is None:
             return
-        finishing = session.state in (State.STOPPING, State.CAPTURING)
-        amount = session.final_minor if session.state is State.CAPTURING else session.cost_minor
+        finishing = session.state is State.STOPPING
+        amount = session.cost_minor
         self.cost_label.setText(self.money(amount))
         self.energy_label.setText(format_kwh(session.energy_wh))
         self.time_label.setText(format_duration(session.duration_s))
-        self.power_label.setText(format_kw(session.power_w))
+        # while the charger does not answer there is no live power to show
+        self.power_label.setText("\u2014" if session.notice else format_kw(session.power_w))
         held = session.held_minor
         if held:
             left = self.money(max(0, held - session.cost_minor))
             self.hold_label.setText(f"Reserved on your card: {self.money(held)} ({left} left)")
         self.title_label.setText("Finishing\u2026" if finishing else "Charging")
+        self.notice_label.setText(session.notice)
+        self.notice_label.setVisible(bool(session.notice))
         if finishing:
             self.finishing_label.setText(
-                "Stopping the charger and completing your payment. Please wait."
-                if session.state is State.STOPPING else
-                "Completing your payment. Please wait.")
+                "Stopping the charger and completing your payment. Please wait.")
             self.bottom.setCurrentWidget(self.finishing_label)
         else:
             self.bottom.setCurrentWidget(self.stop_button)
@@ -541,6 +629,7 @@ class ChargingPage(Page):
 class ReceiptPage(Page):
     def __init__(self, runtime: Runtime) -> None:
         super().__init__(runtime, "receipt_page")
+        self.box.setSpacing(16)  # room for the payment's status line
         self._qr_for = ""
         self._invoice_cache: tuple[str, dict[str, object] | None] = ("", None)
         self.box.addWidget(make_label("Thank you! You can unplug your car.", "title",
@@ -553,7 +642,8 @@ class ReceiptPage(Page):
         left.setSpacing(8)
         total_box = QVBoxLayout()
         total_box.setSpacing(8)
-        total_box.addWidget(make_label("Total paid", "lead", "receipt_total_caption"))
+        self.total_caption = make_label("Total paid", "lead", "receipt_total_caption")
+        total_box.addWidget(self.total_caption)
         self.total_label = make_label("", "big_total", "receipt_total_label")
         total_box.addWidget(self.total_label)
         self.vat_label = make_label("", "muted", "receipt_vat_label")
@@ -575,9 +665,9 @@ class ReceiptPage(Page):
         row.addLayout(left, 1)
 
         details = QGridLayout()
-        details.setContentsMargins(32, 24, 32, 24)
+        details.setContentsMargins(32, 20, 32, 20)
         details.setHorizontalSpacing(32)
-        details.setVerticalSpacing(14)
+        details.setVerticalSpacing(10)
         self.rows: dict[str, QLabel] = {}
         for i, (key, name) in enumerate([
             ("invoice", "Invoice"), ("energy", "Energy"), ("duration", "Charging time"),
@@ -591,6 +681,10 @@ class ReceiptPage(Page):
         details.setColumnStretch(1, 1)
         row.addWidget(make_card(details, "receipt_details"), 1)
 
+        # the capture runs in the background after this page: pending until the host confirms
+        self.payment_label = make_label("", "status_pending", "payment_status_label", wrap=True)
+        self.payment_label.hide()
+        self.box.addWidget(self.payment_label)
         self.box.addStretch(1)
         self.timeout_label = make_label("", "muted", "receipt_timeout_label",
                                         align=Qt.AlignmentFlag.AlignCenter)
@@ -603,7 +697,9 @@ class ReceiptPage(Page):
         super().show_session(session)
         if session is None:
             return
-        self.total_label.setText(self.money(session.final_minor))
+        amount = self.money(session.final_minor)
+        self.total_label.setText(amount)
+        self._show_payment(session, amount)
         cost = self.runtime.tariffs.cost(session)
         rates = sorted({ln.vat for ln in cost.lines if ln.vat is not None})
         vat = ", ".join(f"{format_percent(r)} %" for r in rates)
@@ -623,18 +719,29 @@ class ReceiptPage(Page):
         left = countdown(session.deadline, self.runtime.clock())
         self.timeout_label.setText(f"This screen closes by itself in {left}" if left else "")
 
+    def _show_payment(self, session: Session, amount: str) -> None:
+        pending = self.runtime.settlement_pending(session.id)
+        if pending:
+            text = (f"Payment pending: your card will be charged {amount} once your bank "
+                    "confirms.")
+        else:
+            text = f"Paid: your card has been charged {amount}."
+        self.total_caption.setText("Total" if pending else "Total paid")
+        self.payment_label.setText(text)
+        set_role(self.payment_label, "status_pending" if pending else "status_paid")
+        self.payment_label.show()
+
     def _invoice(self, session_id: str) -> dict[str, object] | None:
         if self._invoice_cache[0] != session_id or self._invoice_cache[1] is None:
             self._invoice_cache = (session_id, self.runtime.journal.invoice(session_id))
         return self._invoice_cache[1]
 
 
-# --- declined, error, reversing -----------------------------------------------------------
+# --- declined, error --------------------------------------------------------------------
 class MessagePage(Page):
     TITLES = {
         State.DECLINED: "Payment declined",
         State.ERROR: "Charging not possible",
-        State.REVERSING: "Releasing your reservation\u2026",
     }
 
     def __init__(self, runtime: Runtime) -> None:
@@ -668,8 +775,6 @@ class MessagePage(Page):
             title = "Charging cancelled"  # voided by the driver, a timeout or no energy
         self.title_label.setText(title)
         text = session.message
-        if session.state is State.REVERSING and not text:
-            text = "Please wait a moment."
         self.message_label.setText(text)
         can_dismiss = session.state in (State.DECLINED, State.ERROR)
         role, icon = "icon_error", "!"
@@ -678,10 +783,7 @@ class MessagePage(Page):
         elif session.outcome is Outcome.REVERSED:
             role, icon = "icon_info", "i"
         self.icon_label.setText(icon)
-        if self.icon_label.property("role") != role:
-            self.icon_label.setProperty("role", role)
-            self.icon_label.style().unpolish(self.icon_label)
-            self.icon_label.style().polish(self.icon_label)
+        set_role(self.icon_label, role)
         self.icon_label.setVisible(can_dismiss)
         self.ok_button.setVisible(can_dismiss)
         self.wait_bar.setVisible(not can_dismiss)

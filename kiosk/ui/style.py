@@ -25,6 +25,9 @@ GREEN_DOWN = "#075c25"
 RED = "#b91c1c"
 RED_DOWN = "#8b1414"
 AMBER = "#fef3c7"
+AMBER_INK = "#7c2d12"
+AMBER_EDGE = "#d97706"
+GREEN_PALE = "#dcfce7"
 
 STYLESHEET = f"""
 QWidget {{
@@ -56,6 +59,15 @@ QFrame#header QLabel#demo_badge {{
     background: {AMBER};
     border-radius: 6px;
     padding: 4px 12px;
+}}
+QFrame#header QLabel#lab_warning {{
+    font-size: 20px;
+    font-weight: bold;
+    color: white;
+    background: {RED};
+    border: 2px solid white;
+    border-radius: 8px;
+    padding: 6px 16px;
 }}
 QLabel[role="title"] {{
     font-size: 40px;
@@ -105,6 +117,41 @@ QLabel[role="notice"] {{
     color: {RED};
     font-weight: bold;
 }}
+QLabel[role="warning"] {{
+    font-size: 26px;
+    font-weight: bold;
+    color: {AMBER_INK};
+    background: {AMBER};
+    border: 3px solid {AMBER_EDGE};
+    border-radius: 12px;
+    padding: 12px 20px;
+}}
+QLabel[role="status_pending"], QLabel[role="status_paid"] {{
+    font-size: 24px;
+    font-weight: bold;
+    border-radius: 12px;
+    padding: 10px 20px;
+}}
+QLabel[role="status_pending"] {{
+    color: {AMBER_INK};
+    background: {AMBER};
+    border: 3px solid {AMBER_EDGE};
+}}
+QLabel[role="status_paid"] {{
+    color: {GREEN_DOWN};
+    background: {GREEN_PALE};
+    border: 3px solid {GREEN};
+}}
+QLabel[role="reason"] {{
+    font-size: 30px;
+    font-weight: bold;
+    color: {INK};
+}}
+QLabel[role="phone"] {{
+    font-size: 32px;
+    font-weight: bold;
+    color: {NAVY};
+}}
 QLabel[role="pin_dots"] {{
     font-size: 56px;
     letter-spacing: 12px;
@@ -150,7 +197,8 @@ QFrame[role="card"] QLabel[role="step_number"] {{
 QLabel[role="step_text"] {{
     font-size: 22px;
 }}
-QLabel[role="icon_error"], QLabel[role="icon_declined"], QLabel[role="icon_info"] {{
+QLabel[role="icon_error"], QLabel[role="icon_declined"], QLabel[role="icon_info"],
+QLabel[role="icon_out_of_service"] {{
     font-size: 64px;
     font-weight: bold;
     color: white;
@@ -163,7 +211,7 @@ QLabel[role="icon_error"], QLabel[role="icon_declined"], QLabel[role="icon_info"
 QLabel[role="icon_error"] {{
     background: #b45309;
 }}
-QLabel[role="icon_declined"] {{
+QLabel[role="icon_declined"], QLabel[role="icon_out_of_service"] {{
     background: {RED};
 }}
 QLabel[role="icon_info"] {{

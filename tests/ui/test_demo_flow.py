@@ -8,18 +8,13 @@ a flow that breaks anywhere between the button and the host fails here.
 
 from __future__ import annotations
 
-import logging
 import subprocess
-import threading
-from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
-import pytest
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QLineEdit, QPushButton, QStackedWidget, QWidget
+from PySide6.QtWidgets import QLabel, QPushButton, QWidget
 from pytestqt.qtbot import QtBot
 
 from drivers.emv.api import Cvm
@@ -27,119 +22,17 @@ from drivers.sim.card_terminal import SimCardTerminal
 from drivers.sim.cards import TEST_CARDS
 from kiosk.billing.money import format_money, round_to_minor
 from kiosk.config import parse_config
-from kiosk.runtime import Runtime, build_runtime
+from kiosk.runtime import build_runtime
 from kiosk.security.invoice_token import verify
 from kiosk.security.keys import load_or_create_key
-from kiosk.session.machine import Outcome, Session, State
+from kiosk.session.machine import Outcome, State
 from kiosk.ui.bridge import Bridge
 from kiosk.ui.main_window import MainWindow
 from kiosk.ui.style import format_kwh
+from tests.ui.rig import WAIT_MS, Kiosk
 
-CONFIG = """
-schema_version = 1
-[charger]
-sim_speed = 60
-[host]
-timeout_s = 5
-[ui]
-demo_mode = true
-"""
-WAIT_MS = 15_000
 PIN_CARD = "mastercard_pin"
 OFFLINE_PIN_CARD = "visa_contact_sda_pin"
-
-
-@dataclass
-class Kiosk:
-    qtbot: QtBot
-    runtime: Runtime
-    window: MainWindow
-
-    @property
-    def currency(self) -> str:
-        return self.runtime.config.station.currency
-
-    def page(self) -> str:
-        stack = self.window.findChild(QStackedWidget, "pages")
-        assert stack is not None
-        page = stack.currentWidget()
-        return page.objectName() if page is not None else ""
-
-    def wait_page(self, name: str, timeout: int = WAIT_MS) -> None:
-        try:
-            self.qtbot.waitUntil(lambda: self.page() == name, timeout=timeout)
-        except AssertionError:
-            s = self.runtime.runner.active()
-            raise AssertionError(f"expected {name}, still on {self.page()} "
-                                 f"(session: {s.state if s else None}, "
-                                 f"message: {s.message if s else ''!r})") from None
-
-    def button(self, name: str) -> QPushButton:
-        btn = self.window.findChild(QPushButton, name)
-        assert btn is not None, f"no button {name!r}"
-        return btn
-
-    def label(self, name: str) -> QLabel:
-        lbl = self.window.findChild(QLabel, name)
-        assert lbl is not None, f"no label {name!r}"
-        return lbl
-
-    def click(self, name: str) -> None:
-        btn = self.button(name)
-        self.qtbot.waitUntil(lambda: btn.isVisible() and btn.isEnabled(), timeout=WAIT_MS)
-        self.qtbot.mouseClick(btn, Qt.MouseButton.LeftButton)  # type: ignore[no-untyped-call]
-
-    def session(self) -> Session:
-        s = self.runtime.runner.active()
-        assert s is not None, "no live session"
-        return s
-
-    def visible_texts(self) -> list[str]:
-        """Every text a driver could read on the window, shown or not."""
-        texts = [self.window.windowTitle()]
-        texts += [w.text() for w in self.window.findChildren(QLabel)]
-        texts += [w.text() for w in self.window.findChildren(QLineEdit)]
-        texts += [w.toolTip() for w in self.window.findChildren(QWidget)]
-        return texts
-
-
-def _build(qtbot: QtBot, tmp_path: Path, caplog: pytest.LogCaptureFixture,
-           *, with_bridge: bool) -> Iterator[Kiosk]:
-    caplog.set_level(logging.INFO)
-    runtime = build_runtime(parse_config(CONFIG), journal_path=tmp_path / "j.sqlite")
-    bridge: Bridge | None = None
-    window: MainWindow | None = None
-    try:
-        bridge = Bridge(runtime)
-        # startup_child.py makes the Bridge itself and gives the window only the runtime
-        window = MainWindow(runtime, demo=True, bridge=bridge if with_bridge else None)
-        qtbot.addWidget(window)
-        window.resize(1280, 800)
-        window.show()
-        qtbot.waitExposed(window)
-        yield Kiosk(qtbot, runtime, window)
-    finally:
-        if window is not None:
-            window.shutdown()
-        if bridge is not None:
-            bridge.close()
-        runtime.close()
-    leftover = [t.name for t in threading.enumerate()
-                if t.is_alive() and (t.name.startswith("kiosk-") or t.name == "sim-charger")]
-    assert not leftover, f"threads left behind: {leftover}"
-    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
-    assert not errors, f"errors logged: {errors}"
-
-
-@pytest.fixture(params=[True, False], ids=["bridge-signal", "own-listener"])
-def kiosk(request: pytest.FixtureRequest, qtbot: QtBot, tmp_path: Path,
-          caplog: pytest.LogCaptureFixture) -> Iterator[Kiosk]:
-    yield from _build(qtbot, tmp_path, caplog, with_bridge=request.param)
-
-
-@pytest.fixture
-def k(qtbot: QtBot, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> Iterator[Kiosk]:
-    yield from _build(qtbot, tmp_path, caplog, with_bridge=True)
 
 
 def _pay_with(k: Kiosk, card: str) -> None:
@@ -426,21 +319,6 @@ def test_idle_page_shows_prices_and_the_hold(k: Kiosk) -> None:
     assert pay.height() >= 80
 
 
-def test_a_missing_reader_disables_start_and_says_so(k: Kiosk,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    assert k.button("pay_button").isEnabled()
-    assert not k.label("reader_missing_label").isVisible()
-    monkeypatch.setattr(SimCardTerminal, "available", property(lambda self: False))
-    k.window.refresh()
-    assert not k.button("pay_button").isEnabled()
-    assert k.label("reader_missing_label").isVisible()
-    assert "card reader" in k.label("reader_missing_label").text()
-    monkeypatch.undo()
-    k.window.refresh()  # back: the driver can start again
-    assert k.button("pay_button").isEnabled()
-    assert not k.label("reader_missing_label").isVisible()
-
-
 def test_bridge_close_unhooks_from_the_runner(k: Kiosk, qtbot: QtBot) -> None:
     runner = k.runtime.runner
     extra = Bridge(k.runtime)
@@ -457,7 +335,8 @@ def test_no_valid_tariff_disables_start(qtbot: QtBot, tmp_path: Path) -> None:
     (tmp_path / "t.json").write_text(
         '{"currency": "EUR", "end_date_time": "2020-01-01T00:00:00Z", "elements": '
         '[{"price_components": [{"type": "ENERGY", "price": 0.5, "step_size": 1}]}]}')
-    cfg = parse_config('schema_version = 1\n[tariff]\nfile = "t.json"\n', "k.toml", tmp_path)
+    cfg = parse_config('schema_version = 1\n[tariff]\nfile = "t.json"\n', "k.toml", tmp_path,
+                       demo=True)
     runtime = build_runtime(cfg, journal_path=tmp_path / "j.sqlite")
     try:
         window = MainWindow(runtime, demo=True)
