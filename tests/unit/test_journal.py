@@ -128,3 +128,49 @@ def test_the_journal_is_a_plain_sqlite_file(journal: Journal) -> None:
     tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     con.close()
     assert {"sessions", "transitions", "outbox", "alembic_version"} <= tables
+
+
+def test_the_journal_files_are_the_owners_only_whatever_the_umask(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        j = Journal(tmp_path / "j.sqlite")
+        d = Driver()
+        j.commit(None, d.s, ev.Started(1), d.effects, d.now)
+    finally:
+        os.umask(old)
+    try:
+        files = [tmp_path / n for n in ("j.sqlite", "j.sqlite-wal", "j.sqlite-shm")]
+        assert files[0].exists() and files[1].exists()
+        for f in files:
+            if f.exists():
+                assert stat.S_IMODE(f.stat().st_mode) == 0o600, f
+    finally:
+        j.close()
+
+
+def test_a_settlement_is_stored_once_with_its_step_and_finished_with_its_record(
+        journal: Journal) -> None:
+    from kiosk.session import effects as fx
+
+    d = Driver()
+    journal.commit(None, d.s, ev.Started(1), d.effects, d.now)
+    old = d.s
+    d.send(ev.CardRead(d.s.id, "476173******0010", "tok", "visa"))
+    d.send(ev.HostTimedOut(d.s.id))
+    job = fx.Settle(d.s.id, d.s.ref, fx.SettleKind.ADVICE, 5000)
+    journal.commit(old, d.s, ev.HostTimedOut(d.s.id), d.effects, d.now, settle=[job, job])
+    [row] = journal.pending_settlements()
+    assert (row.kind, row.amount_minor, row.status, row.attempts) == ("advice", 5000,
+                                                                       "pending", 0)
+    journal.settlement_retry(row.id, attempts=1, next_at=d.now, error="HostTimeout")
+    journal.settlement_finished(row.id, status="done", at=d.now, response_code="00",
+                                error="", record={"session_id": d.s.id, "status": "done"})
+    journal.settlement_finished(row.id, status="done", at=d.now, response_code="00",
+                                error="", record={"session_id": d.s.id, "status": "again"})
+    assert journal.pending_settlements() == []
+    done = journal.settlement(d.s.id)
+    assert done is not None and done.status == "done" and done.attempts == 1
+    assert [r.payload["status"] for r in journal.outbox() if r.kind == "settlement"] == ["done"]
