@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import math
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -175,10 +174,6 @@ class Runtime:
     def currency(self) -> str:
         return self.config.station.currency
 
-    @property
-    def demo(self) -> bool:
-        return self.config.demo
-
     # --- what the UI asks -----------------------------------------------------------------
     def price_display(self, lang: str = "") -> PriceDisplay | None:
         """The prices of the tariff valid now, for the idle screen; None: no valid tariff."""
@@ -318,13 +313,10 @@ def _charger_off_when_out_of_service(adapters: DeviceAdapters, runner: Runner
                                      ) -> Callable[[Health], None]:
     """Out of service → every idle connector off (a charging session is stopped by its own
     fault or by the journal hook; a reader or host problem does not end a paid charge)."""
-    lock = threading.Lock()
-
     def listener(health: Health) -> None:
         if health.in_service:
             return
-        with lock:
-            for c in adapters.charger.charger.connectors:
-                if runner.session_on(c) is None:
-                    adapters.charger.disable(c)
+        for c in adapters.charger.charger.connectors:
+            if runner.session_on(c) is None:
+                adapters.charger.disable(c)  # on the charger's worker
     return listener

@@ -10,7 +10,6 @@ import select
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -27,6 +26,7 @@ from kiosk.runtime import Runtime, build_runtime
 from kiosk.session.machine import MSG_LINK_LOST, Outcome, State
 from tests.integration.kiosk_charger_child import config_text
 from tests.support.evse import wait_for
+from tests.support.rig import drive
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,15 +45,6 @@ def kiosk(sim: EvseSimulator, host: HostSimulator, journal: Path
     rt = build_runtime(parse_config(text, demo=True), journal_path=journal,
                        card_terminal=terminal, watch=False)
     return rt, terminal
-
-
-def drive(rt: Runtime, cond, what: str, timeout: float = 20.0) -> None:
-    end = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > end:
-            s = rt.runner.active()
-            raise AssertionError(f"timed out waiting for {what}; now {s and s.state}")
-        rt.runner.wait_and_process(0.02)
 
 
 def charge(rt: Runtime, terminal: SimCardTerminal, sim: EvseSimulator) -> str:

@@ -28,6 +28,7 @@ from drivers.sim.cards import TEST_CARDS
 from drivers.sim.evse import FAULTS, EvseSimulator
 from drivers.sim.host import HostSimulator
 from tests.support.evse import Recorder, open_charger, wait_for
+from tests.support.rig import drive
 
 
 @pytest.fixture
@@ -195,15 +196,6 @@ def kiosk(sim: EvseSimulator, host: HostSimulator, tmp_path: Path):
     rt = build_runtime(cfg, journal_path=tmp_path / "j.sqlite", card_terminal=terminal, watch=False)
     yield rt, terminal
     rt.close()
-
-
-def drive(rt, cond, what: str, timeout: float = 15.0) -> None:
-    end = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > end:
-            s = rt.runner.active()
-            raise AssertionError(f"timed out waiting for {what}; now {s and s.state}")
-        rt.runner.wait_and_process(0.02)
 
 
 def test_a_whole_session_over_rapi(kiosk, sim: EvseSimulator, host: HostSimulator) -> None:

@@ -56,3 +56,13 @@ class Rig:
     def final(self) -> Session:
         self.until(lambda: self.rt.runner.active() is None, "the end")
         return self.seen[-1]
+
+
+def drive(rt: Runtime, cond: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
+    """Run the runtime's loop until ``cond`` holds (or fail naming ``what``)."""
+    end = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > end:
+            s = rt.runner.active()
+            raise AssertionError(f"timed out waiting for {what}; now {s and s.state}")
+        rt.runner.wait_and_process(0.02)
