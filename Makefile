@@ -5,11 +5,21 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha1sum requirements.lock pyproject.toml | sha1sum | cut -c1-12)
-# Debian packages the kiosk and its tests need (Qt offscreen/xcb platforms, fonts; zbar-tools:
-# the tests decode the receipt QR code; pcscd, vpcd and the PC/SC headers: the card reader, its
-# tests run a real pcscd with a virtual reader, pyscard builds against the headers).
-DEB_PACKAGES := python3-venv libegl1 libgl1 libopengl0 libxkbcommon0 libfontconfig1 \
-	libdbus-1-3 libglib2.0-0 fonts-dejavu-core zbar-tools pcscd vsmartcard-vpcd libpcsclite-dev
+# Debian packages the kiosk and its tests need, in one place.
+# Qt's runtime (offscreen and the window system), fonts:
+QT_PACKAGES := libegl1 libgl1 libopengl0 libxkbcommon0 libfontconfig1 libdbus-1-3 libglib2.0-0 \
+	fonts-dejavu-core
+# Qt's xcb platform plugin (a real X display; from Qt 6.5 it will not load without xcb-cursor):
+QT_XCB_PACKAGES := libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 \
+	libxcb-render-util0 libxcb-xkb1 libxkbcommon-x11-0 libxcb-shape0 libxcb-randr0 \
+	libxcb-xinerama0 libxcb-xfixes0 libxcb-sync1 libxcb-shm0 libxcb-util1 libx11-xcb1
+# The card reader: pcscd, vsmartcard's vpcd (the tests' virtual reader), the PC/SC headers
+# pyscard builds against:
+PCSC_PACKAGES := pcscd vsmartcard-vpcd libpcsclite-dev
+# The tests: zbar-tools decodes the receipt QR code; Xvfb, xdotool and ImageMagick's import run
+# the window smoke test on a real X server (tests/e2e/test_window_xcb.py):
+TEST_PACKAGES := zbar-tools xvfb xdotool imagemagick
+DEB_PACKAGES := python3-venv $(QT_PACKAGES) $(QT_XCB_PACKAGES) $(PCSC_PACKAGES) $(TEST_PACKAGES)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export QT_QPA_FONTDIR ?= /usr/share/fonts/truetype/dejavu
 
@@ -31,7 +41,8 @@ $(STAMP): requirements.lock pyproject.toml
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps -e .
 	rm -f $(VENV)/.installed-*; touch $(STAMP)
 
-venv: $(STAMP)
+# deps-debian every time (a quick dpkg-query): a package added here reaches an existing venv too
+venv: deps-debian $(STAMP)
 
 run: venv
 	$(VENV)/bin/kiosk run --demo

@@ -8,7 +8,13 @@ from collections.abc import Iterator
 import pytest
 
 from drivers.sim.host import HostSimulator
+from tests.support import shared
 from tests.support.pcsc import pcscd  # noqa: F401 - the session's pcscd, for the card tests
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if problem := shared.missing_problem():
+        raise pytest.UsageError(problem)
 
 
 @pytest.fixture(scope="module")

@@ -20,13 +20,16 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import signal
+import socket
 import sys
 import threading
+from collections.abc import Callable
 from datetime import tzinfo
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from PySide6.QtCore import QSize, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QSize, QSocketNotifier, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QCloseEvent, QResizeEvent
 from PySide6.QtWidgets import (
     QApplication,
@@ -311,13 +314,51 @@ def _zone(name: str) -> tzinfo | None:
         return None
 
 
+def quit_on_signals(app: QApplication) -> Callable[[], None]:
+    """SIGTERM (systemd stops the service) and SIGINT (Ctrl-C) quit the event loop, so the
+    window, the devices and the journal close cleanly. Python runs its signal handlers only
+    when the interpreter runs: the C signal handler writes to a socket (``set_wakeup_fd``) that
+    Qt watches, and the notifier's slot lets the Python handler run. Returns the undo."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None  # only the main thread can take signals
+    r, w = socket.socketpair()
+    r.setblocking(False)
+    w.setblocking(False)
+    previous_fd = signal.set_wakeup_fd(w.fileno())
+
+    def stop(signum: int, _frame: object) -> None:
+        log.info("stopping on %s", signal.Signals(signum).name)
+        app.quit()
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    notifier = QSocketNotifier(r.fileno(), QSocketNotifier.Type.Read)
+
+    def drain() -> None:
+        with contextlib.suppress(OSError):
+            r.recv(64)
+
+    notifier.activated.connect(drain)
+
+    def undo() -> None:
+        notifier.setEnabled(False)
+        signal.set_wakeup_fd(previous_fd)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        r.close()
+        w.close()
+
+    return undo
+
+
 def run_window(runtime: Runtime, *, demo: bool, quit_after: float = 0.0) -> int:
-    """Show the kiosk window on ``runtime`` and run the Qt event loop until it quits."""
+    """Show the kiosk window on ``runtime`` and run the Qt event loop until it quits (a
+    SIGTERM or SIGINT quits it too)."""
     app = QApplication.instance()
     if not isinstance(app, QApplication):
         app = QApplication(sys.argv[:1])
     bridge = Bridge(runtime)
     window = MainWindow(runtime, demo=demo, bridge=bridge)
+    undo_signals = quit_on_signals(app)
     try:
         if runtime.config.ui.fullscreen:
             window.showFullScreen()
@@ -326,8 +367,11 @@ def run_window(runtime: Runtime, *, demo: bool, quit_after: float = 0.0) -> int:
             window.show()
         if quit_after > 0:
             QTimer.singleShot(int(quit_after * 1000), app.quit)
-        return app.exec()
+        code = app.exec()
+        log.info("window closed")
+        return code
     finally:
+        undo_signals()
         window.shutdown()
         bridge.close()
         window.deleteLater()

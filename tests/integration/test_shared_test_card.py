@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 
 import pytest
 
@@ -20,11 +19,11 @@ from drivers.emv.transaction import Transaction
 from drivers.emv.transmit import transmit as t0_transmit
 from drivers.pcsc.reader import wait_for_card
 from drivers.sim.vpcd import VirtualCard
+from tests.support import shared
 from tests.support.pcsc import READER
 
-CARD = Path(__file__).resolve().parents[3] / "shared" / "vectors" / "test_card"
-pytestmark = pytest.mark.skipif(not CARD.exists(), reason="../shared/vectors is not beside "
-                                                            "this clone")
+CARD = shared.VECTORS / "test_card"
+pytestmark = shared.needs(CARD)
 TODAY = date(2026, 11, 25)
 UN = bytes.fromhex("01234567")  # the transcript's unpredictable number
 

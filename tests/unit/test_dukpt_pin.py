@@ -25,8 +25,9 @@ from drivers.acquirer.pin import (
     PinKeyFile,
     decrypt_pin,
 )
+from tests.support import shared
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "vectors" / "dukpt"
+SHARED = shared.VECTORS / "dukpt"
 # ANSI X9.24-3:2017 supplement, AES-128 BDK test values
 BDK = bytes.fromhex("FEDCBA9876543210F1F1F1F1F1F1F1F1")
 IK_ID = bytes.fromhex("1234567890123456")
@@ -60,7 +61,7 @@ def test_aes_counter_skips_values_with_more_than_16_bits() -> None:
         aes_derivation_key(bytes(16), IK_ID + (0x1FFFF).to_bytes(4, "big"))
 
 
-@pytest.mark.skipif(not SHARED.exists(), reason="../shared/vectors is not beside this clone")
+@shared.needs(SHARED)
 def test_tdes_against_the_x9_24_1_vectors() -> None:
     d = json.loads((SHARED / "dukpt_tdes_test.json").read_text())
     bdk, iksn = bytes.fromhex(d["bdk"]["hex"]), bytes.fromhex(d["iksn"]["hex"])

@@ -24,8 +24,9 @@ from kiosk.security.keys import (
     load_key,
     load_or_create_key,
 )
+from tests.support import shared
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "vectors" / "dukpt"
+SHARED = shared.VECTORS / "dukpt"
 TDES_BDK = bytes.fromhex("0123456789ABCDEFFEDCBA9876543210")
 TDES_IKSN = bytes.fromhex("FFFF9876543210E00000")
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="chown to another uid needs root")
@@ -135,7 +136,7 @@ def test_the_published_dukpt_test_keys_are_recognised() -> None:
                                      secrets.token_bytes(10)) is None
 
 
-@pytest.mark.skipif(not SHARED.exists(), reason="../shared/vectors is not beside this clone")
+@shared.needs(SHARED)
 def test_the_keys_of_the_shared_vectors_are_recognised() -> None:
     d = json.loads((SHARED / "dukpt_tdes_test.json").read_text())
     bdk, iksn = bytes.fromhex(d["bdk"]["hex"]), bytes.fromhex(d["iksn"]["hex"])
