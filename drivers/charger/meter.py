@@ -18,7 +18,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from drivers.charger.rapi import parse_gg, parse_gu
+from drivers.charger.rapi import (
+    EnergyCounters,
+    RapiError,
+    energy_counters,
+    ev_connected,
+    parse_gg,
+    parse_gs,
+    parse_gu,
+)
 from drivers.charger.transport import SerialLink
 
 
@@ -90,36 +98,67 @@ class MeterGuard:
         self._owed_wh = 0.0
 
 
-class ControllerMeter:
-    """A monotonic counter built from the controller's session energy (``$GU``).
+SNAPSHOT_TRIES = 3
 
-    The firmware adds a session to its lifetime Wh when the car disconnects but resets the
-    session Ws only when the next car connects, so "lifetime + session" counts a session twice
-    in between. This meter integrates the session counter instead: it adds every increase, and
-    after a reset (a new session) the new session's energy; the lifetime Wh only sets the start.
-    """
+
+class EnergyRefused(RapiError):
+    """The controller answered ``$NK`` to a question about its energy."""
+
+
+def query_energy(link: SerialLink, before: EnergyCounters | None = None) -> EnergyCounters:
+    """Ask the controller for its energy counters and read them with
+    :func:`~drivers.charger.rapi.energy_counters`.
+
+    A first reading (no ``before``) needs to know whether a car is connected at the moment of
+    the ``$GU``: it asks ``$GS``, ``$GU``, ``$GS`` and keeps the ``$GU`` only when both states
+    agree (a car that came or went in between would turn it into a double count or a missing
+    session), up to :data:`SNAPSHOT_TRIES` times. Later readings need only ``$GU``. Raises
+    :class:`EnergyRefused` on a ``$NK``, :class:`~drivers.charger.rapi.RapiFrameError` on an
+    answer that is not one, :class:`~drivers.charger.rapi.RapiError` when a car would not stay
+    put or the link fails."""
+    if before is not None:
+        ws, wh = parse_gu(_values(link, "GU"))
+        return energy_counters(ws, wh, None, before)
+    connected = ev_connected(parse_gs(_values(link, "GS")))
+    for _ in range(SNAPSHOT_TRIES):
+        ws, wh = parse_gu(_values(link, "GU"))
+        again = ev_connected(parse_gs(_values(link, "GS")))
+        if again == connected:
+            return energy_counters(ws, wh, connected)
+        connected = again
+    raise RapiError("a car kept coming and going while the energy was read")
+
+
+def _values(link: SerialLink, cmd: str) -> tuple[str, ...]:
+    reply = link.command(cmd)
+    if not reply.ok:
+        raise EnergyRefused(f"the charger refused ${cmd}")
+    return reply.values
+
+
+class ControllerMeter:
+    """A monotonic counter built from the controller's own energy counters (``$GU``), read with
+    :func:`query_energy` (the reading ``kiosk charger-probe`` shares): the first reading starts
+    at the controller's lifetime total (the session included only while a car is connected:
+    the firmware adds it at the unplug), later ones follow the session counter, so a session
+    is never counted twice, not even in the window between an unplug and the next car."""
 
     def __init__(self, link: SerialLink) -> None:
         self.link = link
-        self._ws_prev: int | None = None
-        self._counter_ws = 0
+        self._counters: EnergyCounters | None = None
 
     def read(self) -> MeterValue:
-        gu = self.link.command("GU")
+        try:
+            counters = query_energy(self.link, self._counters)
+        except EnergyRefused:
+            raise MeterFault("The charger refused to report its energy.") from None
         gg = self.link.command("GG")
-        if not (gu.ok and gg.ok):
+        if not gg.ok:
             raise MeterFault("The charger refused to report its energy.")
-        ws, wh = parse_gu(gu.values)
         ma, mv = parse_gg(gg.values)
-        if self._ws_prev is None:
-            self._counter_ws = wh * 3600 + ws
-        elif ws >= self._ws_prev:
-            self._counter_ws += ws - self._ws_prev
-        else:  # the session counter was reset: a new session began
-            self._counter_ws += ws
-        self._ws_prev = ws
+        self._counters = counters
         power = ma * mv // 1_000_000 if ma >= 0 and mv >= 0 else None
-        return MeterValue(self._counter_ws // 3600, power, ma if ma >= 0 else None,
+        return MeterValue(counters.total_wh, power, ma if ma >= 0 else None,
                           mv if mv >= 0 else None)
 
     def close(self) -> None:

@@ -10,6 +10,18 @@ before a ``$`` are dropped, a line longer than :data:`MAX_LINE` without a termin
 discarded. :func:`decode` turns one line into a :class:`Reply` (``$OK``/``$NK``) or an
 :class:`Async` (``$AT``, ``$AB``, ``$AN``, ``$WF``); anything else is a :class:`RapiFrameError`.
 Nothing here raises anything but :class:`RapiError` on outside data.
+
+Firmware debug text: OpenEVSE firmware prints free text on the same line (``Serial.print`` /
+``println``, so ``\r\n``-terminated), e.g. ``relayCloseMs: 100`` and ``relayHoldPwm: 75`` at
+start and whenever the relay closes (``RELAY_PWM`` builds), and with serial debugging on
+``POST start...``, ``Pilot: 1023``, ``POST result: 2``, ``SetSvcLevel: 2``. Such text never
+starts with ``$``, so it is never a frame: the splitter hands it out separately
+(:meth:`LineSplitter.take_text`, counted in :attr:`LineSplitter.text_lines`), it is not
+counted as noise, and a frame before or after it (even with no blank line in between: a RAPI
+frame ends in ``\r`` alone) comes through whole. Text is a line of printable ASCII (and tabs)
+of at most :data:`MAX_LINE` characters, ended by ``\r``, ``\n`` or the ``$`` of a frame (the
+firmware's ``print`` without a newline, ``POST start...``); anything else outside a frame
+(control bytes, an over-long line) is noise.
 """
 
 from __future__ import annotations
@@ -127,13 +139,18 @@ def decode(line: bytes) -> Reply | Async:
 
 
 class LineSplitter:
-    """Bytes in, complete lines out (``\\r`` or ``\\n`` ends a line). Noise before a ``$`` is
-    dropped; an over-long line is discarded whole."""
+    """Bytes in, complete frames out (``\r`` or ``\n`` ends a line). Outside a frame,
+    printable text is firmware debug output (:meth:`take_text`), anything else noise; a ``$``
+    starts a new frame whatever came before; an over-long line is discarded whole."""
 
     def __init__(self) -> None:
-        self._buf = bytearray()
+        self._buf = bytearray()  # a frame so far (starts with $)
         self._skipping = False
+        self._text = bytearray()  # text outside a frame so far
+        self._text_bad = False  # this line outside a frame is noise, up to its end
+        self._texts: list[bytes] = []
         self.discarded = 0  # bytes thrown away as noise
+        self.text_lines = 0  # lines of debug text seen
 
     def feed(self, data: bytes) -> list[bytes]:
         out: list[bytes] = []
@@ -145,15 +162,17 @@ class LineSplitter:
                     self.discarded += len(self._buf)
                 self._buf.clear()
                 self._skipping = False
+                self._end_text()
                 continue
             if b == 0x24:  # '$' starts a new frame, whatever came before
                 if self._buf:
                     self.discarded += len(self._buf)
+                self._end_text()
                 self._buf = bytearray(b"$")
                 self._skipping = False
                 continue
             if not self._buf:
-                self.discarded += 1
+                self._outside(b)
                 continue
             if self._skipping:
                 self.discarded += 1
@@ -162,6 +181,31 @@ class LineSplitter:
             if len(self._buf) > MAX_LINE:
                 self._skipping = True
         return out
+
+    def take_text(self) -> list[bytes]:
+        """The debug lines completed since the last call (without terminators, stripped)."""
+        texts, self._texts = self._texts, []
+        return texts
+
+    def _outside(self, b: int) -> None:
+        if self._text_bad:
+            self.discarded += 1
+        elif (0x20 <= b <= 0x7E or b == 0x09) and len(self._text) < MAX_LINE:
+            self._text.append(b)
+        else:  # a control byte or an endless line: noise up to the end of the line
+            self.discarded += len(self._text) + 1
+            self._text.clear()
+            self._text_bad = True
+
+    def _end_text(self) -> None:
+        text = bytes(self._text).strip()
+        self._text.clear()
+        self._text_bad = False
+        if text:
+            self.text_lines += 1
+            self._texts.append(text)
+            if len(self._texts) > 64:  # nobody takes them: keep the newest
+                del self._texts[0]
 
 
 # --- states ---------------------------------------------------------------------------------------
@@ -264,13 +308,86 @@ def parse_gg(values: tuple[str, ...]) -> tuple[int, int]:
 
 
 def parse_gu(values: tuple[str, ...]) -> tuple[int, int]:
-    """``$GU``: (Ws this session, Wh total)."""
+    """``$GU``: (Ws this session, Wh total) as the controller sends them. What they mean
+    together depends on whether a car is connected: read them with :func:`energy_counters`."""
     if len(values) < 2:
         raise RapiFrameError("$GU reply needs 2 values")
     ws, wh = dec_int(values[0], "Ws"), dec_int(values[1], "Wh")
     if ws < 0 or wh < 0:
         raise RapiFrameError("$GU: negative energy")
     return ws, wh
+
+
+FLAG_EV_CONNECTED = 0x0100  # vflags: the firmware's EvConnected(), what its energy meter uses
+
+
+def ev_connected(report: StateReport) -> bool:
+    """Whether the controller counts a car as connected, as its energy meter does. The EVSE
+    state says so where it can (01 A: no car; 02 B, 03 C, 04 D: a car); sleeping, disabled
+    or in a fault, the vflags bit 0x0100 (``EvConnected()``, last seen by the firmware)."""
+    if report.evse_state == 0x01:
+        return False
+    if report.evse_state in (0x02, 0x03, 0x04):
+        return True
+    return bool(report.flags & FLAG_EV_CONNECTED)
+
+
+@dataclass(frozen=True)
+class EnergyCounters:
+    """The controller's energy counters (``$GU``), read the one way every user shares (the
+    driver's meter, ``kiosk charger-probe``).
+
+    What the OpenEVSE firmware does (``EnergyMeter``): a session starts when a car connects
+    (the session Ws go to 0) and ends when it disconnects; at the end the session's whole Wh
+    (``Ws // 3600``) are added to the lifetime Wh, but the session Ws stay as they are until
+    the next car connects. So while a car is connected the lifetime Wh do *not* hold the
+    session, and while none is they already do: "lifetime + session" counts a finished session
+    twice. A restart of the controller zeroes the session Ws without adding them anywhere.
+
+    ``session_ws``: the energy of this session, or with no car of the last one (the firmware
+    keeps it until the next car). ``total_ws``: lifetime energy, this session included.
+    ``connected``: whether a car was connected (None: not known for this reading).
+    ``reported_wh``: the lifetime Wh as the controller sent them (for a technician).
+    """
+
+    session_ws: int
+    total_ws: int
+    connected: bool | None
+    reported_wh: int
+
+    @property
+    def session_wh(self) -> int:
+        return self.session_ws // 3600
+
+    @property
+    def total_wh(self) -> int:
+        return self.total_ws // 3600
+
+
+def energy_counters(ws: int, wh: int, connected: bool | None,
+                    before: EnergyCounters | None = None) -> EnergyCounters:
+    """``$GU`` values (``ws`` this session, ``wh`` lifetime) into :class:`EnergyCounters`.
+
+    Without ``before`` (a first reading) the lifetime comes from the controller: ``wh``, plus
+    the session while a car is connected (``connected`` must then be known, and must describe
+    the same moment as ``ws`` and ``wh``: see :func:`drivers.charger.meter.query_energy`).
+
+    With ``before`` (the previous reading of the same controller) the total follows the session
+    counter and nothing else, so it is monotonic and race free: an increase is added; a session
+    counter lower than before was reset (a car connected, or the controller restarted) and its
+    new value is all new energy. The lifetime Wh are not looked at again: the jump at an unplug
+    is the session they took in, already counted, and ``connected`` may be None."""
+    if ws < 0 or wh < 0:
+        raise RapiFrameError("$GU: negative energy")
+    if before is None:
+        if connected is None:
+            raise RapiError("a first energy reading needs to know whether a car is connected")
+        total = wh * 3600 + (ws if connected else 0)
+    elif ws >= before.session_ws:
+        total = before.total_ws + ws - before.session_ws
+    else:
+        total = before.total_ws + ws
+    return EnergyCounters(ws, total, connected, wh)
 
 
 # --- current and heartbeat supervision ---------------------------------------------------------

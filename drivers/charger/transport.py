@@ -7,6 +7,12 @@ heals itself.
   ``$NK`` is an answer, not retried.
 * Noise on the line is skipped by the line splitter (bytes before ``$``, over-long lines, bad
   checksums); unsolicited lines (``$AT``...) go to ``on_async`` from the reader thread.
+* The firmware's free-text debug lines (``relayCloseMs: 100``...) are skipped too: never an
+  answer, never noise or a frame error, and no sign of life either (a controller that prints
+  but does not answer is still down). They are counted in :attr:`SerialLink.debug_lines`, the
+  newest kept (:attr:`SerialLink.last_debug`) and logged at DEBUG level. Counters:
+  ``noise_bytes`` is garbage only (control bytes, over-long or cut-off lines),
+  ``frame_errors`` lines that start like a frame but are not one (bad checksum, fields).
 
 The link has three states, held together under one lock (the port object, the up flag and
 a generation number change in one step, so no thread can see the port of one episode with the
@@ -96,6 +102,8 @@ class SerialLink:
         self._stop = threading.Event()
         self.frame_errors = 0
         self.noise_bytes = 0
+        self.debug_lines = 0  # the firmware's free-text lines, skipped
+        self._last_debug: collections.deque[str] = collections.deque(maxlen=20)
         self._splitter = LineSplitter()
         self._thread = threading.Thread(target=self._run, name="rapi-reader", daemon=True)
 
@@ -127,6 +135,12 @@ class SerialLink:
         """``time.monotonic()`` of the last valid answer from the controller."""
         with self._cond:
             return self._last_answer
+
+    @property
+    def last_debug(self) -> list[str]:
+        """The newest debug lines the firmware printed (up to 20), oldest first."""
+        with self._cond:
+            return list(self._last_debug)
 
     def wait_up(self, timeout: float) -> bool:
         with self._cond:
@@ -310,6 +324,12 @@ class SerialLink:
         before = self._splitter.discarded
         lines = self._splitter.feed(data)
         self.noise_bytes += self._splitter.discarded - before
+        for text in self._splitter.take_text():
+            said = text.decode("ascii")
+            with self._cond:
+                self.debug_lines += 1
+                self._last_debug.append(said)
+            log.debug("charger firmware says: %s", said)
         for line in lines:
             try:
                 msg = decode(line)

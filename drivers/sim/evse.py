@@ -24,6 +24,19 @@ offered current goes back to the configured maximum), ``$SY 0 x`` disarms; every
 2 and pulses are answered ``$NK`` until acknowledged. The supervision runs on the simulator's own
 clock (``time.monotonic``), not on ``speed``.
 
+Energy as the firmware's ``EnergyMeter`` counts it (``$GU``: session Ws, lifetime Wh): a car
+that connects starts a new session (session Ws to 0); when it leaves, the session's whole Wh are
+added to the lifetime Wh but the session Ws stay until the next car, so in between "lifetime +
+session" counts the session twice (read them with ``drivers.charger.rapi.energy_counters``).
+
+Debug text, as firmware built with ``RELAY_PWM`` (8.x on OpenEVSE v6 boards) prints it on the
+same line: with ``debug_output`` it prints ``\nrelayCloseMs: 100\r\nrelayHoldPwm: 75\r\n``
+at start (a restart: ``$FR``, a re-plugged port) and every time the relay closes (before the
+``$AT`` of state C, so after ``$FE`` it comes between the command and its ``$OK``); with
+``serial_debug`` also the POST's lines at start (``POST start...`` with no newline, ``Pilot:``,
+``RelayOff:``..., ``POST result:``, ``SetSvcLevel:``). :meth:`say` prints text on demand;
+``reply_chatter`` (text before, text after) goes around every answer, glued to it.
+
 Test knobs: ``silent`` (answer nothing: a hung controller), ``unanswered`` (commands it ignores),
 ``replies`` (a fixed answer for a command: garbage, ``$NK``), ``meter_frozen`` (the energy counter
 stands still while the car draws current).
@@ -69,12 +82,19 @@ def reply(ok: bool, *values: str | int, seq: int | None = None) -> bytes:
 
 class EvseSimulator:
     def __init__(self, directory: Path, *, speed: float = 1.0, voltage_v: int = 230,
-                 max_current_a: int = 32, firmware: str = "7.1.3", start_wh: int = 1000) -> None:
+                 max_current_a: int = 32, firmware: str = "7.1.3", protocol: str = "5.0.1",
+                 start_wh: int = 1000, debug_output: bool = False,
+                 serial_debug: bool = False) -> None:
         self.path = Path(directory) / "ttyEVSE0"
         self.speed = speed
         self.voltage_v = voltage_v
         self.max_current_a = max_current_a
         self.firmware = firmware
+        self.protocol = protocol
+        self.debug_output = debug_output  # relayCloseMs/relayHoldPwm at start and relay close
+        self.serial_debug = serial_debug  # the POST's lines at start
+        self.relay_close_ms, self.relay_hold_pwm = 100, 75
+        self.reply_chatter: tuple[bytes, bytes] = (b"", b"")  # around every answer
         self.current_a = max_current_a
         self.plugged = False
         self.wants_charge = True
@@ -101,8 +121,11 @@ class EvseSimulator:
         self._master: int | None = None
         self._slave: int | None = None
         self._stop = threading.Event()
+        self._relay_closed = False
         self._last_state = self._at_fields()
         self._open_pty()
+        with self._lock:
+            self._boot_chatter()  # into the pty's buffer: a driver that opens later drops it
         self._thread = threading.Thread(target=self._run, name="sim-evse", daemon=True)
         self._thread.start()
 
@@ -134,6 +157,7 @@ class EvseSimulator:
             if self._master is None:
                 self._open_pty()
             if reboot:
+                self._boot_chatter()
                 self._write(encode_async("AB", "00", self.firmware))
 
     @property
@@ -178,6 +202,25 @@ class EvseSimulator:
             self.fault = None
             self._changed()
 
+    def say(self, text: str | bytes, *, end: bytes = b"\r\n") -> None:
+        """Print free text on the line, as the firmware's ``Serial.println`` does (``end``
+        b"" for its ``Serial.print``)."""
+        data = text.encode("ascii") if isinstance(text, str) else text
+        with self._lock:
+            self._write(data + end)
+
+    def _relay_chatter(self) -> bytes:
+        return (f"\nrelayCloseMs: {self.relay_close_ms}\r\n"
+                f"relayHoldPwm: {self.relay_hold_pwm}\r\n").encode()
+
+    def _boot_chatter(self) -> None:
+        """Under the lock: what the firmware prints while it starts, before its ``$AB``."""
+        if self.debug_output:
+            self._write(self._relay_chatter())
+        if self.serial_debug:
+            self._write(b"POST start...Pilot: 1023\r\nRelayOff: 0\r\nRelay1: 3\r\n"
+                        b"Relay2: 3\r\nSvcState: 2\r\nPOST result: 2\r\nSetSvcLevel: 2\r\n")
+
     def noise(self, n: int = 64, seed: int | None = None) -> None:
         """Line noise: random bytes on the wire (a bad cable, a ground loop)."""
         rng = random.Random(seed)  # noqa: S311 - noise, not a secret
@@ -221,6 +264,10 @@ class EvseSimulator:
         return self._evse_state(), self._pilot(), self.current_a, self._flags()
 
     def _changed(self) -> None:
+        closed = self._charging()
+        if closed and not self._relay_closed and self.debug_output:
+            self._write(self._relay_chatter())  # chargingOn(), before the state goes out
+        self._relay_closed = closed
         fields = self._at_fields()
         if fields != self._last_state:
             self._last_state = fields
@@ -333,7 +380,8 @@ class EvseSimulator:
                 for line in splitter.feed(data):
                     answer = self._handle(line)
                     if answer and not self.silent:
-                        self._write(answer)
+                        before, after = self.reply_chatter
+                        self._write(before + answer + after)
 
     def _handle(self, line: bytes) -> bytes:
         try:
@@ -357,7 +405,7 @@ class EvseSimulator:
         if c == "GU":
             return reply(True, int(self.session_ws), self.total_wh, seq=seq)
         if c == "GV":
-            return reply(True, self.firmware, "5.0.1", seq=seq)
+            return reply(True, self.firmware, self.protocol, seq=seq)
         if c == "GC":
             return reply(True, 6, 80, self.current_a, self.max_current_a, seq=seq)
         if c == "GF":
@@ -373,6 +421,8 @@ class EvseSimulator:
             self._hs_last_pulse = time.monotonic()
             self._write(reply(True, seq=seq))
             self._last_state = (-1, -1, -1, -1)
+            self._relay_closed = False  # a restart opens the relay
+            self._boot_chatter()
             self._write(encode_async("AB", "00", self.firmware))
             self._changed()
             return b""

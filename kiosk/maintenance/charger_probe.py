@@ -1,6 +1,13 @@
 """``kiosk charger-probe``: what a technician asks a charge controller, printed as JSON.
 
 Read only: it never enables, disables or changes the controller (no ``$F*``, ``$S*``).
+
+The energy is read as the driver's meter reads it (:func:`drivers.charger.meter.query_energy`):
+the firmware adds a session to its lifetime total when the car leaves but keeps the session
+counter until the next car, so ``total_wh`` holds the session only while a car is connected,
+and ``session_wh`` with no car is the last session's (``session_open`` false). ``raw`` is what
+``$GU`` said. ``debug_lines`` are the free-text lines the firmware printed meanwhile (they are
+skipped, never taken for answers).
 """
 
 from __future__ import annotations
@@ -9,8 +16,9 @@ import json
 import sys
 from typing import Any
 
+from drivers.charger.meter import query_energy
 from drivers.charger.openevse import pilot_state
-from drivers.charger.rapi import RapiError, parse_gg, parse_gs, parse_gu
+from drivers.charger.rapi import RapiError, parse_gg, parse_gs
 from drivers.charger.transport import SerialLink
 
 
@@ -36,12 +44,16 @@ def charger_probe(port: str, baud: int, timeout_s: float) -> int:
         ma, mv = parse_gg(link.command("GG").values)
         out["current_a"] = ma / 1000 if ma >= 0 else None
         out["voltage_v"] = mv / 1000 if mv >= 0 else None
-        ws, wh = parse_gu(link.command("GU").values)
-        out["energy"] = {"session_wh": ws // 3600, "total_wh": wh + ws // 3600}
+        energy = query_energy(link)
+        out["energy"] = {"session_wh": energy.session_wh, "session_open": energy.connected,
+                         "total_wh": energy.total_wh,
+                         "raw": {"session_ws": energy.session_ws,
+                                 "lifetime_wh": energy.reported_wh}}
     except (RapiError, ValueError) as exc:
         out["ok"] = False
         out["error"] = str(exc)
     finally:
+        out["debug_lines"] = link.last_debug
         link.close()
     print(json.dumps(out, indent=2))
     return 0 if out["ok"] else 2
