@@ -51,7 +51,8 @@ def _parser() -> argparse.ArgumentParser:
     probe.add_argument("--port", required=True, help="serial device, e.g. /dev/ttyUSB0")
     probe.add_argument("--baud", type=int, default=115200)
     probe.add_argument("--timeout", type=float, default=1.0, help="seconds per command")
-    price = sub.add_parser("price", help="price an OCPI CDR with an OCPI tariff, print totals")
+    price = sub.add_parser("price", help="price an OCPI CDR with an OCPI tariff, print the "
+                                         "totals and the warnings as JSON")
     price.add_argument("--tariff", type=Path, required=True, help="OCPI 2.2.1 Tariff JSON")
     price.add_argument("--cdr", type=Path, required=True, help="OCPI 2.2.1 CDR JSON")
     price.add_argument("--time-zone", default="UTC",
@@ -137,36 +138,37 @@ def _provision(cfg: KioskConfig, journal: Path | None) -> int:
 
 
 def _price(tariff_path: Path, cdr_path: Path, zone_name: str) -> int:
-    """``kiosk price``: the OCPI totals of a CDR under a tariff, as JSON."""
+    """``kiosk price``: the OCPI totals of a CDR under a tariff, as JSON, with the
+    ``warnings`` of both files (a mended ``step_size: 0``, periods reaching outside the
+    session). Only regular files of at most 1 MiB are read; any problem is one line
+    ``kiosk: <file>: <problem>`` on standard error and exit status 2."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-    from kiosk.billing.cdr import CdrError, dumps, parse_cdr, price_cdr, totals
+    from kiosk.billing.cdr import CdrError, dumps, price_cdr, read_cdr, totals
+    from kiosk.billing.inputs import shown
     from kiosk.billing.tariff import TariffError, active_tariff, load_tariffs
+
+    def fail(message: str) -> int:
+        print("kiosk: " + " ".join(message.split()), file=sys.stderr)  # one line, always
+        return 2
 
     try:
         zone = ZoneInfo(zone_name)
-    except (ZoneInfoNotFoundError, ValueError):
-        print(f"kiosk: --time-zone: unknown time zone {zone_name!r}", file=sys.stderr)
-        return 2
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return fail(f"--time-zone: unknown time zone {zone_name[:60]!r}")
+    warnings: list[str] = []
     try:
-        tariffs = load_tariffs(tariff_path)
-        cdr = parse_cdr(cdr_path.read_bytes())
-    except TariffError as exc:
-        print(f"kiosk: {exc}", file=sys.stderr)
-        return 2
-    except CdrError as exc:
-        print(f"kiosk: {cdr_path}: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        print(f"kiosk: {cdr_path}: cannot read: {exc.strerror}", file=sys.stderr)
-        return 2
+        tariffs = load_tariffs(tariff_path, warnings=warnings)
+        cdr = read_cdr(cdr_path)
+    except (TariffError, CdrError) as exc:  # both start with the file's name
+        return fail(str(exc))
+    warnings += [f"{shown(cdr_path)}: {w}" for w in cdr.warnings]
     tariff = active_tariff(tariffs, cdr.start) or tariffs[0]
     try:
         cost = price_cdr(tariff, cdr, zone)
     except CdrError as exc:
-        print(f"kiosk: {cdr_path}: {exc}", file=sys.stderr)
-        return 2
-    print(dumps({**totals(cost), "tariff_id": tariff.id}))
+        return fail(f"{shown(cdr_path)}: {exc}")
+    print(dumps({**totals(cost), "tariff_id": tariff.id, "warnings": warnings}))
     return 0
 
 

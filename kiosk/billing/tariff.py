@@ -4,13 +4,23 @@ A tariff file is the Tariff object as a CPO publishes it (module "Tariffs"), or 
 them (the first one valid at a moment is the active one, so a price change can be scheduled).
 Every key is checked: an unknown or misspelled key, a wrong type or an impossible restriction is
 a :class:`TariffError` whose message starts with the JSON path (``$.elements[1].restrictions.
-start_time``). Amounts are read as exact decimals, never through a float.
+start_time``). Every problem of a file is listed, each with its path, joined with ``"; "`` on one
+line (at most :data:`MAX_PROBLEMS`, then ``and N more``); :attr:`TariffError.problems` holds
+them one by one. Amounts are read as exact decimals, never through a float.
+
+Limits (besides the file limits of :mod:`kiosk.billing.inputs`): prices and min/max prices at
+most 10^6 with at most 18 digits; kWh, A and kW restrictions at most 10^7; the validity and
+``last_updated`` timestamps between 1970 and 2100.
+
+Leniency, with a warning (never silent): ``step_size: 0``, found in published test tariffs, is
+read as 1 (no stepping; OCPI asks for at least 1). Warnings go to the list the caller passes
+(``load_tariffs(path, warnings=found)``), else to this module's log at WARNING.
 """
 
 from __future__ import annotations
 
-import json
-from datetime import date, datetime, time
+import logging
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
@@ -28,11 +38,32 @@ from pydantic import (
     model_validator,
 )
 
+from kiosk.billing.inputs import (
+    MAX_PRICE,
+    MAX_VOLUME,
+    InputError,
+    json_path,
+    parse_json,
+    read_file,
+    shown,
+)
 from kiosk.billing.money import MINOR_UNITS
+
+log = logging.getLogger(__name__)
+
+MAX_PROBLEMS = 20
+VALID_FROM = datetime(1970, 1, 1, tzinfo=UTC)
+VALID_UNTIL = datetime(2100, 1, 1, tzinfo=UTC)
 
 
 class TariffError(ValueError):
-    """A tariff that cannot be used. The message names the JSON path."""
+    """A tariff that cannot be used. The message names the JSON path of every problem, joined
+    with ``"; "`` on one line; :attr:`problems` lists them one by one (without the file name
+    that :func:`load_tariffs` puts in front of the message)."""
+
+    def __init__(self, message: str, problems: tuple[str, ...] | None = None) -> None:
+        super().__init__(message)
+        self.problems: tuple[str, ...] = problems if problems is not None else (message,)
 
 
 class Dimension(StrEnum):
@@ -76,8 +107,9 @@ def _json_number(v: object) -> object:
 
 
 Amount = Annotated[Decimal, BeforeValidator(_json_number),
-                   Field(ge=0, max_digits=18, allow_inf_nan=False)]
-Kwh = Amount
+                   Field(ge=0, le=MAX_PRICE, max_digits=18, allow_inf_nan=False)]
+Kwh = Annotated[Decimal, BeforeValidator(_json_number),
+                Field(ge=0, le=MAX_VOLUME, max_digits=18, allow_inf_nan=False)]
 Seconds = Annotated[int, Strict(), Field(ge=0, le=10**9)]
 Clock = Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
 Day = Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
@@ -186,7 +218,7 @@ class Tariff(_Strict):
     @classmethod
     def _known_currency(cls, v: str) -> str:
         if v not in MINOR_UNITS:
-            raise ValueError(f"unsupported currency {v!r}")
+            raise ValueError(f"unsupported currency {v[:8]!r}")
         return v
 
     @field_validator("start_date_time", "end_date_time", "last_updated")
@@ -194,6 +226,9 @@ class Tariff(_Strict):
     def _aware(cls, v: datetime | None) -> datetime | None:
         if v is not None and v.tzinfo is None:
             raise ValueError("a timestamp needs a time zone (OCPI uses UTC, e.g. ...Z)")
+        if v is not None and not (VALID_FROM.year <= v.year < VALID_UNTIL.year
+                                  and VALID_FROM <= v < VALID_UNTIL):
+            raise ValueError("a timestamp must be between 1970 and 2100")
         return v
 
     @model_validator(mode="after")
@@ -212,73 +247,111 @@ class Tariff(_Strict):
         return self.end_date_time is None or moment < self.end_date_time
 
 
-def _path(loc: tuple[int | str, ...]) -> str:
-    out = "$"
-    for p in loc:
-        out += f"[{p}]" if isinstance(p, int) else f".{p}"
-    return out
+def _problem(err: Any, prefix: tuple[int | str, ...]) -> str:
+    where = json_path(prefix + tuple(err["loc"]))
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key (misspelled?)"
+    return f"{where}: {msg}"
 
 
-def _parse_floats_as_decimal(text: str) -> Any:
-    return json.loads(text, parse_float=Decimal, parse_constant=_no_constant)
+def _lenient(data: Any, prefix: tuple[int | str, ...], warnings: list[str]) -> Any:
+    """What OCPI data gets wrong and a price can still be read from, mended with a warning:
+    ``step_size: 0`` means no stepping (1). Returns a copy; ``data`` is not changed."""
+    if not isinstance(data, dict) or not isinstance(data.get("elements"), list):
+        return data
+    elements = []
+    for i, el in enumerate(data["elements"]):
+        if isinstance(el, dict) and isinstance(el.get("price_components"), list):
+            comps = []
+            for j, c in enumerate(el["price_components"]):
+                if isinstance(c, dict) and type(c.get("step_size")) is int and \
+                        c["step_size"] == 0:
+                    where = json_path((*prefix, "elements", i, "price_components", j,
+                                       "step_size"))
+                    warnings.append(f"{where}: 0 read as 1 (no stepping; OCPI asks for at "
+                                    f"least 1)")
+                    comps.append({**c, "step_size": 1})
+                else:
+                    comps.append(c)
+            elements.append({**el, "price_components": comps})
+        else:
+            elements.append(el)
+    return {**data, "elements": elements}
 
 
-def _no_constant(name: str) -> Any:
-    raise TariffError(f"$: {name} is not a number")
-
-
-def _validate(data: Any, prefix: tuple[int | str, ...] = ()) -> Tariff:
+def _validate(data: Any, prefix: tuple[int | str, ...], problems: list[str],
+              warnings: list[str]) -> Tariff | None:
     if not isinstance(data, dict):
-        raise TariffError(f"{_path(prefix)}: a tariff is a JSON object")
+        problems.append(f"{json_path(prefix)}: a tariff is a JSON object")
+        return None
     try:
-        return Tariff.model_validate(data)
+        return Tariff.model_validate(_lenient(data, prefix, warnings))
     except ValidationError as exc:
-        err = exc.errors(include_url=False)[0]
-        where = _path(prefix + tuple(err["loc"]))
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key (misspelled?)"
-        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise TariffError(f"{where}: {msg}{more}") from None
+        problems.extend(_problem(err, prefix) for err in exc.errors(include_url=False))
+        return None
 
 
-def parse_tariffs(text: str | bytes) -> list[Tariff]:
-    """One OCPI Tariff object, or a list of them, from JSON text."""
-    if isinstance(text, bytes):
-        try:
-            text = text.decode("utf-8")
-        except UnicodeDecodeError:
-            raise TariffError("$: not UTF-8 text") from None
+def _joined(problems: list[str]) -> str:
+    shown_ = problems[:MAX_PROBLEMS]
+    more = len(problems) - len(shown_)
+    return "; ".join(shown_) + (f"; and {more} more" if more else "")
+
+
+def _report(warnings: list[str], sink: list[str] | None) -> None:
+    if sink is not None:
+        sink.extend(warnings)
+    else:
+        for w in warnings:
+            log.warning("tariff: %s", w)
+
+
+def parse_tariffs(text: str | bytes, *, warnings: list[str] | None = None) -> list[Tariff]:
+    """One OCPI Tariff object, or a list of them, from JSON text. Every problem is in the
+    :class:`TariffError`; warnings (a mended ``step_size: 0``) are appended to ``warnings``,
+    or logged when it is ``None``."""
     try:
-        data = _parse_floats_as_decimal(text)
-    except json.JSONDecodeError as exc:
-        raise TariffError(f"$: not valid JSON: {exc.msg} at line {exc.lineno}") from None
-    except RecursionError:
-        raise TariffError("$: nested too deeply") from None
+        data = parse_json(text)
+    except InputError as exc:
+        raise TariffError(str(exc)) from None
+    problems: list[str] = []
+    found: list[str] = []
     if isinstance(data, list):
         if not data:
             raise TariffError("$: an empty list of tariffs")
-        return [_validate(d, (i,)) for i, d in enumerate(data)]
-    return [_validate(data)]
+        tariffs = [_validate(d, (i,), problems, found) for i, d in enumerate(data)]
+    else:
+        tariffs = [_validate(data, (), problems, found)]
+    if problems:
+        raise TariffError(_joined(problems), tuple(problems))
+    _report(found, warnings)
+    return [t for t in tariffs if t is not None]
 
 
-def parse_tariff(text: str | bytes) -> Tariff:
-    tariffs = parse_tariffs(text)
+def parse_tariff(text: str | bytes, *, warnings: list[str] | None = None) -> Tariff:
+    tariffs = parse_tariffs(text, warnings=warnings)
     if len(tariffs) != 1:
         raise TariffError("$: expected one tariff, found a list")
     return tariffs[0]
 
 
-def load_tariffs(path: Path | str) -> list[Tariff]:
-    path = Path(path)
+def load_tariffs(path: Path | str, *, warnings: list[str] | None = None) -> list[Tariff]:
+    """The tariffs of a file (a regular file of at most 1 MiB). A :class:`TariffError` starts
+    with the file's name: ``demo.json: $.elements[0].price: …; $.currency: …``. Warnings
+    (``demo.json: $.elements[0]…step_size: 0 read as 1 …``) are appended to ``warnings``, or
+    logged when it is ``None``."""
+    name = shown(path)
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise TariffError(f"{path}: cannot read: {exc.strerror}") from None
+        raw = read_file(path)
+    except InputError as exc:
+        raise TariffError(f"{name}: {exc}") from None
+    found: list[str] = []
     try:
-        return parse_tariffs(raw)
+        tariffs = parse_tariffs(raw, warnings=found)
     except TariffError as exc:
-        raise TariffError(f"{path}: {exc}") from None
+        raise TariffError(f"{name}: {exc}", exc.problems) from None
+    _report([f"{name}: {w}" for w in found], warnings)
+    return tariffs
 
 
 def active_tariff(tariffs: list[Tariff], moment: datetime) -> Tariff | None:

@@ -53,7 +53,7 @@ def test_price_command_time_zone_matters() -> None:
 
 @pytest.mark.parametrize(("args", "message"), [
     (["--time-zone", "Mars/Olympus"], "unknown time zone"),
-    (["--cdr", "/nonexistent.json"], "cannot read"),
+    (["--cdr", "/nonexistent.json"], "kiosk: /nonexistent.json: no such file"),
 ])
 def test_price_command_errors(args: list[str], message: str) -> None:
     base = {"--tariff": str(DATA / "tariff_day_night.json"),
