@@ -13,19 +13,29 @@ with ``host.allow_plaintext_lab``), and the CA key file must not hold the projec
 With ``demo``, a missing device section is its simulator (``resources/kiosk.toml``, the demo
 config, spells every key out). ``demo`` is an argument of :func:`parse_config`, never a key of
 the file.
+
+Hostile files get one clean line too: only regular files are read (a FIFO, a device such as
+``/dev/zero`` or a folder is refused before a byte is read), each with a size limit (the config
+256 KiB, a tariff or a CA file 1 MiB, the PIN key 64 KiB); every free-text value is printable
+(no control character, no NUL) and bounded in length; baud rates are the standard ones; the
+journal and the log file must be files in a folder the kiosk can write, never under ``/proc``,
+``/sys`` or ``/dev``.
 """
 
 from __future__ import annotations
 
 import os
 import ssl
+import stat
 import tomllib
+import unicodedata
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -38,15 +48,62 @@ from pydantic import (
 
 from drivers import iso3166
 from kiosk.billing.money import MINOR_UNITS, exponent
+from kiosk.files import FileRefused, file_kind, read_regular_file
 
 SCHEMA_VERSION = 1
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 DEFAULT_CONFIG_PATH = RESOURCES / "kiosk.toml"
 
 
+# the files the config reads, and the most of each that is read
+CONFIG_MAX_BYTES = 256 * 1024
+TARIFF_MAX_BYTES = 1024 * 1024  # as kiosk.billing.inputs reads a tariff
+CA_FILE_MAX_BYTES = 1024 * 1024  # reader.ca_keys (JSON), host.ca_file (PEM)
+PIN_KEY_MAX_BYTES = 64 * 1024
+# the standard serial rates an OpenEVSE controller or a Modbus RTU meter is set to
+BAUD_RATES = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600)
+KERNEL_FILE_SYSTEMS = ("/proc", "/sys", "/dev")  # no journal or log file there
+MESSAGE_MAX_CHARS = 4000  # a tariff lists up to 20 problems
+
+
+def one_line(text: str, limit: int = MESSAGE_MAX_CHARS) -> str:
+    """A message that is safe to print as one line: its lines joined with "; ", any other
+    control character escaped, at most ``limit`` characters."""
+    joined = "; ".join(part.strip() for part in text.splitlines() if part.strip())
+    out = "".join(f"\\x{ord(c):02x}" if unicodedata.category(c) in ("Cc", "Cs") else c
+                  for c in joined)
+    return out if len(out) <= limit else out[:limit - 1] + "…"
+
+
+def _short(value: object, limit: int = 40) -> str:
+    """A value quoted in a message, shortened: a hostile file's value may be megabytes."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
 class ConfigError(Exception):
     """The config file is missing, is not TOML, or has a wrong value. The message names the
-    file and the key."""
+    file and the key, on one line."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(one_line(message))
+
+
+def _printable(v: str) -> str:
+    """Free text shown on screen, printed on receipts or used as a name: no control
+    character (NUL, line breaks, escapes), no line or paragraph separator, no bidi override."""
+    for c in v:
+        if unicodedata.category(c) in ("Cc", "Cs", "Zl", "Zp") or "\u202a" <= c <= "\u202e" \
+                or "\u2066" <= c <= "\u2069":
+            raise ValueError(f"a control character (U+{ord(c):04X}) is not allowed")
+    return v
+
+
+def _standard_baud(v: int) -> int:
+    if v not in BAUD_RATES:
+        raise ValueError(f"{_short(v)} is not a standard baud rate "
+                         f"({', '.join(map(str, BAUD_RATES))})")
+    return v
 
 
 def _no_float(v: object) -> object:
@@ -58,8 +115,15 @@ def _no_float(v: object) -> object:
 Money = Annotated[Decimal, BeforeValidator(_no_float),
                   Field(ge=0, max_digits=12, allow_inf_nan=False, strict=False)]
 Percent = Annotated[Decimal, BeforeValidator(_no_float),
-                    Field(ge=0, le=100, allow_inf_nan=False, strict=False)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+                    Field(ge=0, le=100, max_digits=8, decimal_places=4, allow_inf_nan=False,
+                          strict=False)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
+                 AfterValidator(_printable)]
+Text200 = Annotated[str, StringConstraints(max_length=200), AfterValidator(_printable)]
+Text128 = Annotated[str, StringConstraints(max_length=128), AfterValidator(_printable)]
+# a file or device name (PATH_MAX)
+FileName = Annotated[str, StringConstraints(max_length=4096), AfterValidator(_printable)]
+Baud = Annotated[int, AfterValidator(_standard_baud)]
 
 
 class _Section(BaseModel):
@@ -74,11 +138,11 @@ class StationConfig(_Section):
     operator: Name = "Open EV Kiosk"
     country_code: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] = "DE"
     party_id: Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{3}$")] = "EVK"  # OCPI CPO id
-    address: str = ""
-    currency: str = "EUR"
-    timezone: str = "Europe/Berlin"
+    address: Text200 = ""
+    currency: Annotated[str, StringConstraints(max_length=16)] = "EUR"
+    timezone: Annotated[str, StringConstraints(max_length=64)] = "Europe/Berlin"
     languages: list[Annotated[str, StringConstraints(pattern=r"^[a-z]{2}$")]] = Field(
-        default_factory=lambda: ["en", "de"], min_length=1)
+        default_factory=lambda: ["en", "de"], min_length=1, max_length=32)
     # shown on the out-of-service screen: who to call
     service_phone: Annotated[str, StringConstraints(pattern=r"^(|\+?[0-9][0-9 ()/-]{3,30})$")] = ""
 
@@ -87,7 +151,7 @@ class StationConfig(_Section):
     def _known_currency(cls, v: str) -> str:
         if v not in MINOR_UNITS:
             known = ", ".join(sorted(MINOR_UNITS))
-            raise ValueError(f"unknown currency {v!r}; known: {known}")
+            raise ValueError(f"unknown currency {_short(v)}; known: {known}")
         return v
 
     @field_validator("timezone")
@@ -96,7 +160,7 @@ class StationConfig(_Section):
         try:
             ZoneInfo(v)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {v!r} (use an IANA name like "
+            raise ValueError(f"unknown time zone {_short(v)} (use an IANA name like "
                              f"'Europe/Berlin')") from None
         return v
 
@@ -130,7 +194,7 @@ class TariffConfig(_Section):
     valid at the session start applies), or the simple prices below, which become a one-element
     OCPI tariff. A relative ``file`` is relative to the config file's folder."""
 
-    file: str = ""
+    file: FileName = ""
 
     energy_price_per_kwh: Money = Decimal("0.50")
     time_price_per_hour: Money = Decimal("0.00")
@@ -144,14 +208,14 @@ class ReaderConfig(_Section):
     ``kind = "pcsc"`` (the virtual cards of "sim" need none)."""
 
     kind: Literal["sim", "pcsc"] = "sim"
-    name: str = ""  # PC/SC reader name (substring); empty: the first reader
-    ca_keys: str = "ca_keys.json"
+    name: Text128 = ""  # PC/SC reader name (substring); empty: the first reader
+    ca_keys: FileName = "ca_keys.json"
 
 
 class ChargerConfig(_Section):
     kind: Literal["sim", "serial"] = "sim"
-    port: str = ""  # serial device, e.g. /dev/ttyUSB0
-    baud: int = Field(default=115200, gt=0)
+    port: FileName = ""  # serial device, e.g. /dev/ttyUSB0
+    baud: Baud = 115200  # one of BAUD_RATES
     sim_speed: int = Field(default=1, ge=1, le=3600)  # simulator: seconds of charge per second
     poll_interval_s: float = Field(default=1.0, ge=0.1, le=60)
     command_timeout_s: float = Field(default=0.5, ge=0.05, le=10)
@@ -165,20 +229,22 @@ class ChargerConfig(_Section):
     heartbeat_current_a: int = Field(default=0, ge=0, le=80)
     max_power_w: int = Field(default=22_000, ge=1000, le=400_000)  # meter plausibility
     meter: Literal["controller", "modbus"] = "controller"  # "modbus": a MID meter bills
-    meter_port: str = ""
+    meter_port: FileName = ""
     meter_address: int = Field(default=1, ge=1, le=247)
-    meter_baud: int = Field(default=9600, gt=0)
+    meter_baud: Baud = 9600
 
 
 class HostConfig(_Section):
     kind: Literal["sim", "iso8583"] = "sim"
-    address: str = "127.0.0.1"
+    # a host name or an IP address (IPv6 also in brackets, with a %zone)
+    address: Annotated[str, StringConstraints(
+        pattern=r"^[A-Za-z0-9._:%\[\]-]{0,253}$")] = "127.0.0.1"
     port: int = Field(default=0, ge=0, le=65535)  # sim with 0: run the simulator in-process
     timeout_s: float = Field(default=10.0, gt=0, le=120)
     # iso8583: TLS with the host's certificate checked against ca_file and its name against
     # server_name (or address); the simulator (kind = "sim") is plaintext on 127.0.0.1
     tls: bool = True
-    ca_file: str = ""  # the acquirer's CA certificate(s), PEM; relative to the config file
+    ca_file: FileName = ""  # the acquirer's CA certificate(s), PEM; relative to the config file
     server_name: Annotated[str, StringConstraints(
         pattern=r"^(|[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)$")] = ""  # TLS name
     allow_plaintext_lab: bool = False  # tls = false only with this; the screen warns
@@ -187,16 +253,17 @@ class HostConfig(_Section):
     # the terminal's DUKPT initial key for online PIN, as injected at provisioning: a JSON file
     # {"scheme": "aes", "initial_key": hex, "key_id": hex[, "counter": n]}, relative to the
     # config file; the transaction counter lives in it. Empty with kind = "sim": test keys
-    pin_key_file: str = ""
+    pin_key_file: FileName = ""
 
 
 class BackofficeConfig(_Section):
-    url: Annotated[str, StringConstraints(pattern=r"^(|https?://\S+)$")] = ""
-    upload_interval_s: int = Field(default=60, ge=5)
+    url: Annotated[str, StringConstraints(pattern=r"^(|https?://\S+)$", max_length=2048),
+                   AfterValidator(_printable)] = ""
+    upload_interval_s: int = Field(default=60, ge=5, le=86_400)
 
 
 class JournalConfig(_Section):
-    path: str = ""  # empty: $EVKIOSK_DATA_DIR or ~/.local/share/evkiosk
+    path: FileName = ""  # empty: $EVKIOSK_DATA_DIR or ~/.local/share/evkiosk
 
 
 class UiConfig(_Section):
@@ -219,7 +286,7 @@ class HealthConfig(_Section):
 
 class LoggingConfig(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    path: str = ""  # empty: standard error
+    path: FileName = ""  # empty: standard error
 
 
 DEVICE_SECTIONS = {"reader": "pcsc", "charger": "serial", "host": "iso8583"}  # the real kinds
@@ -328,20 +395,28 @@ def _where(loc: tuple[int | str, ...]) -> str:
     return ".".join(parts) or "(top level)"
 
 
+def _read(path: Path, limit: int, source: str, key: str) -> bytes:
+    try:
+        return read_regular_file(path, limit)
+    except FileRefused as exc:
+        raise ConfigError(f"{source}: {key}: {path}: {exc}") from None
+
+
 def _check_tariffs(cfg: KioskConfig, source: str) -> None:
     from kiosk.billing.tariff import TariffError, load_tariffs
 
     path = cfg.tariff_path()
     if path is None:
         return
+    _read(path, TARIFF_MAX_BYTES, source, "tariff.file")  # a regular file, not too large
     try:
         tariffs = load_tariffs(path)
-    except TariffError as exc:
+    except TariffError as exc:  # the tariff's own problems, as kiosk.billing words them
         raise ConfigError(f"{source}: tariff.file: {exc}") from None
     for i, t in enumerate(tariffs):
         if t.currency != cfg.station.currency:
-            raise ConfigError(f"{source}: tariff.file: tariff {i} ({t.id}) is in {t.currency}, "
-                              f"the station sells in {cfg.station.currency}")
+            raise ConfigError(f"{source}: tariff.file: tariff {i} ({_short(t.id)}) is in "
+                              f"{t.currency}, the station sells in {cfg.station.currency}")
 
 
 def _check_ca_keys(cfg: KioskConfig, source: str) -> None:
@@ -353,8 +428,7 @@ def _check_ca_keys(cfg: KioskConfig, source: str) -> None:
     if path is None:
         raise ConfigError(f"{source}: reader.ca_keys: a CA key file is needed when "
                           f"reader.kind = 'pcsc'")
-    if not path.is_file():
-        raise ConfigError(f"{source}: reader.ca_keys: {path}: no such file")
+    _read(path, CA_FILE_MAX_BYTES, source, "reader.ca_keys")
     try:
         store = CaKeyStore.load(path)
     except CaKeyError as exc:  # one line, even if the file's text holds line breaks
@@ -374,18 +448,79 @@ def _check_host_ca(cfg: KioskConfig, source: str) -> None:
     if not cfg.host_uses_tls():
         return
     path = Path(cfg.host.ca_file)
+    _read(path, CA_FILE_MAX_BYTES, source, "host.ca_file")
     try:
-        with path.open("rb") as f:
-            f.read(1)
         ssl.create_default_context(cafile=str(path))
-    except FileNotFoundError:
-        raise ConfigError(f"{source}: host.ca_file: {path}: no such file") from None
+    except ssl.SSLError as exc:
+        raise ConfigError(f"{source}: host.ca_file: {path}: not a PEM CA certificate "
+                          f"({exc.reason or exc})") from None
     except OSError as exc:
-        if isinstance(exc, ssl.SSLError):
-            raise ConfigError(f"{source}: host.ca_file: {path}: not a PEM CA certificate "
-                              f"({exc.reason or exc})") from None
         raise ConfigError(f"{source}: host.ca_file: {path}: cannot read: "
                           f"{exc.strerror or exc}") from None
+
+
+def _check_pin_key(cfg: KioskConfig, source: str) -> None:
+    """The injected DUKPT key must be a readable regular file (its content, mode and owner are
+    checked when the kiosk loads its keys: kiosk provision, kiosk run)."""
+    if cfg.host.pin_key_file:
+        _read(Path(cfg.host.pin_key_file), PIN_KEY_MAX_BYTES, source, "host.pin_key_file")
+
+
+def _under_kernel_fs(path: Path) -> str | None:
+    for top in KERNEL_FILE_SYSTEMS:
+        if path == Path(top) or Path(top) in path.parents:
+            return top
+    return None
+
+
+def _check_file_to_write(path: Path, source: str, key: str, what: str, *,
+                         folder_writes: bool) -> None:
+    """A file the kiosk creates and writes (the journal, the log): not under /proc, /sys or
+    /dev, not a directory or a device, and in a folder that exists or can be created and
+    that the kiosk can write (``folder_writes``: always, SQLite puts its -wal and -shm files
+    next to the journal; else only to create the file)."""
+    where = f"{source}: {key}: {path}"
+    try:
+        full = Path(os.path.abspath(path))
+        real = Path(os.path.realpath(full))
+        for p in (full, real):
+            if top := _under_kernel_fs(p):
+                raise ConfigError(f"{where}: under {top}, a kernel file system: {what} needs "
+                                  f"a folder on a real disk")
+        if os.path.exists(full):
+            st = os.stat(full)
+            if stat.S_ISDIR(st.st_mode):
+                raise ConfigError(f"{where}: a directory: name {what} file in it")
+            if not stat.S_ISREG(st.st_mode):
+                raise ConfigError(f"{where}: {file_kind(st.st_mode)}, not a regular file")
+            if not os.access(full, os.R_OK | os.W_OK):
+                raise ConfigError(f"{where}: not writable by this user")
+        folder = real.parent
+        while not os.path.lexists(folder):  # it will be created: its first existing parent
+            folder = folder.parent
+        if not os.path.isdir(folder):
+            raise ConfigError(f"{where}: {folder} is not a folder")
+        if not os.access(folder, os.W_OK | os.X_OK) and (folder_writes
+                                                         or not os.path.exists(real)):
+            raise ConfigError(f"{where}: the folder {folder} is not writable by this user")
+    except OSError as exc:
+        raise ConfigError(f"{where}: cannot use: {exc.strerror or exc}") from None
+    except (ValueError, RuntimeError) as exc:  # a NUL, an unknown ~user
+        raise ConfigError(f"{where}: cannot use: {exc}") from None
+
+
+def _check_paths(cfg: KioskConfig, source: str) -> None:
+    if cfg.journal.path:
+        try:
+            journal = cfg.journal_path()
+        except (RuntimeError, ValueError):
+            raise ConfigError(f"{source}: journal.path: {cfg.journal.path}: no such user's "
+                              f"home folder") from None
+        _check_file_to_write(journal, source, "journal.path", "the journal",
+                             folder_writes=True)
+    if cfg.logging.path:
+        _check_file_to_write(Path(cfg.logging.path), source, "logging.path", "the log",
+                             folder_writes=False)
 
 
 def _check_devices_named(data: dict[str, object], source: str) -> None:
@@ -406,12 +541,17 @@ def _check_devices_named(data: dict[str, object], source: str) -> None:
                               f"with kiosk run --demo")
 
 
-def _relative_to(data: dict[str, object], section: str, key: str, base: Path,
+def _relative_to(data: dict[str, object], source: str, section: str, key: str, base: Path,
                  default: str = "") -> None:
     """A file name in the config (or its default) taken relative to ``base``."""
     part = data.setdefault(section, {}) if default else data.get(section)
     if isinstance(part, dict) and isinstance(name := part.get(key, default), str) and name:
-        part[key] = str(base / Path(name).expanduser())
+        try:
+            part[key] = str(base / Path(name).expanduser())
+        except (RuntimeError, ValueError):  # ~user unknown; a NUL (refused by the schema)
+            if name.startswith("~") and "\0" not in name:
+                raise ConfigError(f"{source}: {section}.{key}: {_short(name)}: no such user's "
+                                  f"home folder") from None
 
 
 def parse_config(text: str, source: str = "<config>", base: Path | None = None, *,
@@ -422,7 +562,9 @@ def parse_config(text: str, source: str = "<config>", base: Path | None = None, 
     current folder). Raises :class:`ConfigError`."""
     try:
         data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+    except RecursionError:
+        raise ConfigError(f"{source}: not valid TOML: nested too deeply") from None
+    except ValueError as exc:  # TOMLDecodeError, or an integer of thousands of digits
         raise ConfigError(f"{source}: not valid TOML: {exc}") from None
     if "demo" in data:
         raise ConfigError(f"{source}: demo: set by `kiosk run --demo`, not in the file")
@@ -436,13 +578,15 @@ def parse_config(text: str, source: str = "<config>", base: Path | None = None, 
     if not demo:
         _check_devices_named(data, source)
     here = base or Path.cwd()
-    _relative_to(data, "tariff", "file", here)
-    _relative_to(data, "reader", "ca_keys", here, ReaderConfig().ca_keys)
-    _relative_to(data, "host", "ca_file", here)
-    _relative_to(data, "host", "pin_key_file", here)
+    _relative_to(data, source, "tariff", "file", here)
+    _relative_to(data, source, "reader", "ca_keys", here, ReaderConfig().ca_keys)
+    _relative_to(data, source, "host", "ca_file", here)
+    _relative_to(data, source, "host", "pin_key_file", here)
     data["demo"] = demo
     try:
         cfg = KioskConfig.model_validate(data)
+    except RecursionError:
+        raise ConfigError(f"{source}: nested too deeply") from None
     except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
         # a cross-field check fails at the model itself; its message holds the key
@@ -451,27 +595,35 @@ def parse_config(text: str, source: str = "<config>", base: Path | None = None, 
         if err["type"] == "extra_forbidden":
             msg = "unknown key (misspelled?)"
         elif err["type"] == "literal_error" and key == "schema_version":
-            msg = f"this kiosk reads version {SCHEMA_VERSION}, the file says {err['input']!r}"
+            msg = f"this kiosk reads version {SCHEMA_VERSION}, the file says {_short(err['input'])}"
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         if not err["loc"]:  # a cross-field check: its message names the keys
             raise ConfigError(f"{source}: {msg}{more}") from None
         raise ConfigError(f"{source}: {key}: {msg}{more}") from None
+    _check_paths(cfg, source)
     _check_tariffs(cfg, source)
     _check_ca_keys(cfg, source)
     _check_host_ca(cfg, source)
+    _check_pin_key(cfg, source)
     return cfg
 
 
 def load_config(path: Path | str, *, demo: bool = False) -> KioskConfig:
+    """Read and check a config file: a regular file of at most :data:`CONFIG_MAX_BYTES`, UTF-8
+    TOML (see :func:`parse_config`). Raises :class:`ConfigError`."""
     path = Path(path)
     try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such config file") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+        raw = read_regular_file(path, CONFIG_MAX_BYTES)
+    except FileRefused as exc:
+        if str(exc) == "no such file":
+            raise ConfigError(f"{path}: no such config file") from None
+        raise ConfigError(f"{path}: {exc}") from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not UTF-8 text") from None
-    return parse_config(text, str(path), path.resolve().parent, demo=demo)
+    try:
+        base = path.resolve().parent
+    except (OSError, RuntimeError) as exc:  # a symlink loop
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    return parse_config(text, str(path), base, demo=demo)

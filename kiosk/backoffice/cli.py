@@ -1,12 +1,15 @@
 """``kiosk-backoffice``: the operator side. For now, export the queued records of a journal.
 
+``export`` only reads: the journal is opened read-only and never migrated, and anything that is
+not a kiosk journal, or a damaged one, ends with one line ``kiosk-backoffice: journal <file>:
+<problem>`` on standard error and exit status 2.
+
 The upload receiver, importer, invoice pages and analytics land with the back-office issue.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -14,26 +17,21 @@ from pathlib import Path
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="kiosk-backoffice")
     sub = p.add_subparsers(dest="command", required=True)
-    export = sub.add_parser("export", help="print a journal's queued records as JSON lines")
+    export = sub.add_parser("export", help="print a journal's queued records as JSON lines "
+                                           "(reads only)")
     export.add_argument("--journal", type=Path, required=True)
     export.add_argument("--pending", action="store_true", help="only records not yet sent")
     args = p.parse_args(argv)
-    if not args.journal.is_file():
-        print(f"kiosk-backoffice: journal not found: {args.journal}", file=sys.stderr)
-        return 2
-    from kiosk.journal.store import Journal, JournalError
+    from kiosk.backoffice.export import ExportError, export_lines
+    from kiosk.config import one_line
 
     try:
-        journal = Journal(args.journal)
-    except JournalError as exc:
-        print(f"kiosk-backoffice: {exc}", file=sys.stderr)
+        lines = export_lines(args.journal, pending_only=args.pending)
+    except ExportError as exc:
+        print(f"kiosk-backoffice: {one_line(str(exc))}", file=sys.stderr)
         return 2
-    try:
-        for row in journal.outbox(pending_only=args.pending):
-            print(json.dumps({"kind": row.kind, "created_at": row.created_at, **row.payload},
-                             sort_keys=True))
-    finally:
-        journal.close()
+    for line in lines:
+        print(line)
     return 0
 
 

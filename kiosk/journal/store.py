@@ -16,18 +16,30 @@ written in the commit of the step that decided it; the payments queue marks it d
 A write that fails (disk full, read-only, I/O error) raises :class:`JournalWriteError` and
 changes nothing: SQLite rolls the transaction back, so the file still holds the last step
 that :meth:`Journal.commit` returned from. The files are created 0600.
+
+:meth:`Journal.open_readonly` is for the tools that only read a journal (the back office's
+export): it never creates, migrates, chmods or writes anything, not even SQLite's ``-wal`` and
+``-shm`` files; it takes only a regular file holding a kiosk journal of a known revision
+(:data:`KNOWN_REVISIONS`).
+
+Migrations are quiet: Alembic's own INFO lines are held back, and this module logs one INFO line
+saying which migrations ran, when any did.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
+import stat
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import (
     Boolean,
@@ -48,6 +60,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.pool import NullPool
 
 from kiosk.session import codec
 from kiosk.session.effects import Effect, Settle
@@ -55,7 +68,13 @@ from kiosk.session.events import Event
 from kiosk.session.machine import Session
 
 SCHEMA_REVISION = "0003"  # the Alembic head; a test checks they agree
+KNOWN_REVISIONS = ("0001", "0002", "0003")  # every migration, oldest first; checked too
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+READONLY_MAX_BYTES = 4 << 30  # open_readonly: a journal of years is far smaller
+SQLITE_MAGIC = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite database
+
+log = logging.getLogger(__name__)
+_upgrade_lock = threading.Lock()  # the alembic logger's level is the process's
 
 metadata = MetaData()
 sessions = Table(
@@ -194,21 +213,128 @@ def _stored_revision(path: Path) -> str | None:
     return str(row[0]) if row else None
 
 
-def upgrade(engine: Engine) -> None:
-    """Bring the schema to the newest migration."""
-    from alembic import command
-    from alembic.config import Config
+def _revision_in(conn: Any) -> str | None:
+    if conn.exec_driver_sql("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = "
+                            "'alembic_version'").first() is None:
+        return None
+    value = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+    return None if value is None else str(value)
 
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+
+def upgrade(engine: Engine) -> None:
+    """Bring the schema to the newest migration. Alembic's INFO lines (its plugins, its
+    context, one per migration: a dozen on every new journal) are held back (the ``alembic``
+    loggers at WARNING while it runs); one INFO line of this module says which ran."""
+    quiet = logging.getLogger("alembic")
+    with _upgrade_lock:
+        level = quiet.level
+        quiet.setLevel(logging.WARNING)
+        try:
+            from alembic import command
+            from alembic.config import Config
+
+            cfg = Config()
+            cfg.set_main_option("script_location", str(MIGRATIONS))
+            with engine.begin() as conn:
+                before = _revision_in(conn)
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+                after = _revision_in(conn)
+        finally:
+            quiet.setLevel(level)
+    if before != after:
+        ran = [r for r in KNOWN_REVISIONS
+               if (before is None or r > before) and after is not None and r <= after]
+        log.info("journal %s: schema migrated from %s to %s (ran %s)", engine.url.database,
+                 before or "nothing (a new journal)", after, ", ".join(ran) or "?")
+
+
+def _file_kind(mode: int) -> str:
+    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def _check_database_file(path: Path, max_bytes: int) -> None:
+    """A regular file of at most ``max_bytes`` whose first 100 bytes are an SQLite header,
+    checked without blocking: the name is checked before it is opened (a FIFO would wait for a
+    writer), the open file again. Raises :class:`JournalError`."""
+    where = f"journal {path}"
+    try:
+        before = os.stat(path)
+        if not stat.S_ISREG(before.st_mode):
+            raise JournalError(f"{where}: {_file_kind(before.st_mode)}, not a regular file")
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+        try:
+            st = os.fstat(fd)
+            if (st.st_dev, st.st_ino) != (before.st_dev, before.st_ino):
+                raise JournalError(f"{where}: the file changed while it was opened")
+            if st.st_size > max_bytes:
+                raise JournalError(f"{where}: too large: {st.st_size} bytes, at most "
+                                   f"{max_bytes} for a journal")
+            header = os.read(fd, 100)
+        finally:
+            os.close(fd)
+    except FileNotFoundError:
+        raise JournalError(f"{where}: no such file") from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the name
+        raise JournalError(f"{where}: cannot read: "
+                           f"{getattr(exc, 'strerror', None) or exc}") from None
+    if not header:
+        raise JournalError(f"{where}: an empty file, not a journal")
+    if len(header) < 100 or not header.startswith(SQLITE_MAGIC):
+        raise JournalError(f"{where}: not an SQLite database, not a journal")
+
+
+def _known_revision(engine: Engine, where: str) -> str:
+    """The file's one ``alembic_version`` row, when it is a revision this kiosk knows."""
+    try:
+        with engine.connect() as conn:
+            if conn.exec_driver_sql("SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
+                                    "name = 'alembic_version'").first() is None:
+                raise JournalError(f"{where}: not a kiosk journal (no alembic_version table)")
+            rows = conn.exec_driver_sql("SELECT version_num FROM alembic_version "
+                                        "LIMIT 3").all()
+    except DBAPIError as exc:
+        first = (str(exc.orig).splitlines() or ["unreadable"])[0][:200]
+        raise JournalError(f"{where}: not a readable SQLite database: {first}") from None
+    except UnicodeDecodeError:  # SQLite's own message quotes the damaged schema's bytes
+        raise JournalError(f"{where}: not a readable SQLite database: a damaged schema "
+                           f"(not UTF-8)") from None
+    if not rows:
+        raise JournalError(f"{where}: not a kiosk journal (no alembic_version row)")
+    if len(rows) != 1 or not isinstance(rows[0][0], str) or rows[0][0] not in KNOWN_REVISIONS:
+        found = ", ".join(repr(r[0])[:20] for r in rows)
+        raise JournalError(f"{where}: not a journal of a known revision (found {found}; this "
+                           f"kiosk knows {', '.join(KNOWN_REVISIONS)})")
+    return str(rows[0][0])
+
+
+def _on_connect_readonly(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+    cur = dbapi_connection.cursor()
+    cur.execute("PRAGMA query_only=ON")  # no write, even one SQLite would allow
+    cur.execute("PRAGMA cell_size_check=ON")  # a damaged page is an error sooner
+    cur.execute("PRAGMA busy_timeout=5000")
+    cur.close()
 
 
 class Journal:
+    readonly: bool = False  # open_readonly
+    revision: str = SCHEMA_REVISION  # the schema revision of the file (open_readonly: any known)
+
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        try:
+            st = os.stat(self.path)
+        except (OSError, ValueError):
+            pass  # not there yet: it is created below (or the error says why)
+        else:
+            if not stat.S_ISREG(st.st_mode):  # SQLite would wait on a FIFO for ever
+                raise JournalError(f"journal {self.path}: cannot open: "
+                                   f"{_file_kind(st.st_mode)}, not a regular file")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             current = _stored_revision(self.path)
@@ -223,6 +349,69 @@ class Journal:
                 self.engine.dispose()
                 raise JournalError(f"journal {self.path}: cannot migrate: {exc}") from exc
         self._restrict_files()
+
+    @classmethod
+    def open_readonly(cls, path: str | Path, *,
+                      max_bytes: int = READONLY_MAX_BYTES) -> Journal:
+        """A journal opened for reading only, for tools (``kiosk-backoffice export``): it
+        creates, migrates, chmods and writes nothing; not even SQLite's ``-wal`` and ``-shm``
+        files appear. Only a regular file of at most ``max_bytes`` that is an SQLite database
+        with one ``alembic_version`` row of :data:`KNOWN_REVISIONS` is taken (``revision``
+        says which; an older one has fewer tables). A journal a kiosk has open (its ``-wal``
+        and ``-shm`` are there) is read through them, as one more reader; a closed one as an
+        immutable file; a ``-wal`` with content but no ``-shm``, or a leftover ``-journal``, is
+        refused (reading either would write). Writing methods raise
+        :class:`JournalWriteError`. Raises :class:`JournalError`, whose message names the
+        file."""
+        given = Path(path)
+        where = f"journal {given}"
+        try:
+            real = Path(os.path.realpath(given))  # SQLite puts -wal and -shm by the target
+        except (OSError, ValueError) as exc:
+            raise JournalError(f"{where}: cannot read: {exc}") from None
+        _check_database_file(given, max_bytes)
+        side = {s: real.with_name(real.name + s) for s in ("-wal", "-shm", "-journal")}
+        present = {s for s, f in side.items() if os.path.lexists(f)}
+        for s in present:
+            try:
+                mode = os.stat(side[s]).st_mode
+            except OSError as exc:
+                raise JournalError(f"{where}: its {s} file: cannot read: "
+                                   f"{exc.strerror or exc}") from None
+            if not stat.S_ISREG(mode):
+                raise JournalError(f"{where}: its {s} file is {_file_kind(mode)}")
+        if "-wal" in present and "-shm" not in present and os.stat(side["-wal"]).st_size == 0:
+            present.discard("-wal")  # an empty WAL holds nothing: the file alone is the journal
+        if "-wal" in present and "-shm" not in present:
+            raise JournalError(f"{where}: a -wal file without its -shm: reading it would write "
+                               f"one; copy the journal with all its files, or let the kiosk "
+                               f"open it once")
+        if "-journal" in present and "-wal" not in present:
+            raise JournalError(f"{where}: a -journal file is next to it (a write in rollback "
+                               f"mode was cut short): not a kiosk journal, which is in WAL "
+                               f"mode")
+        # a journal a kiosk has open: one more reader of its WAL. Else an immutable file: a
+        # read-only connection would create the -wal and -shm (and leave them behind) for a
+        # WAL database, or for any file whose header says so
+        params = "mode=ro" if "-wal" in present else "mode=ro&immutable=1"
+        uri = f"file:{quote(str(real))}?{params}"
+        engine = create_engine(
+            "sqlite://", poolclass=NullPool,
+            creator=lambda: sqlite3.connect(uri, uri=True, check_same_thread=False))
+        event.listen(engine, "connect", _on_connect_readonly)
+        try:
+            revision = _known_revision(engine, where)
+        except BaseException:
+            engine.dispose()
+            raise
+        journal = cls.__new__(cls)
+        journal.path, journal.engine = given, engine
+        journal.readonly, journal.revision = True, revision
+        return journal
+
+    def _refuse_if_readonly(self) -> None:
+        if self.readonly:
+            raise JournalWriteError(f"journal {self.path}: opened read-only")
 
     def _restrict_files(self) -> None:
         """The journal holds masked card numbers and money: owner only (0600)."""
@@ -261,6 +450,7 @@ class Journal:
 
         Raises :class:`JournalConflict` for a step that does not follow the stored one and
         :class:`JournalWriteError` when the file refuses the write."""
+        self._refuse_if_readonly()
         snap = codec.dumps(new)
         values = dict(
             state=new.state.value, seq=new.seq, finished=new.finished,
@@ -319,6 +509,7 @@ class Journal:
         """Prove that a write reaches the file now (after a failure): a transaction that
         changes the file, on a fresh connection (the file system may have been mounted anew
         after an I/O error: the old file handles are dead). Raises :class:`JournalWriteError`."""
+        self._refuse_if_readonly()
         self.engine.dispose()
         try:
             with self.engine.begin() as conn:
@@ -349,6 +540,7 @@ class Journal:
     def settlement_retry(self, job_id: int, *, attempts: int, next_at: datetime,
                          error: str, response_code: str = "") -> None:
         """The host did not acknowledge: keep the job pending, try again at ``next_at``."""
+        self._refuse_if_readonly()
         try:
             with self.engine.begin() as conn:
                 conn.execute(update(settlements).where(
@@ -365,6 +557,7 @@ class Journal:
         record for the back office is queued in the same transaction."""
         if status not in (DONE, FAILED):
             raise ValueError(f"not a final settlement status: {status!r}")
+        self._refuse_if_readonly()
         try:
             with self.engine.begin() as conn:
                 res = conn.execute(update(settlements).where(
@@ -379,6 +572,7 @@ class Journal:
             raise self._write_error(exc) from exc
 
     def mark_sent(self, outbox_ids: Sequence[int], at: datetime) -> None:
+        self._refuse_if_readonly()
         with self.engine.begin() as conn:
             conn.execute(update(outbox).where(outbox.c.id.in_(list(outbox_ids)))
                          .values(sent_at=at.isoformat()))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from pathlib import Path
 
@@ -174,3 +175,107 @@ def test_a_settlement_is_stored_once_with_its_step_and_finished_with_its_record(
     done = journal.settlement(d.s.id)
     assert done is not None and done.status == "done" and done.attempts == 1
     assert [r.payload["status"] for r in journal.outbox() if r.kind == "settlement"] == ["done"]
+
+
+# --- quiet migrations ---------------------------------------------------------------------------
+
+def test_the_known_revisions_are_the_migrations_in_order() -> None:
+    from kiosk.journal.store import KNOWN_REVISIONS
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    walked = [s.revision for s in ScriptDirectory.from_config(cfg).walk_revisions()]
+    assert tuple(reversed(walked)) == KNOWN_REVISIONS
+    assert KNOWN_REVISIONS[-1] == SCHEMA_REVISION
+
+
+def _migration_records(caplog: pytest.LogCaptureFixture) -> tuple[list[str], list[str]]:
+    alembic = [r.getMessage() for r in caplog.records
+               if r.name.startswith("alembic") and r.levelno < logging.WARNING]
+    ours = [r.getMessage() for r in caplog.records if r.name == "kiosk.journal.store"]
+    return alembic, ours
+
+
+def test_a_new_journal_says_in_one_line_which_migrations_ran(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    level = logging.getLogger("alembic").level
+    Journal(tmp_path / "j.sqlite").close()
+    alembic, ours = _migration_records(caplog)
+    assert alembic == []  # not "Context impl SQLiteImpl.", not "Running upgrade -> 0001" ...
+    assert ours == [f"journal {tmp_path / 'j.sqlite'}: schema migrated from nothing (a new "
+                    f"journal) to 0003 (ran 0001, 0002, 0003)"]
+    assert [r.levelname for r in caplog.records if r.name == "kiosk.journal.store"] == ["INFO"]
+    assert logging.getLogger("alembic").level == level  # put back
+    caplog.clear()
+    Journal(tmp_path / "j.sqlite").close()  # up to date: nothing runs, nothing is said
+    assert _migration_records(caplog) == ([], [])
+
+
+def test_an_older_journal_says_which_migrations_ran(tmp_path: Path,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    from alembic import command
+    from sqlalchemy import create_engine
+
+    path = tmp_path / "old.sqlite"
+    engine = create_engine(f"sqlite:///{path}")
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+    engine.dispose()
+    caplog.set_level(logging.DEBUG)
+    Journal(path).close()
+    assert _migration_records(caplog) == (
+        [], [f"journal {path}: schema migrated from 0001 to 0003 (ran 0002, 0003)"])
+
+
+def test_a_fifo_is_never_opened_as_the_journal(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    fifo = tmp_path / "j.sqlite"
+    os.mkfifo(fifo)
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run(
+        [sys.executable, "-c", "import sys\nfrom kiosk.journal.store import Journal, "
+         "JournalError\ntry:\n    Journal(sys.argv[1])\nexcept JournalError as e:\n"
+         "    print(e)", str(fifo)], capture_output=True, text=True, timeout=30,
+        env={**os.environ, "PYTHONPATH": str(root)}, check=False)
+    assert "a named pipe (FIFO), not a regular file" in proc.stdout, proc.stderr
+
+
+def test_open_readonly_reads_and_never_writes(journal: Journal) -> None:
+    from kiosk.journal.store import JournalWriteError
+
+    d = Driver()
+    journal.commit(None, d.s, ev.Started(1), [], d.now, [("session", {"amount_minor": 1})])
+    journal.close()
+    before = journal.path.read_bytes()
+    ro = Journal.open_readonly(journal.path)
+    try:
+        assert ro.readonly and ro.revision == SCHEMA_REVISION
+        assert [r.payload for r in ro.outbox()] == [{"amount_minor": 1}]
+        assert ro.session(d.s.id) == d.s
+        with pytest.raises(JournalWriteError, match="opened read-only"):
+            ro.mark_sent([1], T0)
+    finally:
+        ro.close()
+    assert journal.path.read_bytes() == before
+    assert sorted(p.name for p in journal.path.parent.iterdir()) == ["journal.sqlite"]
+
+
+def test_open_readonly_refuses_what_is_not_a_journal(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.sqlite"
+    empty.touch()
+    with pytest.raises(JournalError, match=r"empty\.sqlite: an empty file, not a journal"):
+        Journal.open_readonly(empty)
+    con = sqlite3.connect(tmp_path / "other.db")
+    con.execute("CREATE TABLE t (x)")
+    con.close()
+    with pytest.raises(JournalError, match=r"other\.db: not a kiosk journal"):
+        Journal.open_readonly(tmp_path / "other.db")
+    assert empty.stat().st_size == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.sqlite", "other.db"]
