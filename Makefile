@@ -17,8 +17,9 @@ QT_XCB_PACKAGES := libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 \
 # pyscard builds against:
 PCSC_PACKAGES := pcscd vsmartcard-vpcd libpcsclite-dev
 # The tests: zbar-tools decodes the receipt QR code; Xvfb, xdotool and ImageMagick's import run
-# the window smoke test on a real X server (tests/e2e/test_window_xcb.py):
-TEST_PACKAGES := zbar-tools xvfb xdotool imagemagick
+# the window smoke test on a real X server (tests/e2e/test_window_xcb.py); PostgreSQL's server
+# binaries for the back office's tests (a fixture starts one as an unprivileged user):
+TEST_PACKAGES := zbar-tools xvfb xdotool imagemagick postgresql
 DEB_PACKAGES := python3-venv $(QT_PACKAGES) $(QT_XCB_PACKAGES) $(PCSC_PACKAGES) $(TEST_PACKAGES)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export QT_QPA_FONTDIR ?= /usr/share/fonts/truetype/dejavu
