@@ -37,10 +37,19 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--demo", action="store_true",
                        help="check it as kiosk run --demo reads it (simulators allowed)")
     prov = sub.add_parser("provision",
-                          help="create the data folder and the terminal's missing token keys "
-                               "(never overwrites one), check every key")
+                          help="create the data folder, the terminal's missing token keys and "
+                               "its signing key (never overwrites one), check every key, print "
+                               "what the back office registers")
     prov.add_argument("--config", type=Path, required=True, help="the production config file")
     prov.add_argument("--journal", type=Path, help="journal file (overrides the config)")
+    batches = sub.add_parser("export-batches",
+                             help="write every upload batch not yet acknowledged to a folder "
+                                  "(a USB stick, for sites without a network)")
+    batches.add_argument("--config", type=Path, required=True, help="the config file")
+    batches.add_argument("--journal", type=Path, help="journal file (overrides the config)")
+    batches.add_argument("--to", type=Path, required=True, help="the folder to write to")
+    batches.add_argument("--demo", action="store_true",
+                         help="read the config and keys as kiosk run --demo does")
     info = sub.add_parser("card-info", help="read a presented card (no payment), print JSON")
     info.add_argument("--reader", default="", help="part of the PC/SC reader name")
     info.add_argument("--timeout", type=float, default=20.0, help="seconds to wait for a card")
@@ -89,6 +98,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"kiosk: {exc}", file=sys.stderr)
             return 2
         return _provision(cfg, args.journal)
+    if args.command == "export-batches":
+        try:
+            cfg = load_config(args.config, demo=args.demo)
+        except ConfigError as exc:
+            print(f"kiosk: {exc}", file=sys.stderr)
+            return 2
+        return _export_batches(cfg, args.journal, args.to)
     if args.config is None and not args.demo:
         print("kiosk: run: no config: production needs its file (kiosk run --config "
               "/etc/evkiosk/kiosk.toml); the simulators and TEST keys run only with "
@@ -114,6 +130,7 @@ def _provision(cfg: KioskConfig, journal: Path | None) -> int:
         data_dir,
         load_terminal_keys,
         provision,
+        terminal_identity,
     )
 
     os.umask(0o077)
@@ -134,7 +151,91 @@ def _provision(cfg: KioskConfig, journal: Path | None) -> int:
         print(f"kiosk: {exc}", file=sys.stderr)
         return 2
     print(f"checked: the token keys in {folder}; the PIN key {keys.pin_key_file}")
+    assert keys.signing_key is not None
+    ident = terminal_identity(cfg, keys.signing_key)
+    print("register at the back office:")
+    print(f"  terminal id: {ident.terminal_id}")
+    print(f"  public key (Ed25519, raw, hex): {ident.public_key_hex}")
+    print(f"  key id (SHA-256 of the public key): {ident.key_id}")
     return 0
+
+
+def _export_batches(cfg: KioskConfig, journal_path: Path | None, to: Path) -> int:
+    """``kiosk export-batches``: every batch not acknowledged (the next ones built first) as
+    ``TO/<terminal>-<sequence:08d>.batch`` (0600, written under a temporary name, then
+    renamed). Acknowledges nothing: the back office's import answer does that."""
+    import os
+    from datetime import UTC, datetime
+
+    from kiosk.journal.store import Journal, JournalError
+    from kiosk.records.outbox import Outbox, OutboxError
+    from kiosk.security.provisioning import (
+        ProvisioningError,
+        data_dir,
+        load_terminal_keys,
+        terminal_id,
+    )
+
+    os.umask(0o077)
+    path = Path(journal_path or cfg.journal_path()).expanduser()
+    if not path.is_file():
+        print(f"kiosk: journal {path}: no such file", file=sys.stderr)
+        return 2
+    if not to.is_dir():
+        print(f"kiosk: {to}: not a folder (--to)", file=sys.stderr)
+        return 2
+    try:
+        keys = load_terminal_keys(cfg, data_dir(cfg, path), demo=cfg.demo)
+    except ProvisioningError as exc:
+        print(f"kiosk: {exc}", file=sys.stderr)
+        return 2
+    assert keys.signing_key is not None
+    terminal = terminal_id(cfg)
+    try:
+        journal = Journal(path, outbox_key=keys.outbox_key)
+    except JournalError as exc:
+        print(f"kiosk: {exc}", file=sys.stderr)
+        return 2
+    try:
+        batches = Outbox(journal, terminal, keys.signing_key,
+                         lambda: datetime.now(UTC)).seal_all()
+        for sequence, envelope in batches:
+            _write_atomic(to / f"{terminal}-{sequence:08d}.batch", envelope)
+    except (JournalError, OutboxError) as exc:
+        print(f"kiosk: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"kiosk: {to}: cannot write: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    finally:
+        journal.close()
+    last = f" (sequences {batches[0][0]} to {batches[-1][0]})" if batches else ""
+    print(f"wrote {len(batches)} batch file{'' if len(batches) == 1 else 's'} to {to}{last}")
+    return 0
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """``data`` as ``path`` (0600): a temporary file in the same folder, fsynced, renamed."""
+    import os
+
+    from drivers.acquirer.pin import fsync_dir
+
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        try:
+            os.fchmod(fd, 0o600)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
 
 
 def _price(tariff_path: Path, cdr_path: Path, zone_name: str) -> int:

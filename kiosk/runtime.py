@@ -249,7 +249,7 @@ def build_runtime(
 
     path = journal_path or config.journal_path()
     keys = load_terminal_keys(config, path.parent, demo=config.demo)  # before any file is made
-    journal = Journal(path)
+    journal = Journal(path, outbox_key=keys.outbox_key)  # the outbox sealed at rest
     try:
         devices = open_devices(config, clock, card_terminal=card_terminal, charger=charger,
                                host=host)

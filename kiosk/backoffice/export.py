@@ -7,6 +7,11 @@ before a line is printed: ``kind`` and ``created_at`` must be UTF-8 text, ``payl
 holding one object (no ``NaN``, at most :data:`MAX_PAYLOAD_BYTES`). The first row that is not,
 or a database SQLite finds damaged, ends the export with one :class:`ExportError` naming the
 file and the row; nothing is printed then (all rows or none).
+
+Payloads sealed at rest (``aesgcm1:``, :mod:`kiosk.journal.store`) are opened with the outbox
+key in the journal's folder (``outbox.key``, checked like every key: 0600, owned, 32 bytes). A
+sealed row without that key, or one that does not open with it (another key, moved to another
+session), is such an error naming the row; plain rows of older journals need no key.
 """
 
 from __future__ import annotations
@@ -19,7 +24,17 @@ from typing import Any
 from sqlalchemy import LargeBinary, cast, select
 from sqlalchemy.exc import DBAPIError
 
-from kiosk.journal.store import READONLY_MAX_BYTES, Journal, JournalError, outbox
+from kiosk.journal.store import (
+    OUTBOX_KEY_FILE,
+    READONLY_MAX_BYTES,
+    SEALED,
+    Journal,
+    JournalError,
+    open_text,
+    outbox,
+    outbox_aad,
+    outbox_key_beside,
+)
 
 MAX_PAYLOAD_BYTES = 16 << 20  # a record is a few kB
 
@@ -42,9 +57,16 @@ def _text(value: object, what: str) -> str:
         raise ValueError(f"{what} is not UTF-8 text") from None
 
 
-def _record(kind: object, created_at: object, payload: object) -> str:
+def _record(kind: object, created_at: object, payload: object, session_id: object = None,
+            key: bytes | None = None) -> str:
     """One JSON line, as the export has always printed it; ValueError says what is wrong."""
     text = _text(payload, "payload")
+    if text.startswith(SEALED):
+        if key is None:
+            raise ValueError(f"payload is sealed (aesgcm1) and there is no {OUTBOX_KEY_FILE} "
+                             f"beside the journal")
+        text = open_text(key, outbox_aad(_text(session_id, "session_id"),
+                                         _text(kind, "kind")), text)
     if len(text) > MAX_PAYLOAD_BYTES:
         raise ValueError(f"payload is larger than {MAX_PAYLOAD_BYTES >> 20} MiB")
     try:
@@ -71,7 +93,8 @@ def _rows(journal: Journal, pending_only: bool) -> Iterator[tuple[Any, ...]]:
     # as bytes: a damaged text is this export's error with its row id, not sqlite3's
     q = select(outbox.c.id, cast(outbox.c.kind, LargeBinary), cast(outbox.c.created_at,
                                                                     LargeBinary),
-               cast(outbox.c.payload, LargeBinary)).order_by(outbox.c.id)
+               cast(outbox.c.payload, LargeBinary),
+               cast(outbox.c.session_id, LargeBinary)).order_by(outbox.c.id)
     if pending_only:
         q = q.where(outbox.c.sent_at.is_(None))
     with journal.engine.connect() as conn:
@@ -87,13 +110,18 @@ def export_lines(path: Path, *, pending_only: bool = False,
         journal = Journal.open_readonly(path, max_bytes=max_bytes)
     except JournalError as exc:
         raise ExportError(str(exc)) from None
+    try:
+        key = outbox_key_beside(path)
+    except JournalError as exc:
+        journal.close()
+        raise ExportError(str(exc)) from None
     where = f"journal {path}"
     lines: list[str] = []
     last: object = None
     try:
-        for row_id, kind, created_at, payload in _rows(journal, pending_only):
+        for row_id, kind, created_at, payload, session_id in _rows(journal, pending_only):
             try:
-                lines.append(_record(kind, created_at, payload))
+                lines.append(_record(kind, created_at, payload, session_id, key))
             except ValueError as exc:
                 raise ExportError(f"{where}: outbox row {str(row_id)[:40]}: {exc}") from None
             last = row_id

@@ -11,7 +11,19 @@ that produced them, unique per session and kind, so a replay never duplicates on
 ``invoices`` (one per captured session; the number is allocated inside the commit that stores
 the invoice, so numbers have no gaps and are never reused, even across a crash) and
 ``settlements`` (the capture, reversal or reversal advice each ended session owes the host,
-written in the commit of the step that decided it; the payments queue marks it done).
+written in the commit of the step that decided it; the payments queue marks it done) and
+``batches`` (the outbox grouped into signed upload batches, one sequence per terminal from 1;
+``outbox.batch_seq`` names a record's batch, NULL until it is in one; see
+:mod:`kiosk.records.outbox`).
+
+Outbox payloads (and batch envelopes) are sealed at rest with AES-GCM under the terminal's
+outbox key (``outbox.key`` in the data folder): stored as ``aesgcm1:<base64(nonce|ciphertext)>``
+with the row's session id and kind as associated data, so a row moved to another session or
+kind does not open. Rows of older journals (no prefix) are plain JSON and still read. A journal
+opened without a key writes plain rows and reads everything but sealed ones: a sealed row it
+cannot open is an :class:`OutboxRowError` naming the row, never skipped. ``Journal(path)``
+without ``outbox_key`` takes the key file beside the journal when there is one (tools, tests);
+the kiosk passes the key it loaded and checked (:mod:`kiosk.security.provisioning`).
 
 A write that fails (disk full, read-only, I/O error) raises :class:`JournalWriteError` and
 changes nothing: SQLite rolls the transaction back, so the file still holds the last step
@@ -28,6 +40,8 @@ saying which migrations ran, when any did.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import logging
 import os
@@ -38,9 +52,11 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import (
     Boolean,
     Column,
@@ -48,6 +64,7 @@ from sqlalchemy import (
     ForeignKey,
     Integer,
     MetaData,
+    Select,
     String,
     Table,
     Text,
@@ -67,11 +84,16 @@ from kiosk.session.effects import Effect, Settle
 from kiosk.session.events import Event
 from kiosk.session.machine import Session
 
-SCHEMA_REVISION = "0003"  # the Alembic head; a test checks they agree
-KNOWN_REVISIONS = ("0001", "0002", "0003")  # every migration, oldest first; checked too
+SCHEMA_REVISION = "0004"  # the Alembic head; a test checks they agree
+KNOWN_REVISIONS = ("0001", "0002", "0003", "0004")  # every migration, oldest first; checked too
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 READONLY_MAX_BYTES = 4 << 30  # open_readonly: a journal of years is far smaller
 SQLITE_MAGIC = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite database
+OUTBOX_KEY_FILE = "outbox.key"  # in the data folder, the journal's folder
+OUTBOX_KEY_BYTES = 32  # AES-256-GCM
+SEALED = "aesgcm1:"  # the prefix of a sealed payload or envelope
+_NONCE_BYTES = 12
+BESIDE: Literal["beside"] = "beside"  # Journal(outbox_key=BESIDE): the key file by the journal
 
 log = logging.getLogger(__name__)
 _upgrade_lock = threading.Lock()  # the alembic logger's level is the process's
@@ -108,7 +130,17 @@ outbox = Table(
     Column("payload", Text, nullable=False),
     Column("created_at", String(40), nullable=False),
     Column("sent_at", String(40), nullable=True),
+    Column("batch_seq", Integer, nullable=True, index=True),  # NULL: in no batch yet
     UniqueConstraint("session_id", "kind", name="uq_outbox_session_kind"),
+)
+
+batches = Table(
+    "batches", metadata,
+    Column("sequence", Integer, primary_key=True, autoincrement=False),  # from 1, no gaps
+    Column("terminal_id", String(36), nullable=False),
+    Column("created_at", String(40), nullable=False),
+    Column("envelope", Text, nullable=False),  # sealed at rest; resent exactly as signed
+    Column("acked_at", String(40), nullable=True),
 )
 
 
@@ -153,6 +185,21 @@ class JournalWriteError(JournalError):
     step was stored; the terminal must stop charging and go out of service."""
 
 
+class OutboxRowError(JournalError):
+    """An outbox row (or a stored batch) that cannot be opened: sealed and no key, the wrong
+    key, moved to another session, damaged. ``row_id`` names it (a batch: ``batch <seq>``);
+    the row is kept, never skipped."""
+
+    def __init__(self, message: str, row_id: int | str) -> None:
+        super().__init__(message)
+        self.row_id = row_id
+
+
+class BatchConflict(JournalError):
+    """A batch could not be stored as built: its sequence was taken or one of its records was
+    put in another batch meanwhile (another process). Nothing was stored; build it again."""
+
+
 @dataclass(frozen=True)
 class SettlementRow:
     id: int
@@ -188,6 +235,76 @@ class OutboxRow:
     payload: dict[str, Any]
     created_at: str
     sent_at: str | None
+    batch_seq: int | None = None
+
+
+@dataclass(frozen=True)
+class BatchRow:
+    sequence: int
+    terminal_id: str
+    created_at: str
+    envelope: bytes  # opened: the bytes sent
+    acked_at: str | None
+
+
+def seal_text(key: bytes, aad: bytes, text: str) -> str:
+    """``aesgcm1:<base64(nonce|ciphertext)>`` of ``text`` under ``key`` bound to ``aad``."""
+    nonce = os.urandom(_NONCE_BYTES)
+    sealed = AESGCM(key).encrypt(nonce, text.encode("utf-8"), aad)
+    return SEALED + base64.b64encode(nonce + sealed).decode("ascii")
+
+
+def open_text(key: bytes | None, aad: bytes, stored: str) -> str:
+    """The text of a stored value: plain as it is, sealed opened with ``key`` and ``aad``.
+    Raises ValueError saying what is wrong (never the content)."""
+    if not stored.startswith(SEALED):
+        return stored
+    if key is None:
+        raise ValueError("sealed (aesgcm1) and this journal was opened without the outbox key")
+    try:
+        raw = base64.b64decode(stored[len(SEALED):].encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError, ValueError):
+        raise ValueError("sealed, but not base64") from None
+    if len(raw) < _NONCE_BYTES + 16:
+        raise ValueError("sealed, but too short")
+    try:
+        plain = AESGCM(key).decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], aad)
+    except InvalidTag:
+        raise ValueError("does not open with the outbox key (another key, another session "
+                         "or kind, or damaged)") from None
+    try:
+        return plain.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError("opened, but not UTF-8") from None
+
+
+def outbox_aad(session_id: str, kind: str) -> bytes:
+    """The associated data of an outbox row: its session and kind (NUL-separated)."""
+    return b"evkiosk-outbox/1\x00" + session_id.encode("utf-8") + b"\x00" + kind.encode("utf-8")
+
+
+def batch_aad(terminal_id: str, sequence: int) -> bytes:
+    return b"evkiosk-batch/1\x00" + terminal_id.encode("utf-8") + b"\x00" + str(sequence).encode()
+
+
+def outbox_key_beside(path: str | Path) -> bytes | None:
+    """The outbox key in the journal's folder (``outbox.key``), checked (0600, owned, 32
+    bytes); None when there is none. Raises :class:`JournalError`."""
+    key_path = Path(path).absolute().parent / OUTBOX_KEY_FILE
+    if not os.path.lexists(key_path):
+        return None
+    from kiosk.security.keys import KeyError_, load_key
+
+    try:
+        return load_key(key_path)
+    except KeyError_ as exc:
+        raise JournalError(f"journal {path}: its outbox key: {exc}") from None
+
+
+def _check_outbox_key(key: bytes | None) -> bytes | None:
+    if key is not None and (not isinstance(key, bytes) or len(key) != OUTBOX_KEY_BYTES):
+        raise ValueError(f"an outbox key is {OUTBOX_KEY_BYTES} bytes")
+    return key
 
 
 def _on_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
@@ -325,8 +442,16 @@ class Journal:
     readonly: bool = False  # open_readonly
     revision: str = SCHEMA_REVISION  # the schema revision of the file (open_readonly: any known)
 
-    def __init__(self, path: str | Path) -> None:
+    outbox_key: bytes | None = None  # None: plain rows written, sealed rows refused
+
+    def __init__(self, path: str | Path, *,
+                 outbox_key: bytes | Literal["beside"] | None = BESIDE) -> None:
+        """``outbox_key``: the 32-byte AES key payloads are sealed with; :data:`BESIDE` (the
+        default) takes ``outbox.key`` from the journal's folder if there is one; None: no key
+        (plain rows are written, sealed ones do not read)."""
         self.path = Path(path)
+        self.outbox_key = _check_outbox_key(
+            outbox_key_beside(self.path) if outbox_key == BESIDE else outbox_key)
         try:
             st = os.stat(self.path)
         except (OSError, ValueError):
@@ -351,8 +476,8 @@ class Journal:
         self._restrict_files()
 
     @classmethod
-    def open_readonly(cls, path: str | Path, *,
-                      max_bytes: int = READONLY_MAX_BYTES) -> Journal:
+    def open_readonly(cls, path: str | Path, *, max_bytes: int = READONLY_MAX_BYTES,
+                      outbox_key: bytes | None = None) -> Journal:
         """A journal opened for reading only, for tools (``kiosk-backoffice export``): it
         creates, migrates, chmods and writes nothing; not even SQLite's ``-wal`` and ``-shm``
         files appear. Only a regular file of at most ``max_bytes`` that is an SQLite database
@@ -361,8 +486,8 @@ class Journal:
         and ``-shm`` are there) is read through them, as one more reader; a closed one as an
         immutable file; a ``-wal`` with content but no ``-shm``, or a leftover ``-journal``, is
         refused (reading either would write). Writing methods raise
-        :class:`JournalWriteError`. Raises :class:`JournalError`, whose message names the
-        file."""
+        :class:`JournalWriteError`. Sealed payloads open only with ``outbox_key``. Raises
+        :class:`JournalError`, whose message names the file."""
         given = Path(path)
         where = f"journal {given}"
         try:
@@ -407,6 +532,7 @@ class Journal:
         journal = cls.__new__(cls)
         journal.path, journal.engine = given, engine
         journal.readonly, journal.revision = True, revision
+        journal.outbox_key = _check_outbox_key(outbox_key)
         return journal
 
     def _refuse_if_readonly(self) -> None:
@@ -489,7 +615,7 @@ class Journal:
                 for kind, payload in records:
                     conn.execute(insert(outbox).prefix_with("OR IGNORE").values(
                         session_id=new.id, kind=kind, created_at=now.isoformat(),
-                        payload=_dumps(payload)))
+                        payload=self._seal_payload(new.id, kind, payload)))
                 for job in settle:
                     conn.execute(insert(settlements).prefix_with("OR IGNORE").values(
                         session_id=job.session_id, ref=job.ref, kind=job.kind.value,
@@ -500,6 +626,20 @@ class Journal:
             raise JournalConflict(f"session {new.id}: step {new.seq} already stored") from exc
         except DBAPIError as exc:
             raise self._write_error(exc) from exc
+
+    def _seal_payload(self, session_id: str, kind: str, payload: dict[str, Any]) -> str:
+        text = _dumps(payload)
+        if self.outbox_key is None:
+            return text
+        return seal_text(self.outbox_key, outbox_aad(session_id, kind), text)
+
+    def _open_payload(self, row_id: int, session_id: str, kind: str, stored: str) -> Any:
+        try:
+            return json.loads(open_text(self.outbox_key, outbox_aad(session_id, kind), stored))
+        except ValueError as exc:  # JSONDecodeError too
+            problem = str(exc) if not isinstance(exc, json.JSONDecodeError) else "not JSON"
+            raise OutboxRowError(f"journal {self.path}: outbox row {row_id}: {problem}",
+                                 row_id) from None
 
     def _write_error(self, exc: DBAPIError) -> JournalWriteError:
         return JournalWriteError(f"journal {self.path}: write failed: "
@@ -567,7 +707,8 @@ class Journal:
                 if res.rowcount == 1:
                     conn.execute(insert(outbox).prefix_with("OR IGNORE").values(
                         session_id=record["session_id"], kind="settlement",
-                        created_at=at.isoformat(), payload=_dumps(record)))
+                        created_at=at.isoformat(),
+                        payload=self._seal_payload(record["session_id"], "settlement", record)))
         except DBAPIError as exc:
             raise self._write_error(exc) from exc
 
@@ -618,13 +759,118 @@ class Journal:
                 for r in rows]
 
     def outbox(self, *, pending_only: bool = False) -> list[OutboxRow]:
-        q = select(outbox).order_by(outbox.c.id)
+        """The queued records, opened. A row that does not open raises
+        :class:`OutboxRowError` naming it."""
+        q = self._outbox_select().order_by(outbox.c.id)
         if pending_only:
             q = q.where(outbox.c.sent_at.is_(None))
         with self.engine.connect() as conn:
             rows = conn.execute(q).all()
-        return [OutboxRow(r.id, r.session_id, r.kind, json.loads(r.payload), r.created_at,
-                          r.sent_at) for r in rows]
+        return [self._outbox_row(r) for r in rows]
+
+    def _outbox_select(self) -> Select[Any]:
+        cols = [outbox.c.id, outbox.c.session_id, outbox.c.kind, outbox.c.payload,
+                outbox.c.created_at, outbox.c.sent_at]
+        if self.revision >= "0004":  # open_readonly of an older journal: no batch column
+            cols.append(outbox.c.batch_seq)
+        return select(*cols)
+
+    def _outbox_row(self, r: Any) -> OutboxRow:
+        return OutboxRow(r.id, r.session_id, r.kind,
+                         self._open_payload(r.id, r.session_id, r.kind, r.payload),
+                         r.created_at, r.sent_at, getattr(r, "batch_seq", None))
+
+    # --- batches (kiosk.records.outbox) ---------------------------------------------------------
+    def unbatched(self, limit: int) -> list[OutboxRow]:
+        """The oldest ``limit`` records not sent and in no batch yet, opened, in id order."""
+        q = (self._outbox_select().where(outbox.c.sent_at.is_(None),
+                                         outbox.c.batch_seq.is_(None))
+             .order_by(outbox.c.id).limit(limit))
+        with self.engine.connect() as conn:
+            rows = conn.execute(q).all()
+        return [self._outbox_row(r) for r in rows]
+
+    def pending_count(self) -> int:
+        """Records not yet acknowledged (in a batch or not)."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(outbox).where(
+                outbox.c.sent_at.is_(None))).scalar() or 0)
+
+    def last_batch_sequence(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.max(batches.c.sequence))).scalar() or 0)
+
+    def unacknowledged_batches(self, limit: int | None = None) -> list[BatchRow]:
+        """The batches not yet acknowledged, oldest first, their envelopes opened."""
+        q = select(batches).where(batches.c.acked_at.is_(None)).order_by(batches.c.sequence)
+        if limit is not None:
+            q = q.limit(limit)
+        with self.engine.connect() as conn:
+            rows = conn.execute(q).all()
+        out = []
+        for r in rows:
+            try:
+                text = open_text(self.outbox_key, batch_aad(r.terminal_id, r.sequence),
+                                 r.envelope)
+            except ValueError as exc:
+                raise OutboxRowError(f"journal {self.path}: batch {r.sequence}: {exc}",
+                                     f"batch {r.sequence}") from None
+            out.append(BatchRow(r.sequence, r.terminal_id, r.created_at, text.encode("utf-8"),
+                                r.acked_at))
+        return out
+
+    def store_batch(self, sequence: int, terminal_id: str, created_at: str, envelope: bytes,
+                    row_ids: Sequence[int]) -> None:
+        """Store a built batch and put its records in it, in one transaction: the sequence
+        must be the next one and every record still in no batch, else
+        :class:`BatchConflict` and nothing is stored. :class:`JournalWriteError` when the file
+        refuses the write (nothing stored either)."""
+        self._refuse_if_readonly()
+        text = envelope.decode("ascii")  # an envelope is ASCII JSON (base64, hex, the id)
+        if self.outbox_key is not None:
+            text = seal_text(self.outbox_key, batch_aad(terminal_id, sequence), text)
+        ids = list(row_ids)
+        try:
+            with self.engine.begin() as conn:
+                last = conn.execute(select(func.max(batches.c.sequence))).scalar() or 0
+                if sequence != last + 1:
+                    raise BatchConflict(f"journal {self.path}: batch {sequence}: the next "
+                                        f"sequence is {last + 1}")
+                conn.execute(insert(batches).values(
+                    sequence=sequence, terminal_id=terminal_id, created_at=created_at,
+                    envelope=text, acked_at=None))
+                res = conn.execute(update(outbox).where(
+                    outbox.c.id.in_(ids), outbox.c.batch_seq.is_(None),
+                    outbox.c.sent_at.is_(None)).values(batch_seq=sequence))
+                if res.rowcount != len(ids):
+                    raise BatchConflict(f"journal {self.path}: batch {sequence}: a record "
+                                        f"is in another batch or sent already")
+        except IntegrityError as exc:
+            raise BatchConflict(f"journal {self.path}: batch {sequence}: stored "
+                                f"already") from exc
+        except DBAPIError as exc:
+            raise self._write_error(exc) from exc
+
+    def acknowledge_batches(self, up_to: int, at: datetime) -> int:
+        """The back office has stored every batch up to ``up_to``: mark them acknowledged and
+        their records sent, in one transaction; return how many records that marked. An
+        acknowledgement above the last batch is a :class:`JournalError` (nothing marked)."""
+        self._refuse_if_readonly()
+        try:
+            with self.engine.begin() as conn:
+                last = conn.execute(select(func.max(batches.c.sequence))).scalar() or 0
+                if up_to > last:
+                    raise JournalError(f"journal {self.path}: acknowledgement of batch "
+                                       f"{up_to}, but the last batch is {last}")
+                conn.execute(update(batches).where(
+                    batches.c.sequence <= up_to, batches.c.acked_at.is_(None)).values(
+                    acked_at=at.isoformat()))
+                res = conn.execute(update(outbox).where(
+                    outbox.c.batch_seq <= up_to, outbox.c.sent_at.is_(None)).values(
+                    sent_at=at.isoformat()))
+                return int(res.rowcount)
+        except DBAPIError as exc:
+            raise self._write_error(exc) from exc
 
     def __iter__(self) -> Iterator[Session]:
         return iter(self.all_sessions())

@@ -230,3 +230,17 @@ def _b64(obj: dict[str, Any], key: str, limit: int) -> bytes:
         return base64.b64decode(value.encode("ascii"), validate=True)
     except (binascii.Error, UnicodeEncodeError, ValueError):
         raise BatchError(f"envelope.{key}: not base64") from None
+
+
+def check_terminal_id(value: str) -> str:
+    """``value`` when it is a terminal id of the wire format, else :class:`BatchError`."""
+    if not isinstance(value, str) or not _TERMINAL.fullmatch(value):
+        raise BatchError("terminal_id: not 1 to 36 letters, digits, '.', '_' or '-'")
+    return value
+
+
+def public_key_raw(public_key: Ed25519PublicKey) -> bytes:
+    """The raw 32 bytes of an Ed25519 public key (what :func:`key_id` hashes)."""
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    return public_key.public_bytes(Encoding.Raw, PublicFormat.Raw)

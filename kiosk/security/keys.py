@@ -1,9 +1,10 @@
 """The terminal's secret keys on disk, and how a TEST key is recognised.
 
-A token key file (card tokens, invoice links) holds 32 random bytes. It is created once (mode
-0600, ``O_EXCL``, fsync of the file and its folder) and then only read: a file of the wrong
-size, a group- or world-readable file, or one owned by another user is an error naming the
-path, never silently replaced (records keyed by it would stop matching).
+A token key file (card tokens, invoice links, the outbox's AES key) holds 32 random bytes; the
+terminal's Ed25519 signing key is 32 raw bytes (its seed) or a PEM private key. A key is
+created once (mode 0600, ``O_EXCL``, fsync of the file and its folder) and then only read: a
+file of the wrong size, a group- or world-readable file, or one owned by another user is an
+error naming the path, never silently replaced (records keyed by it would stop matching).
 
 TEST keys (:func:`dukpt_test_key_reason`, :func:`ca_test_key_reason`): the project's test CA
 and the simulators' card keys (``resources/test_keys``, ``resources/ca_keys.json``), and the
@@ -26,6 +27,8 @@ from drivers.acquirer.dukpt import DukptError, aes_initial_key, tdes_ipek
 from drivers.acquirer.pin import fsync_dir
 
 if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     from drivers.emv.capk import CaKeyStore
 
 KEY_BYTES = 32
@@ -124,6 +127,46 @@ def create_key(path: str | Path) -> bytes:
         os.close(fd)
     fsync_dir(p.parent)
     return key
+
+
+# --- the terminal's signing key (Ed25519) --------------------------------------------------------
+
+MAX_SIGNING_KEY_FILE = 4096  # a PEM Ed25519 key is about 120 bytes
+
+
+def load_signing_key(path: str | Path) -> Ed25519PrivateKey:
+    """The terminal's Ed25519 signing key: raw 32 bytes (the seed) or a PEM private key
+    (unencrypted PKCS#8), in a 0600 file owned by the kiosk."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    p = Path(path)
+    check_private_file(p, "signing key file")
+    try:
+        with open(p, "rb") as f:
+            data = f.read(MAX_SIGNING_KEY_FILE + 1)
+    except OSError as exc:
+        raise KeyError_(f"{p}: cannot read the signing key file: {exc.strerror or exc}") from None
+    if len(data) == KEY_BYTES:
+        return Ed25519PrivateKey.from_private_bytes(data)
+    if len(data) <= MAX_SIGNING_KEY_FILE and data.lstrip().startswith(b"-----BEGIN"):
+        try:
+            key = load_pem_private_key(data, password=None)
+        except (ValueError, TypeError):
+            raise KeyError_(f"signing key file {p}: not a readable unencrypted PEM private "
+                            f"key") from None
+        if isinstance(key, Ed25519PrivateKey):
+            return key
+        raise KeyError_(f"signing key file {p}: a PEM key, but not Ed25519")
+    raise KeyError_(f"signing key file {p}: neither {KEY_BYTES} raw bytes nor a PEM Ed25519 "
+                    f"private key")
+
+
+def create_signing_key(path: str | Path) -> Ed25519PrivateKey:
+    """A new Ed25519 key (its 32-byte seed, raw) in a file that must not exist yet (0600)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    return Ed25519PrivateKey.from_private_bytes(create_key(path))
 
 
 def load_or_create_key(path: str | Path) -> bytes:

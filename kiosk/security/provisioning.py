@@ -2,7 +2,10 @@
 
 The data folder is the journal's folder (``journal.path``; default ``$EVKIOSK_DATA_DIR`` or
 ``~/.local/share/evkiosk``). It holds the token keys: ``card-token.key`` (the HMAC key of card
-tokens) and ``invoice-token.key`` (the invoice links). The PIN key (DUKPT initial key and its
+tokens), ``invoice-token.key`` (the invoice links) and ``outbox.key`` (the AES-256-GCM key the
+outbox is sealed with at rest), and ``terminal-signing.key``, the terminal's Ed25519 key that
+signs its upload batches (raw 32 bytes or PEM; its public key is registered at the back office:
+:func:`terminal_identity`). The PIN key (DUKPT initial key and its
 transaction counter) is the injected file ``host.pin_key_file``.
 
 Production (the default):
@@ -16,9 +19,9 @@ Production (the default):
 * TEST keys are refused: the public DUKPT test keys and the simulators' keys
   (:func:`kiosk.security.keys.dukpt_test_key_reason`).
 
-Demo (``kiosk run --demo``): missing token keys are created, and without a PIN key file the
-simulator's TEST key is written to ``TEST_demo-pin.key`` in the data folder on first use, so
-its counter lives with it like a real key's.
+Demo (``kiosk run --demo``): missing token keys and the signing key are created, and without a
+PIN key file the simulator's TEST key is written to ``TEST_demo-pin.key`` in the data folder on
+first use, so its counter lives with it like a real key's.
 
 A counter file of an earlier version (``dukpt.counter`` in the data folder) only ever raises
 the key's counter (a counter is never handed out twice).
@@ -32,6 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from drivers.acquirer.dukpt import DukptError
 from drivers.acquirer.pin import (
     CounterStore,
@@ -41,14 +46,17 @@ from drivers.acquirer.pin import (
     dump_pin_key,
     write_private,
 )
+from kiosk.records.batch import key_id, public_key_raw
 from kiosk.security.keys import (
     KeyError_,
     check_key_folder,
     check_private_dir,
     check_private_file,
     create_key,
+    create_signing_key,
     dukpt_test_key_reason,
     load_key,
+    load_signing_key,
 )
 
 if TYPE_CHECKING:
@@ -58,10 +66,14 @@ log = logging.getLogger(__name__)
 
 CARD_TOKEN_KEY = "card-token.key"  # noqa: S105 - a file name
 INVOICE_TOKEN_KEY = "invoice-token.key"  # noqa: S105 - a file name
+OUTBOX_KEY = "outbox.key"  # kiosk.journal.store.OUTBOX_KEY_FILE (a test checks they agree)
+SIGNING_KEY = "terminal-signing.key"
 DEMO_PIN_KEY = "TEST_demo-pin.key"
 LEGACY_COUNTER = "dukpt.counter"
 _TOKEN_KEYS = {CARD_TOKEN_KEY: "every card token issued before",
-               INVOICE_TOKEN_KEY: "every invoice link issued before"}
+               INVOICE_TOKEN_KEY: "every invoice link issued before",
+               OUTBOX_KEY: "every queued record not yet sent: they would no longer open"}
+_SIGNING_BREAKS = "the terminal's registration at the back office (its public key)"
 
 
 class ProvisioningError(Exception):
@@ -77,6 +89,27 @@ class TerminalKeys:
     # there is always one (production: host.pin_key_file; demo: the simulator's TEST key)
     pin_encryptor: PinEncryptor | None = field(repr=False)
     pin_key_file: Path | None = None  # where the PIN key and its counter live
+    signing_key: Ed25519PrivateKey | None = field(default=None, repr=False)  # upload batches
+    outbox_key: bytes | None = field(default=None, repr=False)  # the outbox, sealed at rest
+
+
+@dataclass(frozen=True)
+class TerminalIdentity:
+    """What the back office registers: the terminal id and its batch-signing public key."""
+
+    terminal_id: str
+    public_key_hex: str  # raw 32 bytes, hex
+    key_id: str  # SHA-256 of the raw public key, hex (the envelopes' key_id)
+
+
+def terminal_id(config: KioskConfig) -> str:
+    """The terminal's id towards the back office: the station id (``station.id``)."""
+    return config.station.id
+
+
+def terminal_identity(config: KioskConfig, signing_key: Ed25519PrivateKey) -> TerminalIdentity:
+    public = signing_key.public_key()
+    return TerminalIdentity(terminal_id(config), public_key_raw(public).hex(), key_id(public))
 
 
 def data_dir(config: KioskConfig, journal_path: Path | None = None) -> Path:
@@ -94,16 +127,18 @@ def load_terminal_keys(config: KioskConfig, data_dir: Path, *, demo: bool) -> Te
         else:
             _production_folder(folder)
         tokens = {name: _token_key(folder / name, demo=demo) for name in _TOKEN_KEYS}
+        signing = _signing_key(folder / SIGNING_KEY, demo=demo)
         encryptor, pin_path = _pin_encryptor(config, folder, demo=demo)
     except (KeyError_, DukptError) as exc:
         raise ProvisioningError(str(exc)) from None
-    return TerminalKeys(tokens[CARD_TOKEN_KEY], tokens[INVOICE_TOKEN_KEY], encryptor, pin_path)
+    return TerminalKeys(tokens[CARD_TOKEN_KEY], tokens[INVOICE_TOKEN_KEY], encryptor, pin_path,
+                        signing_key=signing, outbox_key=tokens[OUTBOX_KEY])
 
 
 def provision(config: KioskConfig, data_dir: Path) -> list[Path]:
-    """Create the data folder (0700) and the token keys that are missing (0600); return what
-    was created. An existing key is checked and kept, never overwritten. The PIN key is not
-    made here: it is injected for the terminal (``host.pin_key_file``)."""
+    """Create the data folder (0700), the token keys and the signing key that are missing
+    (0600); return what was created. An existing key is checked and kept, never overwritten.
+    The PIN key is not made here: it is injected for the terminal (``host.pin_key_file``)."""
     folder = Path(data_dir)
     created: list[Path] = []
     try:
@@ -119,6 +154,12 @@ def provision(config: KioskConfig, data_dir: Path) -> list[Path]:
             else:
                 create_key(path)
                 created.append(path)
+        signing = folder / SIGNING_KEY
+        if os.path.lexists(signing):
+            load_signing_key(signing)  # a bad existing key is reported, not replaced
+        else:
+            create_signing_key(signing)
+            created.append(signing)
     except KeyError_ as exc:
         raise ProvisioningError(str(exc)) from None
     except OSError as exc:
@@ -160,6 +201,17 @@ def _token_key(path: Path, *, demo: bool) -> bytes:
         log.info("demo: created %s", path)
         return create_key(path)
     return load_key(path)
+
+
+def _signing_key(path: Path, *, demo: bool) -> Ed25519PrivateKey:
+    if not os.path.lexists(path):
+        if not demo:
+            raise ProvisioningError(
+                f"{path}: missing: this key is created once, by kiosk provision --config FILE; "
+                f"it is never made again by itself (a new one would break {_SIGNING_BREAKS})")
+        log.info("demo: created %s", path)
+        return create_signing_key(path)
+    return load_signing_key(path)
 
 
 def _pin_encryptor(config: KioskConfig, folder: Path, *,

@@ -1,10 +1,12 @@
 """After full sessions (approved, with online PIN, declined), no PAN, track data or PIN is in
-the journal, its WAL, the outbox records or the logs: the files are scanned byte by byte."""
+the journal, its WAL, the outbox records or the logs: the files are scanned byte by byte. The
+outbox records are sealed at rest (AES-GCM): not one of them is on disk as text."""
 
 from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +15,7 @@ import pytest
 
 from drivers.sim.cards import TEST_CARDS
 from drivers.sim.host import HostSimulator
-from kiosk.journal.store import Journal
+from kiosk.journal.store import SEALED, Journal
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(__file__).with_name("scripted_kiosk.py")
@@ -36,7 +38,7 @@ def test_no_card_data_on_disk_after_a_session(card: str, vpcd: bool, host: HostS
     assert proc.returncode == 0, proc.stderr[-3000:]
     pan = TEST_CARDS[card].pan
 
-    j = Journal(journal)
+    j = Journal(journal)  # with the outbox key beside it, as the kiosk made it
     try:
         sessions = j.all_sessions()
         assert len(sessions) == 1 and sessions[0].masked_pan == pan[:6] + "******" + pan[-4:]
@@ -49,8 +51,16 @@ def test_no_card_data_on_disk_after_a_session(card: str, vpcd: bool, host: HostS
         if paid:
             assert records["invoice"]["masked_pan"] == masked
             assert records["cdr"]["cdr_token"]["contract_id"] == masked
+        plain = [json.dumps(r.payload, sort_keys=True, separators=(",", ":")).encode()
+                 for r in j.outbox()]
     finally:
         j.close()
+    con = sqlite3.connect(f"file:{journal}?mode=ro", uri=True)
+    try:
+        stored = [r[0] for r in con.execute("SELECT payload FROM outbox")]
+    finally:
+        con.close()
+    assert stored and all(p.startswith(SEALED) for p in stored)
     log_lines = [json.loads(x) for x in log.read_text().splitlines()]
     assert any("READING_CARD" in x["msg"] for x in log_lines)  # the log did record the session
     if vpcd:  # the APDUs were logged, card data redacted
@@ -63,6 +73,8 @@ def test_no_card_data_on_disk_after_a_session(card: str, vpcd: bool, host: HostS
              " ".join(pan[i:i + 4] for i in range(0, 16, 4)).encode()]
     for p in files:
         data = p.read_bytes()
+        for record in plain:
+            assert record not in data, f"an outbox record in plain text in {p.name}"
         for form in forms:
             assert form not in data, f"card number found in {p.name}"
         if TEST_CARDS[card].pin:

@@ -204,7 +204,7 @@ def test_a_new_journal_says_in_one_line_which_migrations_ran(
     alembic, ours = _migration_records(caplog)
     assert alembic == []  # not "Context impl SQLiteImpl.", not "Running upgrade -> 0001" ...
     assert ours == [f"journal {tmp_path / 'j.sqlite'}: schema migrated from nothing (a new "
-                    f"journal) to 0003 (ran 0001, 0002, 0003)"]
+                    f"journal) to 0004 (ran 0001, 0002, 0003, 0004)"]
     assert [r.levelname for r in caplog.records if r.name == "kiosk.journal.store"] == ["INFO"]
     assert logging.getLogger("alembic").level == level  # put back
     caplog.clear()
@@ -228,7 +228,7 @@ def test_an_older_journal_says_which_migrations_ran(tmp_path: Path,
     caplog.set_level(logging.DEBUG)
     Journal(path).close()
     assert _migration_records(caplog) == (
-        [], [f"journal {path}: schema migrated from 0001 to 0003 (ran 0002, 0003)"])
+        [], [f"journal {path}: schema migrated from 0001 to 0004 (ran 0002, 0003, 0004)"])
 
 
 def test_a_fifo_is_never_opened_as_the_journal(tmp_path: Path) -> None:
@@ -279,3 +279,34 @@ def test_open_readonly_refuses_what_is_not_a_journal(tmp_path: Path) -> None:
         Journal.open_readonly(tmp_path / "other.db")
     assert empty.stat().st_size == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.sqlite", "other.db"]
+
+
+def test_a_0003_journal_reads_read_only_and_migrates_with_its_plain_rows(tmp_path: Path) -> None:
+    from alembic import command
+    from sqlalchemy import create_engine
+
+    path = tmp_path / "old.sqlite"
+    engine = create_engine(f"sqlite:///{path}")
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0003")
+        conn.exec_driver_sql("INSERT INTO sessions VALUES ('s1', 1, 'IDLE', 1, 1, 'x', 'x', "
+                             "'{}')")
+        conn.exec_driver_sql("INSERT INTO outbox (session_id, kind, payload, created_at) "
+                             "VALUES ('s1', 'session', '{\"old\":1}', '2026-01-01T00:00:00+00:00')")
+    engine.dispose()
+    ro = Journal.open_readonly(path)
+    try:
+        assert ro.revision == "0003"
+        assert [r.payload for r in ro.outbox()] == [{"old": 1}]
+    finally:
+        ro.close()
+    j = Journal(path, outbox_key=bytes(32))
+    try:
+        [row] = j.outbox()
+        assert row.payload == {"old": 1} and row.batch_seq is None
+        assert j.pending_count() == 1 and j.last_batch_sequence() == 0
+    finally:
+        j.close()

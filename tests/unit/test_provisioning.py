@@ -19,10 +19,13 @@ from kiosk.security.provisioning import (
     DEMO_PIN_KEY,
     INVOICE_TOKEN_KEY,
     LEGACY_COUNTER,
+    OUTBOX_KEY,
+    SIGNING_KEY,
     ProvisioningError,
     data_dir,
     load_terminal_keys,
     provision,
+    terminal_identity,
 )
 from tests.support.production import pin_key, production_config
 
@@ -58,9 +61,10 @@ def test_production_without_provisioning_is_an_error_then_provision_works(
         load_terminal_keys(prod, folder, demo=False)
     assert not folder.exists()  # nothing is made by itself
     created = provision(prod, folder)
-    assert created == [folder, folder / CARD_TOKEN_KEY, folder / INVOICE_TOKEN_KEY]
+    assert created == [folder, folder / CARD_TOKEN_KEY, folder / INVOICE_TOKEN_KEY,
+                       folder / OUTBOX_KEY, folder / SIGNING_KEY]
     assert folder.stat().st_mode & 0o777 == 0o700
-    for name in (CARD_TOKEN_KEY, INVOICE_TOKEN_KEY):
+    for name in (CARD_TOKEN_KEY, INVOICE_TOKEN_KEY, OUTBOX_KEY, SIGNING_KEY):
         assert (folder / name).stat().st_mode & 0o777 == 0o600
     keys = load_terminal_keys(prod, folder, demo=False)
     assert keys.card_token_key == (folder / CARD_TOKEN_KEY).read_bytes()
@@ -74,7 +78,9 @@ def test_production_without_provisioning_is_an_error_then_provision_works(
 
 
 @pytest.mark.parametrize(("name", "breaks"), [(CARD_TOKEN_KEY, "card token"),
-                                              (INVOICE_TOKEN_KEY, "invoice link")])
+                                              (INVOICE_TOKEN_KEY, "invoice link"),
+                                              (OUTBOX_KEY, "queued record"),
+                                              (SIGNING_KEY, "registration at the back office")])
 def test_a_missing_token_key_is_never_regenerated_in_production(
         tmp_path: Path, prod: KioskConfig, name: str, breaks: str) -> None:
     folder = tmp_path / "data"
@@ -143,8 +149,10 @@ def test_demo_creates_what_is_missing(tmp_path: Path) -> None:
     folder = tmp_path / "demo"
     keys = load_terminal_keys(cfg, folder, demo=True)
     assert folder.stat().st_mode & 0o777 == 0o700
-    for name in (CARD_TOKEN_KEY, INVOICE_TOKEN_KEY, DEMO_PIN_KEY):
+    for name in (CARD_TOKEN_KEY, INVOICE_TOKEN_KEY, DEMO_PIN_KEY, OUTBOX_KEY, SIGNING_KEY):
         assert (folder / name).stat().st_mode & 0o777 == 0o600
+    assert keys.outbox_key is not None and len(keys.outbox_key) == 32
+    assert keys.signing_key is not None
     assert keys.pin_key_file == folder / DEMO_PIN_KEY
     data = json.loads((folder / DEMO_PIN_KEY).read_text())
     assert (data["initial_key"], data["key_id"], data["counter"]) == (
@@ -258,3 +266,57 @@ def test_a_demo_pin_key_of_its_own_keeps_its_counter_in_it(tmp_path: Path) -> No
     assert keys.pin_encryptor is not None and keys.pin_key_file == etc / "lab.key"
     assert keys.pin_encryptor.encrypt("1234", PAN).ksn[-4:] == (42).to_bytes(4, "big")
     assert not (tmp_path / "data" / DEMO_PIN_KEY).exists()
+
+
+def test_the_outbox_and_signing_keys_are_made_once_and_never_overwritten(
+        tmp_path: Path, prod: KioskConfig) -> None:
+    from kiosk.journal.store import OUTBOX_KEY_FILE
+    from kiosk.records.batch import key_id, public_key_raw
+
+    assert OUTBOX_KEY == OUTBOX_KEY_FILE  # the journal looks for the same file
+    folder = tmp_path / "data"
+    provision(prod, folder)
+    before = {n: (folder / n).read_bytes() for n in (OUTBOX_KEY, SIGNING_KEY)}
+    keys = load_terminal_keys(prod, folder, demo=False)
+    assert keys.outbox_key == before[OUTBOX_KEY]
+    assert keys.signing_key is not None
+    assert len(before[SIGNING_KEY]) == 32  # the raw seed
+    assert "signing_key" not in repr(keys) and "outbox_key" not in repr(keys)
+    ident = terminal_identity(prod, keys.signing_key)
+    public = keys.signing_key.public_key()
+    assert ident.terminal_id == prod.station.id
+    assert ident.public_key_hex == public_key_raw(public).hex() and len(ident.public_key_hex) == 64
+    assert ident.key_id == key_id(public)
+    assert provision(prod, folder) == []
+    assert {n: (folder / n).read_bytes() for n in before} == before
+    again = load_terminal_keys(prod, folder, demo=False)
+    assert again.signing_key is not None
+    assert terminal_identity(prod, again.signing_key) == ident
+
+
+def test_a_pem_signing_key_is_taken_a_bad_one_is_reported_not_replaced(
+        tmp_path: Path, prod: KioskConfig) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import (
+        Encoding,
+        NoEncryption,
+        PrivateFormat,
+    )
+
+    folder = tmp_path / "data"
+    provision(prod, folder)
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+    (folder / SIGNING_KEY).write_bytes(pem)
+    loaded = load_terminal_keys(prod, folder, demo=False).signing_key
+    assert loaded is not None and terminal_identity(prod, loaded) == terminal_identity(prod, key)
+    (folder / SIGNING_KEY).write_bytes(b"not a key")
+    with pytest.raises(ProvisioningError, match="neither 32 raw bytes nor a PEM Ed25519"):
+        load_terminal_keys(prod, folder, demo=False)
+    with pytest.raises(ProvisioningError, match="neither 32 raw bytes nor a PEM Ed25519"):
+        provision(prod, folder)
+    assert (folder / SIGNING_KEY).read_bytes() == b"not a key"  # reported, kept
+    (folder / SIGNING_KEY).write_bytes(pem)
+    (folder / SIGNING_KEY).chmod(0o640)
+    with pytest.raises(ProvisioningError, match="must be 0600"):
+        load_terminal_keys(prod, folder, demo=False)
