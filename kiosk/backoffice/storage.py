@@ -1,0 +1,244 @@
+"""The back office's storage: one schema (SQLAlchemy 2 Core, Alembic) on SQLite and PostgreSQL.
+
+``open_db(url)`` takes ``sqlite:///PATH`` (the embedded default: the file is created and
+migrated) or ``postgresql+psycopg://...`` (production; several processes share it), brings the
+schema to the newest migration and refuses a database that is not a back office's (another
+program's tables, a kiosk journal, a revision this code does not know).
+
+Tables: ``terminals`` (the registry), ``batches`` (every stored upload, its envelope kept as
+received), ``records`` (one row per record id per terminal), ``held_batches`` (verified batches
+that arrived after a gap, kept aside until the missing ones come). Idempotency is the
+database's: UNIQUE(terminal_id, sequence) on batches and held batches, UNIQUE(terminal_id,
+record_id) on records, one transaction per batch. On SQLite every transaction begins with
+``BEGIN IMMEDIATE`` (writers wait for each other instead of failing on a stale snapshot).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Engine,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    inspect,
+    text,
+)
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+__all__ = ["KNOWN_REVISIONS", "SCHEMA_REVISION", "Database", "StorageError", "batches",
+           "held_batches", "metadata", "now", "open_db", "records", "terminals"]
+
+SCHEMA_REVISION = "bo0001"  # the Alembic head; not a journal revision ("0001"...)
+KNOWN_REVISIONS = ("bo0001",)
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+SQLITE_BUSY_TIMEOUT_S = 30.0
+_PG_MIGRATION_LOCK = 0x65766B62  # pg_advisory_xact_lock key: one migrating process at a time
+
+log = logging.getLogger(__name__)
+_upgrade_lock = threading.Lock()
+
+# Integer keys that autoincrement on both: BIGSERIAL on PostgreSQL, INTEGER PRIMARY KEY (rowid)
+# on SQLite.
+_ID = BigInteger().with_variant(Integer(), "sqlite")
+
+metadata = MetaData()
+terminals = Table(
+    "terminals", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("public_key", LargeBinary(32), nullable=False),  # raw Ed25519
+    Column("key_id", String(64), nullable=False),  # SHA-256 hex of public_key
+    Column("status", String(16), nullable=False),  # active | revoked
+    Column("added_at", String(40), nullable=False),
+    Column("revoked_at", String(40), nullable=True),
+    CheckConstraint("status IN ('active', 'revoked')", name="ck_terminals_status"),
+)
+batches = Table(
+    "batches", metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("terminal_id", String(36), ForeignKey("terminals.id"), nullable=False),
+    Column("sequence", BigInteger, nullable=False),
+    Column("received_at", String(40), nullable=False),
+    Column("body_sha256", String(64), nullable=False),  # of the signed batch bytes
+    Column("envelope", LargeBinary, nullable=False),  # as received
+    UniqueConstraint("terminal_id", "sequence", name="uq_batches_terminal_sequence"),
+)
+records = Table(
+    "records", metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("terminal_id", String(36), nullable=False),
+    Column("record_id", String(128), nullable=False),
+    Column("session_id", String(128), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("created_at", String(40), nullable=False),
+    Column("payload", Text, nullable=False),  # canonical JSON of the record's object
+    Column("batch_sequence", BigInteger, nullable=False),
+    UniqueConstraint("terminal_id", "record_id", name="uq_records_terminal_record"),
+    ForeignKeyConstraint(["terminal_id", "batch_sequence"],
+                         ["batches.terminal_id", "batches.sequence"],
+                         name="fk_records_batch"),
+    Index("ix_records_session", "terminal_id", "session_id"),
+)
+held_batches = Table(
+    "held_batches", metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("terminal_id", String(36), ForeignKey("terminals.id"), nullable=False),
+    Column("sequence", BigInteger, nullable=False),
+    Column("received_at", String(40), nullable=False),
+    Column("body_sha256", String(64), nullable=False),
+    Column("envelope", LargeBinary, nullable=False),
+    UniqueConstraint("terminal_id", "sequence", name="uq_held_terminal_sequence"),
+)
+TABLES = ("terminals", "batches", "records", "held_batches")
+
+
+class StorageError(Exception):
+    """The database cannot be opened or used as a back office's. The message is one line and
+    never carries a password."""
+
+
+@dataclass(frozen=True)
+class Database:
+    """An open back-office database (one engine; thread-safe; one per process)."""
+
+    engine: Engine
+
+    @property
+    def url(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def parse_url(url: str) -> URL:
+    """``sqlite:///PATH`` or ``postgresql[+psycopg]://...``; anything else is refused."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise StorageError("not a database URL (sqlite:///PATH or "
+                           "postgresql+psycopg://USER@HOST/DB)") from None
+    if parsed.drivername in ("postgresql", "postgresql+psycopg"):
+        return parsed.set(drivername="postgresql+psycopg")
+    if parsed.drivername in ("sqlite", "sqlite+pysqlite"):
+        if not parsed.database or parsed.database == ":memory:":
+            raise StorageError("sqlite: give a file (sqlite:///PATH), not a memory database")
+        parent = Path(parsed.database).parent
+        if not parent.is_dir():
+            raise StorageError(f"sqlite: the folder {parent} does not exist")
+        return parsed
+    raise StorageError(f"unsupported database {parsed.drivername!r} (sqlite or postgresql)")
+
+
+def _engine(url: URL) -> Engine:
+    if url.get_backend_name() == "sqlite":
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
+
+        @event.listens_for(engine, "connect")
+        def _connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # we say BEGIN ourselves (below)
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys = ON")
+            cur.execute("PRAGMA journal_mode = WAL")
+            cur.execute("PRAGMA synchronous = FULL")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 10})
+
+
+def _check_foreign(conn: Any) -> str | None:
+    """The revision stored, or None for an empty database; raises for a foreign one."""
+    names = set(inspect(conn).get_table_names())
+    if "alembic_version" not in names:
+        if names:
+            raise StorageError(f"not a back-office database (it holds other tables: "
+                               f"{', '.join(sorted(names)[:3])})")
+        return None
+    rows = [str(r[0]) for r in conn.execute(text("SELECT version_num FROM alembic_version"))]
+    if len(rows) != 1 or rows[0] not in KNOWN_REVISIONS:
+        raise StorageError(f"not a back-office database of a known revision "
+                           f"(alembic_version {', '.join(rows)[:40] or 'empty'})")
+    return rows[0]
+
+
+def upgrade(engine: Engine) -> None:
+    """Bring the schema to the newest migration (one INFO line when one ran)."""
+    quiet = logging.getLogger("alembic")
+    with _upgrade_lock:
+        level = quiet.level
+        quiet.setLevel(logging.WARNING)
+        try:
+            from alembic import command
+            from alembic.config import Config
+
+            cfg = Config()
+            cfg.set_main_option("script_location", str(MIGRATIONS))
+            with engine.begin() as conn:
+                if engine.dialect.name == "postgresql":
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"),
+                                 {"k": _PG_MIGRATION_LOCK})
+                before = _check_foreign(conn)
+                if before != SCHEMA_REVISION:
+                    cfg.attributes["connection"] = conn
+                    command.upgrade(cfg, "head")
+        finally:
+            quiet.setLevel(level)
+    if before != SCHEMA_REVISION:
+        log.info("back office %s: schema migrated from %s to %s",
+                 engine.url.render_as_string(hide_password=True),
+                 before or "nothing (a new database)", SCHEMA_REVISION)
+
+
+def open_db(url: str) -> Database:
+    """Open (and migrate) the back office database at ``url``; raises :class:`StorageError`."""
+    parsed = parse_url(url)
+    engine = _engine(parsed)
+    try:
+        upgrade(engine)
+    except StorageError:
+        engine.dispose()
+        raise
+    except SQLAlchemyError as exc:
+        engine.dispose()
+        raise StorageError(f"cannot open: {_reason(exc)}") from None
+    return Database(engine)
+
+
+def _reason(exc: SQLAlchemyError) -> str:
+    """The driver's own message, first line only (SQLAlchemy adds the statement, which may
+    be long; the URL's password never appears in a driver message)."""
+    orig = getattr(exc, "orig", None)
+    msg = str(orig if orig is not None else exc).strip().splitlines()
+    return (msg[0] if msg else type(exc).__name__)[:200]
