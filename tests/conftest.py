@@ -11,6 +11,8 @@ from drivers.sim.host import HostSimulator
 from tests.support import shared
 from tests.support.pcsc import pcscd  # noqa: F401 - the session's pcscd, for the card tests
 
+pytest_plugins = ["tests.support.postgres"]  # postgres_server, backoffice_url
+
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     if problem := shared.missing_problem():
