@@ -76,6 +76,12 @@ def main(argv: list[str] | None = None) -> int:
 
         return card_info(args.reader, args.timeout, args.ca_keys or _config_ca_keys())
     if args.command == "charger-probe":
+        from kiosk.config import BAUD_RATES
+
+        if args.baud not in BAUD_RATES:
+            print(f"kiosk: charger-probe: --baud {args.baud}: not a standard rate "
+                  f"({', '.join(map(str, BAUD_RATES))})", file=sys.stderr)
+            return 2
         from kiosk.maintenance.charger_probe import charger_probe
 
         return charger_probe(args.port, args.baud, args.timeout)

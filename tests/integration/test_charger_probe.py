@@ -92,3 +92,13 @@ def test_the_drivers_meter_started_after_an_unplug_agrees_with_the_probe(
     finally:
         c.close()
     assert abs(probe(sim, capsys)["energy"]["total_wh"] - final) <= 2
+
+
+@pytest.mark.parametrize("baud", ["999999999999", "0", "-9600", "12345"])
+def test_the_probe_refuses_a_rate_no_serial_port_has(baud: str, capsys) -> None:
+    from kiosk.cli import main
+
+    assert main(["charger-probe", "--port", "/dev/null", "--baud", baud]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"kiosk: charger-probe: --baud {int(baud)}: not a standard rate")
+    assert len(err.splitlines()) == 1
