@@ -16,7 +16,6 @@ record_id) on records, one transaction per batch. On SQLite every transaction be
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,6 +44,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+from kiosk.migrate import upgrade_to_head
+
 __all__ = ["KNOWN_REVISIONS", "SCHEMA_REVISION", "Database", "StorageError", "batches",
            "held_batches", "metadata", "now", "open_db", "records", "terminals"]
 
@@ -55,7 +56,6 @@ SQLITE_BUSY_TIMEOUT_S = 30.0
 _PG_MIGRATION_LOCK = 0x65766B62  # pg_advisory_xact_lock key: one migrating process at a time
 
 log = logging.getLogger(__name__)
-_upgrade_lock = threading.Lock()
 
 # Integer keys that autoincrement on both: BIGSERIAL on PostgreSQL, INTEGER PRIMARY KEY (rowid)
 # on SQLite.
@@ -195,26 +195,12 @@ def _check_foreign(conn: Any) -> str | None:
 
 def upgrade(engine: Engine) -> None:
     """Bring the schema to the newest migration (one INFO line when one ran)."""
-    quiet = logging.getLogger("alembic")
-    with _upgrade_lock:
-        level = quiet.level
-        quiet.setLevel(logging.WARNING)
-        try:
-            from alembic import command
-            from alembic.config import Config
-
-            cfg = Config()
-            cfg.set_main_option("script_location", str(MIGRATIONS))
-            with engine.begin() as conn:
-                if engine.dialect.name == "postgresql":
-                    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"),
-                                 {"k": _PG_MIGRATION_LOCK})
-                before = _check_foreign(conn)
-                if before != SCHEMA_REVISION:
-                    cfg.attributes["connection"] = conn
-                    command.upgrade(cfg, "head")
-        finally:
-            quiet.setLevel(level)
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":  # one process migrates, the others wait
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
+        before = _check_foreign(conn)
+        if before != SCHEMA_REVISION:
+            upgrade_to_head(conn, MIGRATIONS)
     if before != SCHEMA_REVISION:
         log.info("back office %s: schema migrated from %s to %s",
                  engine.url.render_as_string(hide_password=True),

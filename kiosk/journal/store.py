@@ -47,7 +47,6 @@ import logging
 import os
 import sqlite3
 import stat
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -79,6 +78,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.pool import NullPool
 
+from kiosk.migrate import upgrade_to_head
 from kiosk.session import codec
 from kiosk.session.effects import Effect, Settle
 from kiosk.session.events import Event
@@ -96,7 +96,6 @@ _NONCE_BYTES = 12
 BESIDE: Literal["beside"] = "beside"  # Journal(outbox_key=BESIDE): the key file by the journal
 
 log = logging.getLogger(__name__)
-_upgrade_lock = threading.Lock()  # the alembic logger's level is the process's
 
 metadata = MetaData()
 sessions = Table(
@@ -342,23 +341,10 @@ def upgrade(engine: Engine) -> None:
     """Bring the schema to the newest migration. Alembic's INFO lines (its plugins, its
     context, one per migration: a dozen on every new journal) are held back (the ``alembic``
     loggers at WARNING while it runs); one INFO line of this module says which ran."""
-    quiet = logging.getLogger("alembic")
-    with _upgrade_lock:
-        level = quiet.level
-        quiet.setLevel(logging.WARNING)
-        try:
-            from alembic import command
-            from alembic.config import Config
-
-            cfg = Config()
-            cfg.set_main_option("script_location", str(MIGRATIONS))
-            with engine.begin() as conn:
-                before = _revision_in(conn)
-                cfg.attributes["connection"] = conn
-                command.upgrade(cfg, "head")
-                after = _revision_in(conn)
-        finally:
-            quiet.setLevel(level)
+    with engine.begin() as conn:
+        before = _revision_in(conn)
+        upgrade_to_head(conn, MIGRATIONS)
+        after = _revision_in(conn)
     if before != after:
         ran = [r for r in KNOWN_REVISIONS
                if (before is None or r > before) and after is not None and r <= after]
