@@ -18,9 +18,12 @@ QT_XCB_PACKAGES := libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 \
 PCSC_PACKAGES := pcscd vsmartcard-vpcd libpcsclite-dev
 # The tests: zbar-tools decodes the receipt QR code; Xvfb, xdotool and ImageMagick's import run
 # the window smoke test on a real X server (tests/e2e/test_window_xcb.py); PostgreSQL's server
-# binaries for the back office's tests (a fixture starts one as an unprivileged user):
-TEST_PACKAGES := zbar-tools xvfb xdotool imagemagick postgresql
-DEB_PACKAGES := python3-venv $(QT_PACKAGES) $(QT_XCB_PACKAGES) $(PCSC_PACKAGES) $(TEST_PACKAGES)
+# binaries for the back office's tests (a fixture starts one as an unprivileged user); chromium,
+# its WebDriver and poppler's pdftoppm open the invoice pages and render the PDFs:
+TEST_PACKAGES := zbar-tools xvfb xdotool imagemagick postgresql chromium chromium-driver poppler-utils
+# The back office's invoice PDF (WeasyPrint lays out with Pango):
+BACKOFFICE_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0
+DEB_PACKAGES := python3-venv $(BACKOFFICE_PACKAGES) $(QT_PACKAGES) $(QT_XCB_PACKAGES) $(PCSC_PACKAGES) $(TEST_PACKAGES)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export QT_QPA_FONTDIR ?= /usr/share/fonts/truetype/dejavu
 

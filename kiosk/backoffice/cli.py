@@ -62,6 +62,15 @@ def _parser() -> argparse.ArgumentParser:
     imp = sub.add_parser("import", parents=[db_opt],
                          help="import upload envelopes from files (e.g. a USB stick)")
     imp.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    tok = sub.add_parser("ocpi-token", help="the credentials tokens of the OCPI parties (eMSPs, "
+                                            "roaming hubs) that fetch CDRs")
+    osub = tok.add_subparsers(dest="action", required=True)
+    oadd = osub.add_parser("add", parents=[db_opt],
+                           help="make a token for a party; printed once, stored only hashed")
+    oadd.add_argument("name", help="the party, e.g. DE-ABC (1 to 64 of A-Z a-z 0-9 . _ -)")
+    osub.add_parser("list", parents=[db_opt], help="the parties and their tokens' state")
+    orev = osub.add_parser("revoke", parents=[db_opt], help="revoke a party's token")
+    orev.add_argument("name")
     return p
 
 
@@ -94,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return _run(args, db)
-    except (RegistryError, StorageError) as exc:
+    except (RegistryError, StorageError, ValueError) as exc:
         print(f"kiosk-backoffice: {one_line(str(exc))}", file=sys.stderr)
         return 2
     except SQLAlchemyError as exc:
@@ -120,7 +129,26 @@ def _run(args: argparse.Namespace, db: Database) -> int:
                 print(f"{t.id}\t{t.status}\t{t.key_id}\t{t.added_at}"
                       + (f"\trevoked {t.revoked_at}" if t.revoked_at else ""))
         return 0
+    if args.command == "ocpi-token":
+        return _ocpi_token(args, db)
     return _import(db, args.files)
+
+
+def _ocpi_token(args: argparse.Namespace, db: Database) -> int:
+    from kiosk.backoffice import ocpi_tokens
+
+    if args.action == "add":
+        party, secret = ocpi_tokens.add_token(db, args.name)
+        print(f"{party.name}: token (give it to the party; it is not shown again): {secret}")
+        print(f"  Authorization: Token {ocpi_tokens.encode_header_token(secret)}")
+    elif args.action == "revoke":
+        party = ocpi_tokens.revoke_token(db, args.name)
+        print(f"{party.name}: revoked at {party.revoked_at}")
+    else:
+        for party in ocpi_tokens.list_tokens(db):
+            print(f"{party.name}\t{party.status}\t{party.created_at}"
+                  + (f"\trevoked {party.revoked_at}" if party.revoked_at else ""))
+    return 0
 
 
 def _import(db: Database, files: list[Path]) -> int:

@@ -6,8 +6,10 @@ schema to the newest migration and refuses a database that is not a back office'
 program's tables, a kiosk journal, a revision this code does not know).
 
 Tables: ``terminals`` (the registry), ``batches`` (every stored upload, its envelope kept as
-received), ``records`` (one row per record id per terminal), ``held_batches`` (verified batches
-that arrived after a gap, kept aside until the missing ones come). Idempotency is the
+received), ``records`` (one row per record id per terminal, with the time it was stored),
+``held_batches`` (verified batches that arrived after a gap, kept aside until the missing ones
+come), ``invoices`` (terminal and invoice number → the invoice record and its link token, for
+the invoice pages), ``ocpi_tokens`` (the SHA-256 of each OCPI credentials token). Idempotency is the
 database's: UNIQUE(terminal_id, sequence) on batches and held batches, UNIQUE(terminal_id,
 record_id) on records, one transaction per batch. On SQLite every transaction begins with
 ``BEGIN IMMEDIATE`` (writers wait for each other instead of failing on a stale snapshot).
@@ -47,10 +49,11 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from kiosk.migrate import upgrade_to_head
 
 __all__ = ["KNOWN_REVISIONS", "SCHEMA_REVISION", "Database", "StorageError", "batches",
-           "held_batches", "metadata", "now", "open_db", "records", "terminals"]
+           "held_batches", "invoices", "metadata", "now", "ocpi_tokens", "open_db", "records",
+           "terminals"]
 
-SCHEMA_REVISION = "bo0001"  # the Alembic head; not a journal revision ("0001"...)
-KNOWN_REVISIONS = ("bo0001",)
+SCHEMA_REVISION = "bo0002"  # the Alembic head; not a journal revision ("0001"...)
+KNOWN_REVISIONS = ("bo0001", "bo0002")
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_S = 30.0
 _PG_MIGRATION_LOCK = 0x65766B62  # pg_advisory_xact_lock key: one migrating process at a time
@@ -92,11 +95,13 @@ records = Table(
     Column("created_at", String(40), nullable=False),
     Column("payload", Text, nullable=False),  # canonical JSON of the record's object
     Column("batch_sequence", BigInteger, nullable=False),
+    Column("stored_at", String(40), nullable=True),  # bo0002; the OCPI last_updated
     UniqueConstraint("terminal_id", "record_id", name="uq_records_terminal_record"),
     ForeignKeyConstraint(["terminal_id", "batch_sequence"],
                          ["batches.terminal_id", "batches.sequence"],
                          name="fk_records_batch"),
     Index("ix_records_session", "terminal_id", "session_id"),
+    Index("ix_records_kind_stored", "kind", "stored_at", "id"),
 )
 held_batches = Table(
     "held_batches", metadata,
@@ -108,7 +113,33 @@ held_batches = Table(
     Column("envelope", LargeBinary, nullable=False),
     UniqueConstraint("terminal_id", "sequence", name="uq_held_terminal_sequence"),
 )
-TABLES = ("terminals", "batches", "records", "held_batches")
+invoices = Table(  # bo0002: the invoice page's index (terminal = station, number) -> record
+    "invoices", metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("terminal_id", String(36), nullable=False),
+    Column("number", String(64), nullable=False),
+    Column("session_id", String(128), nullable=False),
+    Column("record_id", String(128), nullable=False),
+    Column("token", String(64), nullable=False),  # the QR link's token, as the terminal made it
+    Column("stored_at", String(40), nullable=False),
+    UniqueConstraint("terminal_id", "number", name="uq_invoices_terminal_number"),
+    ForeignKeyConstraint(["terminal_id", "record_id"],
+                         ["records.terminal_id", "records.record_id"],
+                         name="fk_invoices_record"),
+)
+ocpi_tokens = Table(  # bo0002: the OCPI credentials tokens of the eMSPs and hubs that poll
+    "ocpi_tokens", metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False),
+    Column("token_sha256", String(64), nullable=False),  # never the token itself
+    Column("status", String(16), nullable=False),  # active | revoked
+    Column("created_at", String(40), nullable=False),
+    Column("revoked_at", String(40), nullable=True),
+    UniqueConstraint("token_sha256", name="uq_ocpi_tokens_hash"),
+    UniqueConstraint("name", name="uq_ocpi_tokens_name"),
+    CheckConstraint("status IN ('active', 'revoked')", name="ck_ocpi_tokens_status"),
+)
+TABLES = ("terminals", "batches", "records", "held_batches", "invoices", "ocpi_tokens")
 
 
 class StorageError(Exception):

@@ -47,7 +47,8 @@ def invoice_number(station_id: str, seq: int) -> str:
 
 
 def build_invoice(s: Session, cost: Cost, seq: int, *, seller: Seller, connector_label: str,
-                  zone: ZoneInfo, key: bytes, base_url: str, tariff_id: str) -> dict[str, Any]:
+                  zone: ZoneInfo, key: bytes, base_url: str, tariff_id: str,
+                  language: str = "en") -> dict[str, Any]:
     cur = cost.currency
     places = 2 if cur not in ("JPY", "ISK") else 0
     number = invoice_number(seller.station_id, seq)
@@ -104,6 +105,7 @@ def build_invoice(s: Session, cost: Cost, seq: int, *, seller: Seller, connector
         "number": number,
         "seq": seq,
         "issued_at": s.updated_at.astimezone(zone).isoformat(timespec="seconds"),
+        "language": language,  # the driver's: the invoice page opens in it
         "seller": {"operator": seller.operator, "address": seller.address},
         "station_id": seller.station_id,
         "station_name": seller.station_name,

@@ -32,6 +32,8 @@ from kiosk.records.batch import (
     seal,
 )
 from tests.support.postgres import backoffice_url, postgres_server  # noqa: F401 - fixtures
+from tests.support.records import KINDS
+from tests.support.records import record as sample_record
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,9 +54,8 @@ def public_raw(key: Ed25519PrivateKey) -> bytes:
 
 
 def records_for(sequence: int, n: int = 3) -> tuple[Record, ...]:
-    kinds = ("session", "cdr", "invoice", "settlement", "audit")
-    return tuple(Record(f"S{sequence:05d}-{i}:{kinds[i % 5]}", f"S{sequence:05d}-{i}",
-                        kinds[i % 5], T0, {"amount_minor": 595 + i, "seq": sequence})
+    return tuple(sample_record(KINDS[i % 5], f"S{sequence:05d}-{i}", 595 + i,
+                               number=f"{TERMINAL}-{sequence:05d}{i:03d}", seq=sequence)
                  for i in range(n))
 
 
@@ -113,7 +114,7 @@ def test_stored_then_replay(db: Database, key: Ed25519PrivateKey) -> None:
     with db.engine.connect() as conn:
         row = conn.execute(select(records).order_by(records.c.id)).first()
     assert row is not None
-    assert json.loads(row.payload) == {"amount_minor": 595, "seq": 1}
+    assert json.loads(row.payload) == records_for(1)[0].payload  # stored whole, as sent
     assert (row.terminal_id, row.kind, row.batch_sequence) == (TERMINAL, "session", 1)
 
 

@@ -1,0 +1,158 @@
+"""The back office service (FastAPI): uploads from terminals, invoice pages, OCPI CDRs.
+
+Stateless: everything lives in the database (:mod:`kiosk.backoffice.storage`), so several
+processes (``kiosk-backoffice serve --workers N``, or several machines behind a load balancer)
+share one PostgreSQL; SQLite is the embedded default for one process.
+
+Routes:
+
+- ``POST /v1/batches``: an upload envelope (:mod:`kiosk.records.batch`) as the body, at most
+  :data:`~kiosk.records.batch.MAX_ENVELOPE_BYTES`. The terminal is authenticated by the
+  envelope's Ed25519 signature (its registered key), not by the connection. The answer is JSON
+  ``{"status", "terminal_id", "sequence", "acked", "reason", "refusal"}`` (see
+  :class:`~kiosk.backoffice.importer.ImportResult`); ``acked`` is the highest sequence stored
+  without gap, which the terminal takes as its acknowledgement. HTTP status: 200 stored or
+  replay, 202 held (a gap), 403 an unknown or revoked terminal, 409 a sequence already stored
+  with other content, 413 too large, 415 not JSON, 422 any other rejection, 503 the database
+  failing (nothing stored; the terminal sends it again).
+- ``GET /healthz``: the database answers (for a load balancer).
+- the invoice pages (:mod:`kiosk.backoffice.invoices`) and the OCPI 2.2.1 CDRs module
+  (:mod:`kiosk.backoffice.ocpi`), each a router of its own.
+
+Every answer carries ``X-Request-ID`` (the caller's if it sent a sane one, else a new one).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
+
+from kiosk.backoffice.importer import ImportResult, Refusal, import_envelope
+from kiosk.backoffice.storage import Database, _reason
+from kiosk.records.batch import MAX_ENVELOPE_BYTES
+
+__all__ = ["ServiceSettings", "create_app", "read_body"]
+
+log = logging.getLogger(__name__)
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    """What the service needs beyond the database."""
+
+    public_url: str = ""  # the base URL drivers and OCPI clients see (links, Link headers)
+    invoice_rate: float = 2.0  # invoice page requests per second per client address ...
+    invoice_burst: int = 20  # ... with this many at once
+    ocpi_max_limit: int = 100  # the largest OCPI page the server hands out
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, at most ``limit`` bytes (a larger Content-Length is refused before
+    reading; a body that grows past it while streaming is cut off)."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise BodyTooLarge("Content-Length is not a number")
+        if int(declared) > limit:
+            raise BodyTooLarge(f"body of {int(declared)} bytes, at most {limit}")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(f"body over {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _status_code(result: ImportResult) -> int:
+    if result.status in ("stored", "replay"):
+        return 200
+    if result.status == "held":
+        return 202
+    return {Refusal.UNKNOWN_TERMINAL: 403, Refusal.REVOKED: 403,
+            Refusal.CONFLICT: 409}.get(result.refusal or Refusal.INVALID, 422)
+
+
+def _answer(result: ImportResult) -> dict[str, Any]:
+    return {"status": result.status, "terminal_id": result.terminal_id,
+            "sequence": result.sequence, "acked": result.acked, "reason": result.reason,
+            "refusal": None if result.refusal is None else result.refusal.value}
+
+
+def create_app(db: Database, settings: ServiceSettings | None = None) -> FastAPI:
+    """The service over an open database (the caller closes it)."""
+    settings = settings or ServiceSettings()
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+
+    app = FastAPI(title="EV kiosk back office", docs_url=None, redoc_url=None,
+                  openapi_url=None, lifespan=lifespan)
+    app.state.db = db
+    app.state.settings = settings
+
+    @app.middleware("http")
+    async def request_id(request: Request,
+                         call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        given = request.headers.get("x-request-id", "")
+        rid = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        request.state.request_id = rid
+        response = await call_next(request)
+        response.headers["X-Request-ID"] = rid
+        return response
+
+    @app.post("/v1/batches")
+    async def post_batch(request: Request) -> JSONResponse:
+        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if ctype != "application/json":
+            return JSONResponse({"status": "rejected", "acked": None,
+                                 "reason": "Content-Type: application/json expected"}, 415)
+        try:
+            data = await read_body(request, MAX_ENVELOPE_BYTES)
+        except BodyTooLarge as exc:
+            return JSONResponse({"status": "rejected", "acked": None, "reason": str(exc)}, 413)
+        try:
+            result = await run_in_threadpool(import_envelope, db, data)
+        except SQLAlchemyError as exc:
+            log.error("upload: database: %s", _reason(exc))
+            return JSONResponse({"status": "error", "acked": None,
+                                 "reason": "database unavailable; nothing stored"}, 503)
+        if result.status == "rejected":
+            log.warning("upload rejected: %s", result.line()[:300])
+        return JSONResponse(_answer(result), _status_code(result))
+
+    @app.get("/healthz")
+    async def healthz() -> JSONResponse:
+        def ping() -> None:
+            with db.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+
+        try:
+            await run_in_threadpool(ping)
+        except SQLAlchemyError as exc:
+            return JSONResponse({"status": "down", "database": _reason(exc)}, 503)
+        return JSONResponse({"status": "ok", "database": db.dialect})
+
+    from kiosk.backoffice import invoices, ocpi
+
+    app.include_router(invoices.router)
+    app.include_router(ocpi.router)
+    return app
