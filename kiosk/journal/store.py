@@ -19,7 +19,8 @@ written in the commit of the step that decided it; the payments queue marks it d
 Outbox payloads (and batch envelopes) are sealed at rest with AES-GCM under the terminal's
 outbox key (``outbox.key`` in the data folder): stored as ``aesgcm1:<base64(nonce|ciphertext)>``
 with the row's session id and kind as associated data, so a row moved to another session or
-kind does not open. Rows of older journals (no prefix) are plain JSON and still read. A journal
+kind does not open. Rows of older journals (no prefix) are plain JSON: opening the journal with
+the key seals them (and plain batch envelopes) in one transaction, with one INFO line. A journal
 opened without a key writes plain rows and reads everything but sealed ones: a sealed row it
 cannot open is an :class:`OutboxRowError` naming the row, never skipped. ``Journal(path)``
 without ``outbox_key`` takes the key file beside the journal when there is one (tools, tests);
@@ -460,6 +461,11 @@ class Journal:
                 self.engine.dispose()
                 raise JournalError(f"journal {self.path}: cannot migrate: {exc}") from exc
         self._restrict_files()
+        if self.outbox_key is not None:
+            sealed = self.reseal_plain_rows()
+            if sealed:
+                log.info("journal %s: sealed %d plain outbox row(s) and batch(es) of an older "
+                         "journal", self.path, sealed)
 
     @classmethod
     def open_readonly(cls, path: str | Path, *, max_bytes: int = READONLY_MAX_BYTES,
@@ -612,6 +618,41 @@ class Journal:
             raise JournalConflict(f"session {new.id}: step {new.seq} already stored") from exc
         except DBAPIError as exc:
             raise self._write_error(exc) from exc
+
+    def reseal_plain_rows(self) -> int:
+        """Seal the plain outbox payloads and batch envelopes an older journal (or a tool that
+        opened it without the key) left, in one transaction; how many. The plain text is
+        kept as it is inside the seal (an envelope is resent byte for byte). A plain row that
+        is not JSON is left as it is (reading it names the row: never dropped, never hidden).
+        :class:`JournalWriteError` when the file refuses the write (nothing changes)."""
+        if self.outbox_key is None or self.readonly:
+            return 0
+        key = self.outbox_key
+        changed = 0
+        try:
+            with self.engine.begin() as conn:
+                rows = conn.execute(select(outbox.c.id, outbox.c.session_id, outbox.c.kind,
+                                           outbox.c.payload)
+                                    .where(~outbox.c.payload.startswith(SEALED))).all()
+                for r in rows:
+                    try:
+                        json.loads(r.payload)
+                    except ValueError:
+                        continue
+                    conn.execute(update(outbox).where(outbox.c.id == r.id).values(
+                        payload=seal_text(key, outbox_aad(r.session_id, r.kind), r.payload)))
+                    changed += 1
+                plain = conn.execute(select(batches.c.sequence, batches.c.terminal_id,
+                                            batches.c.envelope)
+                                     .where(~batches.c.envelope.startswith(SEALED))).all()
+                for b in plain:
+                    conn.execute(update(batches).where(batches.c.sequence == b.sequence).values(
+                        envelope=seal_text(key, batch_aad(b.terminal_id, b.sequence),
+                                           b.envelope)))
+                    changed += 1
+        except DBAPIError as exc:
+            raise self._write_error(exc) from exc
+        return changed
 
     def _seal_payload(self, session_id: str, kind: str, payload: dict[str, Any]) -> str:
         text = _dumps(payload)

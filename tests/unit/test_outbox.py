@@ -119,23 +119,52 @@ def test_the_wrong_key_or_no_key_is_a_typed_error_old_plain_rows_still_read(
     plain = Journal(path, outbox_key=None)  # an older kiosk: plain JSON
     add(plain, "old", [("session", {"old": True})])
     plain.close()
-    j = Journal(path, outbox_key=KEY)
+    j = Journal(path, outbox_key=KEY)  # opening with the key seals the old plain row
     add(j, "new", [("session", {"new": True})])
     assert [r.payload for r in j.outbox()] == [{"old": True}, {"new": True}]
     j.close()
     wrong = Journal(path, outbox_key=bytes(32))
-    with pytest.raises(OutboxRowError, match="outbox row 2: does not open with the outbox key"):
+    with pytest.raises(OutboxRowError, match="outbox row 1: does not open with the outbox key"):
         wrong.outbox()
     wrong.close()
     keyless = Journal(path, outbox_key=None)
     assert keyless.session("new") is not None  # everything else works
-    with pytest.raises(OutboxRowError, match=r"outbox row 2: sealed .* without the outbox key"):
+    with pytest.raises(OutboxRowError, match=r"outbox row 1: sealed .* without the outbox key"):
         keyless.outbox()
     keyless.close()
     ro = Journal.open_readonly(path)
-    with pytest.raises(OutboxRowError, match="outbox row 2"):
+    with pytest.raises(OutboxRowError, match="outbox row 1"):
         ro.outbox()
     ro.close()
+
+
+def test_plain_rows_and_batches_of_an_older_journal_are_sealed_when_opened_with_the_key(
+        tmp_path: Path, signing: Ed25519PrivateKey) -> None:
+    path = tmp_path / "j.sqlite"
+    plain = Journal(path, outbox_key=None)  # a journal an older kiosk or a keyless tool wrote
+    for i in range(3):
+        add(plain, f"s{i}", [("session", {"n": i})])
+    ob = Outbox(plain, "DEMO-0001", signing, clock())
+    first = ob.next_batch(max_records=2)  # a plain batch, not yet acknowledged
+    assert first is not None
+    plain.close()
+
+    def stored() -> list[str]:
+        con = sqlite3.connect(path)
+        try:
+            return [r[0] for r in con.execute(
+                "SELECT payload FROM outbox UNION ALL SELECT envelope FROM batches")]
+        finally:
+            con.close()
+
+    assert not any(v.startswith("aesgcm1:") for v in stored())
+    j = Journal(path, outbox_key=KEY)
+    assert all(v.startswith("aesgcm1:") for v in stored())  # 3 rows and 1 batch, sealed
+    assert [r.payload for r in j.outbox()] == [{"n": 0}, {"n": 1}, {"n": 2}]
+    again = Outbox(j, "DEMO-0001", signing, clock()).next_batch(max_records=2)
+    assert again == first  # still resent byte for byte as signed
+    assert j.reseal_plain_rows() == 0  # nothing left to seal
+    j.close()
     with pytest.raises(ValueError, match="32 bytes"):
         Journal(path, outbox_key=b"short")
 
