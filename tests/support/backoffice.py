@@ -113,8 +113,7 @@ class ServiceHandle:
             ssl_certfile=str(self.pki.cert_file) if self.pki else None,
             ssl_keyfile=str(self.pki.key_file) if self.pki else None,
             timeout_graceful_shutdown=1)
-        server = uvicorn.Server(config)
-        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        server = uvicorn.Server(config)  # in a thread: uvicorn leaves the signals alone
 
         def run() -> None:
             try:
