@@ -9,7 +9,9 @@ money.
 Production is the default: without ``demo`` (``kiosk run --demo``) the file must name every
 device (``[reader]``, ``[charger]``, ``[host]`` with an explicit ``kind``), no simulator may
 run, the payment host is reached over TLS with certificate and host-name checks (plaintext only
-with ``host.allow_plaintext_lab``), and the CA key file must not hold the project's TEST CA.
+with ``host.allow_plaintext_lab``), the records go to the back office over HTTPS with its CA
+pinned (``backoffice.url`` and ``backoffice.ca_file``) unless ``backoffice.offline`` says they
+leave by USB, and the CA key file must not hold the project's TEST CA.
 With ``demo``, a missing device section is its simulator (``resources/kiosk.toml``, the demo
 config, spells every key out). ``demo`` is an argument of :func:`parse_config`, never a key of
 the file.
@@ -32,6 +34,7 @@ import unicodedata
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -256,10 +259,53 @@ class HostConfig(_Section):
     pin_key_file: FileName = ""
 
 
+def _base_url(v: str) -> str:
+    """An http(s) base URL: a host, maybe a port and a path; no user, query or fragment."""
+    if not v:
+        return v
+    try:
+        parts = urlsplit(v)
+        port = parts.port  # a port that is not a number raises here
+    except ValueError as exc:
+        raise ValueError(f"{_short(v)}: not a URL ({exc})") from None
+    if not parts.hostname:
+        raise ValueError(f"{_short(v)}: no host name")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError(f"{_short(v)}: no user name or password in the URL")
+    if parts.query or parts.fragment or v.endswith(("?", "#")):
+        raise ValueError(f"{_short(v)}: a base URL has no query (?) or fragment (#)")
+    if port == 0:
+        raise ValueError(f"{_short(v)}: port 0")
+    return v.rstrip("/")
+
+
+BaseUrl = Annotated[str, StringConstraints(pattern=r"^(|https?://\S+)$", max_length=2048),
+                    AfterValidator(_printable), AfterValidator(_base_url)]
+
+
 class BackofficeConfig(_Section):
-    url: Annotated[str, StringConstraints(pattern=r"^(|https?://\S+)$", max_length=2048),
-                   AfterValidator(_printable)] = ""
-    upload_interval_s: int = Field(default=60, ge=5, le=86_400)
+    """Where the terminal uploads its records (``POST <url>/v1/batches``, HTTPS with the back
+    office's certificate checked against ``ca_file`` only, and its name against the URL's host),
+    and the base of the invoice link on the receipt. Outside demo, either ``url`` is https://
+    with ``ca_file``, or ``offline = true`` says the records leave by USB (``kiosk
+    export-batches``). A relative ``ca_file`` is relative to the config file's folder."""
+
+    url: BaseUrl = ""  # empty in demo: no uploads
+    ca_file: FileName = ""  # the back office's CA certificate(s), PEM: the only ones trusted
+    invoice_base_url: BaseUrl = ""  # the receipt's QR link base as drivers reach it; "": url
+    offline: bool = False  # no uploads: the site exports by USB (kiosk export-batches)
+    upload_interval_s: int = Field(default=60, ge=5, le=86_400)  # look for records this often
+    upload_retry_s: float = Field(default=10.0, ge=0.05, le=3600)  # a failed upload: again ...
+    upload_retry_max_s: float = Field(default=900.0, ge=0.05, le=86_400)  # ... doubling to this
+    timeout_s: float = Field(default=30.0, gt=0, le=300)  # connect, send, each read of the answer
+
+    def uploads(self) -> bool:
+        """Does the terminal upload (a URL, and not offline)?"""
+        return bool(self.url) and not self.offline
+
+    def invoice_base(self) -> str:
+        """The base of the invoice link ("" when none is configured)."""
+        return self.invoice_base_url or self.url
 
 
 class JournalConfig(_Section):
@@ -352,6 +398,7 @@ class KioskConfig(_Section):
                 raise ValueError("host.ca_file is needed when host.kind = 'iso8583' with tls: "
                                  "the acquirer's CA certificate (PEM) that the host's "
                                  "certificate and name are checked against")
+        self._backoffice_checks()
         e = exponent(self.station.currency)
         for key, value in (("payment.hold_amount", self.payment.hold_amount),
                            ("payment.increment_amount", self.payment.increment_amount),
@@ -359,6 +406,30 @@ class KioskConfig(_Section):
             if value != value.quantize(Decimal(1).scaleb(-e)):
                 raise ValueError(f"{key} has more decimals than {self.station.currency} allows")
         return self
+
+    def _backoffice_checks(self) -> None:
+        b = self.backoffice
+        if b.upload_retry_max_s < b.upload_retry_s:
+            raise ValueError("backoffice.upload_retry_max_s must be at least "
+                             "backoffice.upload_retry_s")
+        if b.url.startswith("https://") and not b.ca_file and b.uploads():
+            raise ValueError("backoffice.ca_file is needed with an https:// backoffice.url: the "
+                             "back office's CA certificate (PEM), the only one its "
+                             "certificate is checked against")
+        if self.demo:
+            return
+        if not b.url and not b.offline:
+            raise ValueError("backoffice.url: missing: outside demo give the back office's "
+                             "https:// URL and backoffice.ca_file, or offline = true when the "
+                             "records leave by USB (kiosk export-batches)")
+        if not b.invoice_base():
+            raise ValueError("backoffice.invoice_base_url: missing: with offline = true and no "
+                             "url, the receipt's QR link needs the https:// address where "
+                             "drivers open their invoice")
+        for key, value in (("url", b.url), ("invoice_base_url", b.invoice_base_url)):
+            if value.startswith("http://"):
+                raise ValueError(f"backoffice.{key}: http:// sends records and invoice links "
+                                 f"in clear: https:// outside demo (kiosk run --demo)")
 
     def tariff_path(self) -> Path | None:
         return Path(self.tariff.file) if self.tariff.file else None
@@ -456,6 +527,23 @@ def _check_host_ca(cfg: KioskConfig, source: str) -> None:
                           f"({exc.reason or exc})") from None
     except OSError as exc:
         raise ConfigError(f"{source}: host.ca_file: {path}: cannot read: "
+                          f"{exc.strerror or exc}") from None
+
+
+def _check_backoffice_ca(cfg: KioskConfig, source: str) -> None:
+    """The back office's CA certificate, when given, must be readable PEM: the uploads check
+    the back office by it alone."""
+    if not cfg.backoffice.ca_file:
+        return
+    path = Path(cfg.backoffice.ca_file)
+    _read(path, CA_FILE_MAX_BYTES, source, "backoffice.ca_file")
+    try:
+        ssl.create_default_context(cafile=str(path))
+    except ssl.SSLError as exc:
+        raise ConfigError(f"{source}: backoffice.ca_file: {path}: not a PEM CA certificate "
+                          f"({exc.reason or exc})") from None
+    except OSError as exc:
+        raise ConfigError(f"{source}: backoffice.ca_file: {path}: cannot read: "
                           f"{exc.strerror or exc}") from None
 
 
@@ -582,6 +670,7 @@ def parse_config(text: str, source: str = "<config>", base: Path | None = None, 
     _relative_to(data, source, "reader", "ca_keys", here, ReaderConfig().ca_keys)
     _relative_to(data, source, "host", "ca_file", here)
     _relative_to(data, source, "host", "pin_key_file", here)
+    _relative_to(data, source, "backoffice", "ca_file", here)
     data["demo"] = demo
     try:
         cfg = KioskConfig.model_validate(data)
@@ -604,6 +693,7 @@ def parse_config(text: str, source: str = "<config>", base: Path | None = None, 
     _check_tariffs(cfg, source)
     _check_ca_keys(cfg, source)
     _check_host_ca(cfg, source)
+    _check_backoffice_ca(cfg, source)
     _check_pin_key(cfg, source)
     return cfg
 

@@ -7,6 +7,9 @@ in tests. The parts:
 * :class:`DeviceAdapters` routes the machine's effects to the device workers
   (:mod:`kiosk.devices`) and the payment flows (:mod:`kiosk.payments`);
 * :class:`~kiosk.payments.settlement.SettlementQueue` settles ended sessions in the background;
+* :class:`~kiosk.records.uploader.Uploader` sends the outbox's batches to the back office in the
+  background (when ``backoffice.url`` is set and not ``offline``), kicked when a session queues
+  records;
 * :class:`~kiosk.health.Health` says whether the terminal is in service;
 * :class:`Runtime` is what the UI uses: start a session, post the driver's events, hand over a
   PIN, read the prices, the health and whether a payment is still pending.
@@ -26,6 +29,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from drivers.acquirer.api import PaymentHost
 from drivers.acquirer.pin import PinEncryptor
 from drivers.charger.api import Charger
@@ -44,9 +49,11 @@ from kiosk.journal.store import FAILED, Journal, JournalError, JournalWriteError
 from kiosk.payments.authorization import Authorizations
 from kiosk.payments.settlement import SettlementQueue
 from kiosk.records.documents import Documents
+from kiosk.records.outbox import OutboxError
+from kiosk.records.uploader import Uploader, UploaderError, UploadStatus
 from kiosk.session import effects as fx
 from kiosk.session import events as ev
-from kiosk.session.machine import Policy, Session, SessionMachine
+from kiosk.session.machine import Outcome, Policy, Session, SessionMachine
 
 log = logging.getLogger(__name__)
 SETTLEMENT_JOURNAL = f"{JOURNAL} (settlement queue)"
@@ -167,6 +174,7 @@ class Runtime:
     health: Health
     settlement: SettlementQueue
     watch: HealthWatch | None = None
+    uploader: Uploader | None = None
     closers: list[Callable[[], None]] = field(default_factory=list)
     displays: dict[tuple[int, str], PriceDisplay] = field(default_factory=dict)
 
@@ -214,15 +222,24 @@ class Runtime:
     def session_on(self, connector: int) -> Session | None:
         return self.runner.session_on(connector)
 
+    def upload_status(self) -> UploadStatus | None:
+        """What the uploader is doing; None when the terminal does not upload (no
+        ``backoffice.url``, ``offline``, or built with ``upload=False``)."""
+        return None if self.uploader is None else self.uploader.status()
+
     # --- life -----------------------------------------------------------------------------
     def recover(self) -> int:
         found = len(self.runner.recover(self.adapters.probe))
         self.settlement.kick()
+        if self.uploader is not None:
+            self.uploader.kick()
         return found
 
     def close(self) -> None:
         if self.watch is not None:
             self.watch.close()
+        if self.uploader is not None:
+            self.uploader.close()
         self.settlement.close()
         self.adapters.close()
         for close in reversed(self.closers):
@@ -242,9 +259,11 @@ def build_runtime(
     charger: Charger | None = None,
     host: PaymentHost | None = None,
     watch: bool = True,
+    upload: bool = True,
 ) -> Runtime:
     """The kiosk of ``config``. Devices passed in (tests) replace the configured ones;
-    ``watch=False`` leaves out the background health checks (reader, disk, host echo)."""
+    ``watch=False`` leaves out the background health checks (reader, disk, host echo);
+    ``upload=False`` the uploader (records stay in the outbox)."""
     from kiosk.security.provisioning import load_terminal_keys
 
     path = journal_path or config.journal_path()
@@ -297,7 +316,20 @@ def build_runtime(
     rt = Runtime(config, journal, machine, runner, adapters, devices.card_terminal,
                  devices.charger, devices.host, book, clock, health, settlement,
                  closers=devices.closers)
+    if upload and config.backoffice.uploads():
+        try:
+            rt.uploader = _uploader(config, journal, keys.signing_key, clock)
+        except (UploaderError, OutboxError) as exc:  # a CA file changed since the config check
+            rt.close()
+            raise UnsupportedDevice(str(exc)) from None
+        except BaseException:
+            rt.close()
+            raise
+        runner.listeners.append(_kick_when_records_queued(rt.uploader))
+        settlement.on_finished = rt.uploader.kick  # the settlement record is queued
     settlement.start()
+    if rt.uploader is not None:
+        rt.uploader.start()
     if watch:
         h = config.health
         rt.watch = HealthWatch(health, journal_dir=path.parent,
@@ -307,6 +339,34 @@ def build_runtime(
                                min_free_bytes=h.min_free_mb * 1024 * 1024)
         rt.watch.start()
     return rt
+
+
+def _uploader(config: KioskConfig, journal: Journal, signing_key: Ed25519PrivateKey | None,
+              clock: Clock) -> Uploader:
+    from kiosk.security.provisioning import terminal_id
+
+    if signing_key is None:  # load_terminal_keys always gives one
+        raise UploaderError("no terminal signing key: kiosk provision --config FILE")
+    b = config.backoffice
+    return Uploader(journal, terminal_id(config), signing_key, clock=clock, url=b.url,
+                    ca_file=b.ca_file or None, interval_s=b.upload_interval_s,
+                    retry_s=b.upload_retry_s, retry_max_s=b.upload_retry_max_s,
+                    timeout_s=b.timeout_s)
+
+
+def _kick_when_records_queued(uploader: Uploader) -> Callable[[Session], None]:
+    """A session queues its records (session, invoice, CDR) in the step that gives it an
+    outcome: then the uploader is kicked. (A settlement's record follows later, from the
+    settlement queue, which kicks it too: ``SettlementQueue.on_finished``.)"""
+    seen: dict[str, Outcome] = {}
+
+    def listener(s: Session) -> None:
+        before = seen.pop(s.id, Outcome.NONE)
+        if not s.finished:
+            seen[s.id] = s.outcome
+        if s.outcome is not before:
+            uploader.kick()
+    return listener
 
 
 def _charger_off_when_out_of_service(adapters: DeviceAdapters, runner: Runner

@@ -14,8 +14,12 @@ created and migrated when opened:
   one line per file, ``FILE: stored|replay|held|rejected: ...``; exit status 0 unless one
   was rejected (2).
 
+- ``serve`` runs the service (:mod:`kiosk.backoffice.serve`): the terminals' uploads
+  (``POST /v1/batches``), the invoice pages and the OCPI CDRs module, over TLS (``--tls-cert``,
+  ``--tls-key``) unless ``--plain-http`` behind a TLS-terminating proxy; ``--workers N``
+  processes share one PostgreSQL. SIGTERM stops it gracefully (exit status 0).
+
 Every failure is one line ``kiosk-backoffice: ...`` and exit status 2, never a traceback.
-The upload service, invoice pages and the OCPI module land with the back-office issue.
 """
 
 from __future__ import annotations
@@ -36,11 +40,48 @@ def default_db() -> str:
     return os.environ.get(ENV_DB) or f"sqlite:///{Path.cwd() / 'backoffice.sqlite'}"
 
 
+SERVE_HELP = f"""\
+Serve the back office: the terminals' uploads (POST /v1/batches), the invoice pages and
+the OCPI 2.2.1 CDRs module. TLS by default: --tls-cert and --tls-key (PEM; the key
+unencrypted, readable only by the service's user). The terminals pin the CA that signed
+the certificate (backoffice.ca_file) and check its name against backoffice.url's host.
+
+On SQLite (the embedded default, one process), one command:
+
+  kiosk-backoffice serve --db sqlite:////var/lib/evkiosk/backoffice.sqlite \\
+      --host 0.0.0.0 --port 8443 --tls-cert server.pem --tls-key server.key
+
+On PostgreSQL (production): --db postgresql+psycopg://USER[:PASSWORD]@HOST[:PORT]/DBNAME
+(or the environment variable ${ENV_DB}, which keeps a password off the
+command line). The service keeps no state of its own, so several processes share one
+database: --workers N here, or several machines behind a load balancer, each running
+serve on the same URL:
+
+  {ENV_DB}=postgresql+psycopg://backoffice@db.internal/backoffice \\
+      kiosk-backoffice serve --host 0.0.0.0 --workers 4 \\
+      --tls-cert server.pem --tls-key server.key
+
+The database is created and migrated when serve starts. Register each terminal first:
+kiosk-backoffice terminal add ID --public-key HEX (what kiosk provision printed).
+
+--plain-http serves HTTP for a TLS-terminating proxy in front (a warning is printed); on an
+address that is not loopback it needs --behind-proxy too. uvicorn trusts X-Forwarded-For
+from 127.0.0.1 only; set FORWARDED_ALLOW_IPS to the address of a proxy elsewhere.
+SIGTERM or Ctrl-C stops it gracefully (exit status 0). No access log is written (invoice
+links carry their token in the path).
+"""
+
+
 def _parser() -> argparse.ArgumentParser:
     db_help = (f"database URL: sqlite:///PATH or postgresql+psycopg://USER@HOST/DB "
                f"(default ${ENV_DB}, else sqlite:///./backoffice.sqlite)")
     p = argparse.ArgumentParser(prog="kiosk-backoffice", description=(
-        "The back office of the EV charging kiosks: terminal registry, upload import, export."))
+        "The back office of the EV charging kiosks: terminal registry, upload import, export, "
+        "and the service (serve)."), epilog=(
+        "Start the service on SQLite: kiosk-backoffice serve --db sqlite:///backoffice.sqlite "
+        "--tls-cert server.pem --tls-key server.key; on PostgreSQL (several processes or "
+        "machines share it): --db postgresql+psycopg://USER@HOST/DB. See "
+        "kiosk-backoffice serve --help."))
     p.add_argument("--db", default=None, help=db_help)
     db_opt = argparse.ArgumentParser(add_help=False)
     db_opt.add_argument("--db", default=argparse.SUPPRESS, help=db_help)
@@ -71,6 +112,25 @@ def _parser() -> argparse.ArgumentParser:
     osub.add_parser("list", parents=[db_opt], help="the parties and their tokens' state")
     orev = osub.add_parser("revoke", parents=[db_opt], help="revoke a party's token")
     orev.add_argument("name")
+    srv = sub.add_parser("serve", parents=[db_opt], help="run the service (uploads, invoice "
+                         "pages, OCPI) over TLS, on SQLite or PostgreSQL",
+                         description=SERVE_HELP,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    srv.add_argument("--host", default="127.0.0.1",
+                     help="the address to listen on (default 127.0.0.1; 0.0.0.0 for all)")
+    srv.add_argument("--port", type=int, default=8443, help="default 8443")
+    srv.add_argument("--tls-cert", type=Path, metavar="PEM",
+                     help="the server certificate (and any intermediates), PEM")
+    srv.add_argument("--tls-key", type=Path, metavar="PEM", help="its private key, PEM")
+    srv.add_argument("--public-url", default="", metavar="URL",
+                     help="the base URL clients see, for links (default: the request's)")
+    srv.add_argument("--workers", type=int, default=1, metavar="N",
+                     help="processes (default 1; more than 1 needs PostgreSQL)")
+    srv.add_argument("--plain-http", action="store_true",
+                     help="HTTP without TLS, for a TLS-terminating proxy in front")
+    srv.add_argument("--behind-proxy", action="store_true",
+                     help="with --plain-http on an address that is not loopback: the proxy "
+                          "is on another machine")
     return p
 
 
@@ -89,6 +149,9 @@ def main(argv: list[str] | None = None) -> int:
         for line in lines:
             print(line)
         return 0
+
+    if args.command == "serve":
+        return _serve(args)
 
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -132,6 +195,21 @@ def _run(args: argparse.Namespace, db: Database) -> int:
     if args.command == "ocpi-token":
         return _ocpi_token(args, db)
     return _import(db, args.files)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from kiosk.backoffice.serve import ServeError, ServeOptions, serve
+    from kiosk.config import one_line
+
+    options = ServeOptions(
+        db_url=args.db or default_db(), host=args.host, port=args.port, tls_cert=args.tls_cert,
+        tls_key=args.tls_key, public_url=args.public_url, workers=args.workers,
+        plain_http=args.plain_http, behind_proxy=args.behind_proxy)
+    try:
+        return serve(options)
+    except ServeError as exc:
+        print(f"kiosk-backoffice: serve: {one_line(str(exc))}", file=sys.stderr)
+        return 2
 
 
 def _ocpi_token(args: argparse.Namespace, db: Database) -> int:

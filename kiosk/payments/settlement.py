@@ -42,13 +42,15 @@ class SettlementQueue:
     def __init__(self, journal: Journal, host: PaymentHost, *, clock: Callable[[], datetime],
                  station_id: str, currency: str, retry_s: float = 30.0,
                  retry_max_s: float = 900.0,
-                 on_journal: Callable[[JournalError | None], None] | None = None) -> None:
+                 on_journal: Callable[[JournalError | None], None] | None = None,
+                 on_finished: Callable[[], None] | None = None) -> None:
         self.journal = journal
         self.host = host
         self.clock = clock
         self.station_id, self.currency = station_id, currency
         self.retry_s, self.retry_max_s = retry_s, retry_max_s
         self.on_journal = on_journal  # a journal error, or None when it works again
+        self.on_finished = on_finished  # a job ended (its settlement record is in the outbox)
         self._journal_failing = False
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -185,6 +187,12 @@ class SettlementQueue:
                                              record=self._record(job, status, ack, at))
         except JournalError as exc:  # stays pending: sent again, the host dedupes
             self._report(exc)
+            return
+        if self.on_finished is not None:
+            try:
+                self.on_finished()
+            except Exception:
+                log.exception("settlement finished hook failed")
 
     def _record(self, job: SettlementRow, status: str, ack: Ack, at: datetime
                 ) -> dict[str, Any]:

@@ -27,7 +27,7 @@ class Documents:
         st = config.station
         self.seller = Seller(st.operator, st.address, st.id, st.name)
         self.labels = {c.id: c.label for c in config.connectors}
-        self.base_url = config.backoffice.url or MISSING_BACKOFFICE
+        self.base_url = config.backoffice.invoice_base() or MISSING_BACKOFFICE
 
     def _pricer(self, s: Session) -> LivePricer:
         return self.book.for_start(s.marks[0].at if s.marks else s.created_at)

@@ -1,5 +1,6 @@
 """A production terminal's files for tests: a config that names real devices, a CA key file
-with a (random, non-test) CA key, the acquirer's CA certificate, and an injected DUKPT key.
+with a (random, non-test) CA key, the acquirer's and the back office's CA certificates, and an
+injected DUKPT key.
 None of it is a published test key, so production mode accepts it."""
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ SECTIONS: dict[str, list[str]] = {
     "host": ['kind = "iso8583"', 'address = "10.0.0.5"', "port = 8583",
              'ca_file = "acquirer-ca.pem"', 'server_name = "acquirer.example"',
              'pin_key_file = "pin.key"'],
+    "backoffice": ['url = "https://backoffice.example:8443"', 'ca_file = "backoffice-ca.pem"'],
 }
 
 
@@ -71,6 +73,7 @@ def pin_key(path: Path, *, scheme: str = "aes", initial_key: bytes | None = None
 def production_files(folder: Path) -> None:
     live_ca_keys(folder / "live_ca.json")
     host_ca_pem(folder / "acquirer-ca.pem")
+    host_ca_pem(folder / "backoffice-ca.pem")  # the back office's CA, for the uploads
     pin_key(folder / "pin.key")
 
 
@@ -98,6 +101,8 @@ def production_config(folder: Path, *, drop: tuple[str, ...] = (),
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     if not (folder / "pin.key").exists():
         production_files(folder)
+    if not (folder / "backoffice-ca.pem").exists():  # a folder made before it was needed
+        host_ca_pem(folder / "backoffice-ca.pem")
     p = folder / "kiosk.toml"
     p.write_text(production_toml(drop=drop, edits=edits, **changes))
     return p
