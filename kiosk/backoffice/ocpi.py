@@ -58,7 +58,7 @@ On PostgreSQL, where an upload's ``stored_at`` is taken a few milliseconds befor
 a read first takes the advisory lock :data:`STORED_AT_LOCK` exclusive for a moment: a barrier
 that waits for the uploads in flight, when the importer holds that lock shared from before it
 takes ``stored_at`` until it commits; after it every CDR stored before the read is visible to
-the read. Until the importer takes it, a CDR being committed during a poll can be missed.)
+the read.)
 The envelope's ``timestamp`` of a CDR page is taken inside the read: a poller that sends no
 ``date_to`` can use it as its next ``date_from``.
 
@@ -86,7 +86,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from kiosk.backoffice.ocpi_tokens import Party, authenticate, header_candidates
-from kiosk.backoffice.storage import Database, _reason, records
+from kiosk.backoffice.storage import STORED_AT_LOCK, Database, _reason, records
 
 __all__ = ["API_VERSION", "CLOSE_WAIT_S", "MAX_PARAM_CHARS", "MAX_QUERY_BYTES",
            "STORED_AT_LOCK", "CdrPage", "CdrQuery", "QueryError", "fetch_cdrs", "parse_datetime",
@@ -104,9 +104,6 @@ SUCCESS = 1000
 CLIENT_ERROR = 2000
 INVALID_PARAMETERS = 2001
 SERVER_ERROR = 3000
-# PostgreSQL advisory lock: an upload is to hold it shared from before it takes stored_at until
-# it commits (kiosk.backoffice.importer), a read takes it exclusive for a moment first
-STORED_AT_LOCK = 0x65766B63
 
 _CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 _DATE = re.compile(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})"

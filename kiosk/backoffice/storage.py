@@ -48,15 +48,19 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from kiosk.migrate import upgrade_to_head
 
-__all__ = ["KNOWN_REVISIONS", "SCHEMA_REVISION", "Database", "StorageError", "batches",
-           "held_batches", "invoices", "metadata", "now", "ocpi_tokens", "open_db", "records",
-           "terminals"]
+__all__ = ["KNOWN_REVISIONS", "SCHEMA_REVISION", "STORED_AT_LOCK", "Database", "StorageError",
+           "batches", "held_batches", "invoices", "metadata", "now", "ocpi_tokens", "open_db",
+           "records", "terminals"]
 
 SCHEMA_REVISION = "bo0002"  # the Alembic head; not a journal revision ("0001"...)
 KNOWN_REVISIONS = ("bo0001", "bo0002")
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_S = 30.0
 _PG_MIGRATION_LOCK = 0x65766B62  # pg_advisory_xact_lock key: one migrating process at a time
+# PostgreSQL advisory lock: an import holds it shared from before it takes stored_at until it
+# commits (kiosk.backoffice.importer); an OCPI read takes it exclusive for a moment first, so
+# every record stored before the read began is visible to it (kiosk.backoffice.ocpi)
+STORED_AT_LOCK = 0x65766B63
 
 log = logging.getLogger(__name__)
 

@@ -312,14 +312,9 @@ def test_consecutive_polls_miss_nothing_and_double_nothing(db: Database, fleet: 
     assert everything == [c["id"] for c, _ in stored_cdrs(db)]
 
 
-def test_polls_while_terminals_upload_concurrently(request: pytest.FixtureRequest,
-                                                   backoffice_url: str, db: Database,
+def test_polls_while_terminals_upload_concurrently(backoffice_url: str, db: Database,
                                                    fleet: Fleet, service: ServiceHandle,
                                                    client: OcpiClient) -> None:
-    if backoffice_url.startswith("postgresql"):
-        request.applymarker(pytest.mark.xfail(strict=False, reason=(
-            "PostgreSQL: a batch's stored_at is taken before its commit; closed when the "
-            "importer holds ocpi.STORED_AT_LOCK shared from before stored_at to commit")))
     url = cdrs_url(service)
     stop = threading.Event()
     errors: list[BaseException] = []

@@ -138,3 +138,33 @@ def test_any_damage_to_an_envelope_is_a_batch_error(noise: bytes, at: int, value
         data[at % len(data)] = value
     with contextlib.suppress(BatchError):  # anything else fails the test
         verify(open_envelope(bytes(data)), KEY.public_key())
+
+
+def _parsed_depth(value: object) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_parsed_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_parsed_depth(v) for v in value), default=0)
+    return 0
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(alphabet='[]{}"\\ab\n\u00e9'),
+    lambda inner: st.lists(inner, max_size=3)
+    | st.dictionaries(st.text(alphabet='[]{}"\\k', max_size=4), inner, max_size=3),
+    max_leaves=30)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_json_values)
+def test_the_nesting_bound_counts_arrays_and_objects_not_brackets_in_text(value: object) -> None:
+    from kiosk.records.batch import _depth
+
+    for text in (json.dumps(value), json.dumps(value, ensure_ascii=False, indent=1)):
+        assert _depth(text.encode("utf-8")) == _parsed_depth(value)
+
+
+def test_brackets_in_a_text_field_are_not_nesting() -> None:
+    rec = Record("a:session", "a", "session", T, {"note": "[" * 40 + "{" * 40})
+    env = seal(Batch("DEMO-0001", 1, T, (rec,)), KEY)
+    assert verify(open_envelope(env), KEY.public_key()).records[0].payload == rec.payload
