@@ -64,7 +64,7 @@ contracts: venv
 	$(VENV)/bin/lint-imports
 
 bench: venv
-	QT_QPA_PLATFORM=offscreen $(PY) -m pytest tests/bench --benchmark-only -q
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest tests/bench --benchmark-only -q -s
 
 screenshots: venv
 	QT_QPA_PLATFORM=offscreen $(PY) -m kiosk.ui.screenshots screenshots

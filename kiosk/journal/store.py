@@ -832,6 +832,15 @@ class Journal:
         q = select(batches).where(batches.c.acked_at.is_(None)).order_by(batches.c.sequence)
         if limit is not None:
             q = q.limit(limit)
+        return self._batch_rows(q)
+
+    def batch(self, sequence: int) -> BatchRow | None:
+        """One batch, acknowledged or not (its envelope opened), or None. Batches are kept after
+        their acknowledgement, so a back office restored from a backup can get them again."""
+        return next(iter(self._batch_rows(select(batches).where(
+            batches.c.sequence == sequence))), None)
+
+    def _batch_rows(self, q: Any) -> list[BatchRow]:
         with self.engine.connect() as conn:
             rows = conn.execute(q).all()
         out = []

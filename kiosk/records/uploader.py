@@ -20,7 +20,9 @@ Only a well-formed ``stored``/``replay`` (HTTP 200) or ``held`` (202) answer is 
 beyond the last batch built). What happens otherwise:
 
 - ``held`` (the back office lacks earlier batches it acknowledged before: restored from a
-  backup, another back office): an error; the batch is sent again after the backoff;
+  backup): the journal keeps acknowledged batches, so the uploader sends them again from the
+  first one missing, byte for byte, then goes on; when it cannot (they are not in this
+  journal), an error, and the batch is sent again after the backoff;
 - a refusal (403 unknown or revoked terminal, 409 conflict, 413, 415, 422, or an answer no back
   office gives such as a redirect or a 404): logged as an error; the operator must act, so the
   next attempt waits ``retry_max_s``;
@@ -268,6 +270,9 @@ class Uploader:
         self._dirty = True  # a round is due (set by kick, cleared when a round starts)
         self._due = 0.0  # monotonic: no attempt before this (a backoff)
         self._status = UploadStatus(pending=self._pending())
+        # the next batch to send again that the back office acknowledged once and no longer
+        # has (it answered 'held' with a lower acked: restored from a backup); None: none
+        self._rewind: int | None = None
         self._thread = threading.Thread(target=self._run, name="kiosk-uploader", daemon=True)
 
     # --- control ---------------------------------------------------------------------------
@@ -366,7 +371,9 @@ class Uploader:
         """One batch: True when it was acknowledged (go on), False when there is nothing to send
         or the attempt failed (reported)."""
         try:
-            envelope = self.outbox.next_batch(self.max_records)
+            envelope = self._rewound()
+            if envelope is None:
+                envelope = self.outbox.next_batch(self.max_records)
             last_built = self.outbox.journal.last_batch_sequence()
         except (OutboxRowError, OutboxError) as exc:  # a damaged row, another terminal's batch:
             self._failed("outbox", str(exc), self.retry_max_s)  # kept; a person must look
@@ -398,11 +405,41 @@ class Uploader:
         else:
             marked = 0
         if outcome == "sent":
+            if self._rewind is not None:
+                self._rewind = sent + 1  # the next one it lost, if it lost more
             self._succeeded(sent, marked, detail)
+            return True
+        if outcome == "held" and self._can_rewind(ack + 1, sent):
+            log.warning("uploader: the back office lacks batches %d to %d it acknowledged "
+                        "before (restored from a backup?): sending them again", ack + 1,
+                        sent - 1)
+            self._rewind = ack + 1
             return True
         wait = self.retry_max_s if outcome == "refused" else self._backoff()
         self._failed(outcome, f"batch {sent}: {detail}", wait)
         return False
+
+    def _rewound(self) -> bytes | None:
+        """The envelope of the acknowledged batch to send again now, or None (none, or caught
+        up: back to :meth:`Outbox.next_batch`)."""
+        if self._rewind is None:
+            return None
+        row = self.outbox.journal.batch(self._rewind)
+        if row is None or row.acked_at is None or row.terminal_id != self.terminal_id:
+            self._rewind = None
+            return None
+        return row.envelope
+
+    def _can_rewind(self, first: int, sent: int) -> bool:
+        """Are the batches from ``first`` up to ``sent`` (exclusive) ones this journal built
+        and had acknowledged, so they can be sent again?"""
+        if not 1 <= first < sent or (self._rewind is not None and first >= self._rewind):
+            return False  # nothing earlier to send, or no progress: report it instead
+        try:
+            row = self.outbox.journal.batch(first)
+        except (JournalError, OutboxRowError):
+            return False
+        return row is not None and row.acked_at is not None
 
     def _exchange(self, envelope: bytes, sent: int, last_built: int
                   ) -> tuple[Outcome, str, int]:

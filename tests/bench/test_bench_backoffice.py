@@ -386,3 +386,95 @@ def test_bench_backoffice_upload(benchmark: Any, templates: tuple[Record, ...],
           f"{per_client} batch{'es' if per_client > 1 else ''} × {PER_BATCH} records each; "
           f"floor: the same envelopes "
           f"imported in process from {clients} threads {floor:,.0f} records/s)")
+
+
+# --- (c) the import rate with several importer processes ----------------------------------
+
+IMPORTERS = 2  # as many as the machine has cores (serve --workers N does the same work)
+
+
+def write_envelopes(path: Path, envelopes: list[bytes]) -> Path:
+    path.write_bytes(b"".join(len(e).to_bytes(8, "big") + e for e in envelopes))
+    return path
+
+
+def parallel_import_seconds(url: str, uploads: list[Upload], folder: Path) -> float:
+    """Seconds from the start signal until the last of one importer process per upload has
+    stored all its envelopes into ``url`` (the processes start and open the database first)."""
+    import os
+    import subprocess
+    import sys
+
+    child = Path(__file__).with_name("import_child.py")
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    procs = []
+    try:
+        for i, u in enumerate(uploads):
+            file = write_envelopes(folder / f"envelopes-{i}.bin", u.envelopes)
+            procs.append(subprocess.Popen(
+                [sys.executable, str(child), url, str(file)], stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE, text=True, env=env))
+        for p in procs:
+            assert p.stdout is not None and p.stdout.readline().strip() == "ready"
+        for p in procs:
+            assert p.stdin is not None
+            p.stdin.write("go\n")
+            p.stdin.flush()
+        spans = []
+        for p in procs:
+            assert p.stdout is not None
+            line = json.loads(p.stdout.readline())
+            assert "error" not in line, line
+            spans.append((line["start"], line["end"]))
+            assert p.wait(60) == 0
+        return max(e for _, e in spans) - min(s for s, _ in spans)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            for stream in (p.stdin, p.stdout):
+                if stream is not None:
+                    stream.close()
+
+
+@pytest.fixture
+def pg_databases(request: pytest.FixtureRequest) -> Iterator[Databases]:
+    """PostgreSQL only: SQLite takes one writer at a time (parallel importers would measure
+    its lock, not the import)."""
+    with ExitStack() as stack:
+        yield Databases("postgresql", request, stack)
+
+
+def test_bench_backoffice_import_parallel(benchmark: Any, templates: tuple[Record, ...],
+                                          pg_databases: Databases, tmp_path: Path) -> None:
+    databases = pg_databases
+    per = BATCHES // IMPORTERS if benchmark.enabled else 1
+    uploads = [upload(templates, f"BENCH-P{i + 1:03d}", per, 1 + i * 10**6)
+               for i in range(IMPORTERS)]
+    total = sum(len(u.records) for u in uploads)
+    spans: list[float] = []
+    singles: list[float] = []
+
+    def setup() -> tuple[tuple[Database], dict[str, Any]]:
+        one = databases.new(*uploads)  # the floor: the same envelopes, one importer
+        t = time.perf_counter()
+        for u in uploads:
+            for data in u.envelopes:
+                assert import_envelope(one, data).status == "stored"
+        singles.append(time.perf_counter() - t)
+        return (databases.new(*uploads),), {}
+
+    def run(db: Database) -> None:
+        url = db.engine.url.render_as_string(hide_password=False)
+        spans.append(parallel_import_seconds(url, uploads, tmp_path))
+        assert stored_records(db) == total
+
+    benchmark.pedantic(run, setup=setup, rounds=ROUNDS if benchmark.enabled else 1,
+                       iterations=1)
+    rate, floor = total / med(spans), total / med(singles)
+    benchmark.extra_info.update(records_per_s=round(rate), one_importer_records_per_s=round(floor))
+    print(f"\nbench backoffice-import-parallel {databases.dialect}: {rate:,.0f} records/s "
+          f"({IMPORTERS} importer processes, {per} batches × {PER_BATCH} records each; floor: "
+          f"the same envelopes by one importer {floor:,.0f} records/s; target ≥ {TARGET_PG:,})")

@@ -745,3 +745,40 @@ def test_new_records_are_sent_at_once_not_at_the_next_interval(host: HostSimulat
                 assert assert_delivered_once(k.rt, db) == 4
     finally:
         db.close()
+
+
+def test_a_back_office_restored_from_an_older_backup_gets_the_lost_batches_again(
+        host: HostSimulator, tmp_path: Path) -> None:
+    """The back office loses batches it acknowledged (a restore from a backup): its 'held'
+    answer says what it lacks, and the terminal sends those again from its journal (kept after
+    the acknowledgement), byte for byte, then the rest: every record once in the new database."""
+    journal = tmp_path / "kiosk" / "journal.sqlite"
+    old = open_db(f"sqlite:///{tmp_path / 'bo-old.sqlite'}")
+    new = open_db(f"sqlite:///{tmp_path / 'bo-restored.sqlite'}")
+    try:
+        with running_service(old, tmp_path) as svc:
+            assert svc.ca_file is not None
+            cfg = terminal_config(host, svc.url, svc.ca_file)
+            register(old, cfg, journal)
+            register(new, cfg, journal)  # the backup: the registry, none of the batches
+            with kiosk(cfg, journal) as k:
+                play_sessions(k, 2)
+                wait_delivered(k.up)
+                assert assert_delivered_once(k.rt, old) == 8
+                sent_before = k.rt.journal.last_batch_sequence()
+                envelopes = {s: k.rt.journal.batch(s) for s in range(1, sent_before + 1)}
+                svc.stop()
+                svc.db = new  # restored: same address, an older database
+                svc.start()
+                play_sessions(k, 1)
+                wait_delivered(k.up)
+                assert assert_delivered_once(k.rt, new) == 12
+                assert k.up.status().failures == 0
+                with new.engine.connect() as conn:
+                    resent = dict(conn.execute(select(batches.c.sequence, batches.c.envelope)
+                                               .where(batches.c.sequence <= sent_before)).all())
+                for seq, row in envelopes.items():  # the very bytes signed the first time
+                    assert row is not None and bytes(resent[seq]) == row.envelope
+    finally:
+        old.close()
+        new.close()
