@@ -12,9 +12,10 @@ Routes:
   ``{"status", "terminal_id", "sequence", "acked", "reason", "refusal"}`` (see
   :class:`~kiosk.backoffice.importer.ImportResult`); ``acked`` is the highest sequence stored
   without gap, which the terminal takes as its acknowledgement. HTTP status: 200 stored or
-  replay, 202 held (a gap), 403 an unknown or revoked terminal, 409 a sequence already stored
-  with other content, 413 too large, 415 not JSON, 422 any other rejection, 503 the database
-  failing (nothing stored; the terminal sends it again).
+  replay, 202 held (a gap), 403 an unknown or revoked terminal, 408 a body that did not arrive
+  within ``body_timeout_s`` (a stalled client), 409 a sequence already stored with other
+  content, 413 too large, 415 not JSON, 422 any other rejection, 503 the database failing
+  (nothing stored; the terminal sends it again).
 - ``GET /healthz``: the database answers (for a load balancer).
 - the invoice pages (:mod:`kiosk.backoffice.invoices`) and the OCPI 2.2.1 CDRs module
   (:mod:`kiosk.backoffice.ocpi`), each a router of its own.
@@ -24,6 +25,7 @@ Every answer carries ``X-Request-ID`` (the caller's if it sent a sane one, else 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import uuid
@@ -56,15 +58,29 @@ class ServiceSettings:
     invoice_rate: float = 2.0  # invoice page requests per second per client address ...
     invoice_burst: int = 20  # ... with this many at once
     ocpi_max_limit: int = 100  # the largest OCPI page the server hands out
+    body_timeout_s: float = 30.0  # an upload's body must arrive within this (a stalled client)
 
 
 class BodyTooLarge(Exception):
     pass
 
 
-async def read_body(request: Request, limit: int) -> bytes:
+class BodyTooSlow(Exception):
+    pass
+
+
+async def read_body(request: Request, limit: int, timeout_s: float = 30.0) -> bytes:
     """The request body, at most ``limit`` bytes (a larger Content-Length is refused before
-    reading; a body that grows past it while streaming is cut off)."""
+    reading; a body that grows past it while streaming is cut off), all of it within
+    ``timeout_s`` (a client that stalls mid-body is :class:`BodyTooSlow`)."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            return await _read_body(request, limit)
+    except TimeoutError:
+        raise BodyTooSlow(f"the body did not arrive within {timeout_s:g} s") from None
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.isdigit():
@@ -96,6 +112,16 @@ def _answer(result: ImportResult) -> dict[str, Any]:
             "refusal": None if result.refusal is None else result.refusal.value}
 
 
+def _refused(reason: str, code: int, *, status: str = "rejected",
+             refusal: str | None = Refusal.INVALID.value,
+             headers: dict[str, str] | None = None) -> JSONResponse:
+    """An answer of the same shape as an import's, before there was one (the body could not
+    be read, the database failed): ``acked`` is unknown (None)."""
+    return JSONResponse({"status": status, "terminal_id": None, "sequence": None,
+                         "acked": None, "reason": reason, "refusal": refusal}, code,
+                        headers=headers)
+
+
 def create_app(db: Database, settings: ServiceSettings | None = None) -> FastAPI:
     """The service over an open database (the caller closes it)."""
     settings = settings or ServiceSettings()
@@ -123,18 +149,20 @@ def create_app(db: Database, settings: ServiceSettings | None = None) -> FastAPI
     async def post_batch(request: Request) -> JSONResponse:
         ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if ctype != "application/json":
-            return JSONResponse({"status": "rejected", "acked": None,
-                                 "reason": "Content-Type: application/json expected"}, 415)
+            return _refused("Content-Type: application/json expected", 415)
         try:
-            data = await read_body(request, MAX_ENVELOPE_BYTES)
+            data = await read_body(request, MAX_ENVELOPE_BYTES, settings.body_timeout_s)
         except BodyTooLarge as exc:
-            return JSONResponse({"status": "rejected", "acked": None, "reason": str(exc)}, 413)
+            return _refused(str(exc), 413)
+        except BodyTooSlow as exc:
+            return _refused(str(exc), 408, status="error", refusal=None,
+                            headers={"Connection": "close"})
         try:
             result = await run_in_threadpool(import_envelope, db, data)
         except SQLAlchemyError as exc:
             log.error("upload: database: %s", _reason(exc))
-            return JSONResponse({"status": "error", "acked": None,
-                                 "reason": "database unavailable; nothing stored"}, 503)
+            return _refused("database unavailable; nothing stored", 503, status="error",
+                            refusal=None)
         if result.status == "rejected":
             log.warning("upload rejected: %s", result.line()[:300])
         return JSONResponse(_answer(result), _status_code(result))
