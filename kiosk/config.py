@@ -516,34 +516,26 @@ def _check_ca_keys(cfg: KioskConfig, source: str) -> None:
 
 def _check_host_ca(cfg: KioskConfig, source: str) -> None:
     """The acquirer's CA certificate must be readable PEM: the link checks the host by it."""
-    if not cfg.host_uses_tls():
-        return
-    path = Path(cfg.host.ca_file)
-    _read(path, CA_FILE_MAX_BYTES, source, "host.ca_file")
-    try:
-        ssl.create_default_context(cafile=str(path))
-    except ssl.SSLError as exc:
-        raise ConfigError(f"{source}: host.ca_file: {path}: not a PEM CA certificate "
-                          f"({exc.reason or exc})") from None
-    except OSError as exc:
-        raise ConfigError(f"{source}: host.ca_file: {path}: cannot read: "
-                          f"{exc.strerror or exc}") from None
+    if cfg.host_uses_tls():
+        _check_ca_pem(Path(cfg.host.ca_file), source, "host.ca_file")
 
 
 def _check_backoffice_ca(cfg: KioskConfig, source: str) -> None:
     """The back office's CA certificate, when given, must be readable PEM: the uploads check
     the back office by it alone."""
-    if not cfg.backoffice.ca_file:
-        return
-    path = Path(cfg.backoffice.ca_file)
-    _read(path, CA_FILE_MAX_BYTES, source, "backoffice.ca_file")
+    if cfg.backoffice.ca_file:
+        _check_ca_pem(Path(cfg.backoffice.ca_file), source, "backoffice.ca_file")
+
+
+def _check_ca_pem(path: Path, source: str, key: str) -> None:
+    _read(path, CA_FILE_MAX_BYTES, source, key)
     try:
         ssl.create_default_context(cafile=str(path))
     except ssl.SSLError as exc:
-        raise ConfigError(f"{source}: backoffice.ca_file: {path}: not a PEM CA certificate "
+        raise ConfigError(f"{source}: {key}: {path}: not a PEM CA certificate "
                           f"({exc.reason or exc})") from None
     except OSError as exc:
-        raise ConfigError(f"{source}: backoffice.ca_file: {path}: cannot read: "
+        raise ConfigError(f"{source}: {key}: {path}: cannot read: "
                           f"{exc.strerror or exc}") from None
 
 

@@ -11,7 +11,8 @@ from drivers.sim.host import HostSimulator
 from tests.support import shared
 from tests.support.pcsc import pcscd  # noqa: F401 - the session's pcscd, for the card tests
 
-pytest_plugins = ["tests.support.postgres"]  # postgres_server, backoffice_url
+pytest_plugins = ["tests.support.postgres",  # postgres_server, backoffice_url
+                  "tests.support.fullfs"]  # small_fs
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

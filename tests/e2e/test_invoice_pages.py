@@ -37,8 +37,6 @@ from kiosk.records.batch import public_key_raw
 from kiosk.records.outbox import Outbox
 from kiosk.runtime import build_runtime
 from kiosk.security.provisioning import load_terminal_keys
-from kiosk.session import events as ev
-from kiosk.session.machine import State
 from tests.support.backoffice import running_service
 from tests.support.rig import Rig
 
@@ -90,14 +88,7 @@ def kiosk(host: HostSimulator, tmp_path_factory: pytest.TempPathFactory) -> Kios
     try:
         rig = Rig(rt, clock, charger, terminal)
         for card, seconds in SESSIONS:
-            s = rig.charging(card)
-            rig.charger.advance(seconds)
-            rig.until(lambda: rig.rt.runner.active().energy_wh > 0, "energy")
-            rig.rt.runner.post(ev.StopRequested(s.id))
-            rig.reach(State.RECEIPT)
-            rig.rt.runner.post(ev.Dismissed(s.id))
-            rig.final()
-            rig.charger.unplug(1)
+            rig.play(card, seconds)
         rig.settled()
         keys = load_terminal_keys(cfg, journal.parent, demo=True)
         outbox = Outbox(rt.journal, cfg.station.id, keys.signing_key, clock.now)

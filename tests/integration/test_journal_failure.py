@@ -5,8 +5,6 @@ works again the session settles from its last journaled step and the ledger agre
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import fcntl
 import os
 import struct
@@ -28,44 +26,12 @@ from kiosk.journal.runner import OutOfService
 from kiosk.runtime import build_runtime
 from kiosk.session import events as ev
 from kiosk.session.machine import Outcome, State
+from tests.support.fullfs import fill
 from tests.support.ledger import check_settled
 from tests.support.rig import Rig
 
 T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def small_fs(tmp_path: Path) -> Iterator[Path]:
-    """A 4 MiB tmpfs of the test's own (the rig runs as root, see domain/test-rig.md)."""
-    if os.geteuid() != 0:
-        pytest.fail("mounting a tmpfs needs root (the test rig and CI run as root)")
-    mnt = tmp_path / "mnt"
-    mnt.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", str(mnt)],
-                   check=True)
-    try:
-        yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=True)
-
-
-def fill(folder: Path) -> Path:
-    """Write until the file system is full (ENOSPC); returns the filler."""
-    filler = folder / "filler"
-    chunk = b"\0" * 65536
-    with open(filler, "wb") as f:
-        try:
-            while True:
-                f.write(chunk)
-                f.flush()
-        except OSError as exc:
-            assert exc.errno == errno.ENOSPC
-    with contextlib.suppress(OSError), open(folder / "filler2", "wb") as f:
-        while True:  # the last few blocks
-            f.write(b"\0" * 512)
-            f.flush()
-    return filler
 
 
 def make_rig(folder: Path, host: HostSimulator) -> Rig:

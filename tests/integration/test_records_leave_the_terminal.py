@@ -22,8 +22,6 @@ from kiosk.records.batch import public_key_raw
 from kiosk.records.outbox import Outbox
 from kiosk.runtime import build_runtime
 from kiosk.security.provisioning import load_terminal_keys
-from kiosk.session import events as ev
-from kiosk.session.machine import State
 from tests.support.rig import Rig
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -31,14 +29,7 @@ T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
 def play_sessions(rig: Rig, n: int) -> None:
     for _ in range(n):
-        s = rig.charging()
-        rig.charger.advance(900)
-        rig.until(lambda: rig.rt.runner.active().energy_wh > 0, "energy")
-        rig.rt.runner.post(ev.StopRequested(s.id))
-        rig.reach(State.RECEIPT)
-        rig.rt.runner.post(ev.Dismissed(s.id))
-        rig.final()
-        rig.charger.unplug(1)
+        rig.play()
     rig.settled()
 
 

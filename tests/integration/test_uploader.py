@@ -13,12 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import json
 import logging
-import os
 import socket
-import subprocess
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
@@ -49,6 +46,7 @@ from kiosk.session import events as ev
 from kiosk.session.machine import State
 from tests.support import backoffice as support
 from tests.support.backoffice import free_port, make_pki, running_service
+from tests.support.fullfs import fill, unfill
 from tests.support.production import host_ca_pem, production_config
 from tests.support.rig import Rig
 
@@ -114,17 +112,9 @@ def register(db: Database, cfg: KioskConfig, journal: Path) -> None:
 
 
 def play_sessions(k: Kiosk, n: int) -> None:
-    rig = k.rig
     for _ in range(n):
-        s = rig.charging()
-        rig.charger.advance(900)
-        rig.until(lambda: rig.rt.runner.active().energy_wh > 0, "energy")
-        rig.rt.runner.post(ev.StopRequested(s.id))
-        rig.reach(State.RECEIPT)
-        rig.rt.runner.post(ev.Dismissed(s.id))
-        rig.final()
-        rig.charger.unplug(1)
-    rig.settled()  # the settlement records are queued too
+        k.rig.play()
+    k.rig.settled()  # the settlement records are queued too
 
 
 def wait_delivered(up: Uploader, timeout: float = WAIT_S) -> None:
@@ -526,40 +516,6 @@ def test_a_refusal_is_loud_keeps_the_records_and_waits_for_the_operator(
 
 
 # --- the journal refusing writes ----------------------------------------------------------
-
-@pytest.fixture
-def small_fs(tmp_path: Path) -> Iterator[Path]:
-    """A 4 MiB tmpfs for the journal (the rig runs as root, see domain/test-rig.md)."""
-    if os.geteuid() != 0:
-        pytest.fail("mounting a tmpfs needs root (the test rig and CI run as root)")
-    mnt = tmp_path / "mnt"
-    mnt.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", str(mnt)],
-                   check=True)
-    try:
-        yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=True)
-
-
-def fill(folder: Path) -> None:
-    with open(folder / "filler", "wb") as f:
-        try:
-            while True:
-                f.write(b"\0" * 65536)
-                f.flush()
-        except OSError as exc:
-            assert exc.errno == errno.ENOSPC
-    with contextlib.suppress(OSError), open(folder / "filler2", "wb") as f:
-        while True:
-            f.write(b"\0" * 512)
-            f.flush()
-
-
-def unfill(folder: Path) -> None:
-    for name in ("filler", "filler2"):
-        (folder / name).unlink(missing_ok=True)
-
 
 @pytest.mark.slow
 def test_a_full_disk_under_the_journal_is_reported_and_nothing_is_lost(

@@ -11,6 +11,7 @@ from drivers.sim.cards import TEST_CARDS
 from drivers.sim.charger import SimCharger
 from drivers.sim.clock import SimClock
 from kiosk.runtime import Runtime
+from kiosk.session import events as ev
 from kiosk.session.machine import Session, State
 
 
@@ -46,6 +47,20 @@ class Rig:
         self.reach(State.WAIT_PLUG)
         self.charger.plug(1)
         self.reach(State.CHARGING)
+        return s
+
+    def play(self, card: str = "visa_contactless", seconds: float = 900) -> Session:
+        """One whole paid session on connector 1: charge ``seconds``, stop, dismiss the
+        receipt, unplug (its settlement may still be running: :meth:`settled`)."""
+        s = self.charging(card)
+        self.charger.advance(seconds)
+        self.until(lambda: (a := self.rt.runner.active()) is not None and a.energy_wh > 0,
+                   "energy")
+        self.rt.runner.post(ev.StopRequested(s.id))
+        self.reach(State.RECEIPT)
+        self.rt.runner.post(ev.Dismissed(s.id))
+        self.final()
+        self.charger.unplug(1)
         return s
 
     def settled(self, timeout: float = 10) -> None:
