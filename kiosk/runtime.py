@@ -11,6 +11,10 @@ in tests. The parts:
   background (when ``backoffice.url`` is set and not ``offline``), kicked when a session queues
   records;
 * :class:`~kiosk.health.Health` says whether the terminal is in service;
+* stop with the same card: while a session charges and nobody is starting one, the card
+  device identifies a presented card and stops the session it started
+  (:meth:`~kiosk.devices.card.CardDevice.watch_for`); another card is a
+  :class:`~kiosk.devices.card.NotTheSameCard` for :attr:`Runtime.card_notices`;
 * :class:`Runtime` is what the UI uses: start a session, post the driver's events, hand over a
   PIN, read the prices, the health and whether a payment is still pending.
 
@@ -39,7 +43,7 @@ from kiosk.billing.display import PriceDisplay, price_display
 from kiosk.billing.live import TariffBook
 from kiosk.billing.tariff import Tariff, load_tariffs, simple_tariff
 from kiosk.config import KioskConfig
-from kiosk.devices.card import CardDevice
+from kiosk.devices.card import CardDevice, CardNotice
 from kiosk.devices.charger import ChargerDevice
 from kiosk.devices.registry import UnsupportedDevice, open_devices
 from kiosk.devices.watch import HealthWatch
@@ -53,10 +57,12 @@ from kiosk.records.outbox import OutboxError
 from kiosk.records.uploader import Uploader, UploaderError, UploadStatus
 from kiosk.session import effects as fx
 from kiosk.session import events as ev
-from kiosk.session.machine import Outcome, Policy, Session, SessionMachine
+from kiosk.session.machine import Outcome, Policy, Session, SessionMachine, State
 
 log = logging.getLogger(__name__)
 SETTLEMENT_JOURNAL = f"{JOURNAL} (settlement queue)"
+# a session in one of these uses the card reader: no card is identified to stop another
+READER_STATES = (State.READING_CARD, State.PIN_ENTRY, State.AUTHORIZING)
 
 Clock = Callable[[], datetime]
 __all__ = ["Busy", "DeviceAdapters", "OutOfService", "Runtime", "UnsupportedDevice",
@@ -177,6 +183,13 @@ class Runtime:
     uploader: Uploader | None = None
     closers: list[Callable[[], None]] = field(default_factory=list)
     displays: dict[tuple[int, str], PriceDisplay] = field(default_factory=dict)
+    # told (on the card worker's thread) when a card presented while charging is not the
+    # card of any charging session
+    card_notices: list[Callable[[CardNotice], None]] = field(default_factory=list)
+
+    def _card_notice(self, notice: CardNotice) -> None:
+        for listener in list(self.card_notices):
+            listener(notice)
 
     @property
     def currency(self) -> str:
@@ -313,9 +326,11 @@ def build_runtime(
 
     runner.on_journal_back = journal_back
     health.listeners.append(_charger_off_when_out_of_service(adapters, runner))
+    runner.listeners.append(_stop_with_the_same_card(adapters.card, runner))
     rt = Runtime(config, journal, machine, runner, adapters, devices.card_terminal,
                  devices.charger, devices.host, book, clock, health, settlement,
                  closers=devices.closers)
+    adapters.card.on_notice = rt._card_notice
     if upload and config.backoffice.uploads():
         try:
             rt.uploader = _uploader(config, journal, keys.signing_key, clock)
@@ -366,6 +381,18 @@ def _kick_when_records_queued(uploader: Uploader) -> Callable[[Session], None]:
             seen[s.id] = s.outcome
         if s.outcome is not before:
             uploader.kick()
+    return listener
+
+
+def _stop_with_the_same_card(card: CardDevice, runner: Runner) -> Callable[[Session], None]:
+    """After every step: the card tokens of the charging sessions go to the card device,
+    which identifies presented cards while there are any; none while a session uses the
+    reader (a card presented then starts that session, as without a charge)."""
+    def listener(_s: Session) -> None:
+        live = list(runner.sessions.values())
+        busy = any(s.state in READER_STATES for s in live)
+        card.watch_for({} if busy else {s.id: s.token for s in live
+                                        if s.state is State.CHARGING and s.token})
     return listener
 
 

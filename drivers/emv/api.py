@@ -7,7 +7,8 @@ answers, :meth:`CardTerminal.complete` gives a contact card the issuer's data (A
 and its second GENERATE AC; the card's last word decides (a card that declines after the host
 approved means the hold must be reversed). A :class:`CardOutcome` holds the PAN in memory only:
 the application turns it into a masked PAN and a keyed token at once and never stores it
-(DESIGN.md, security model).
+(DESIGN.md, security model). :meth:`CardTerminal.identify_card` reads only who a card is (a
+:class:`CardId`), without a payment: to stop a charge with the card that started it.
 """
 
 from __future__ import annotations
@@ -49,6 +50,19 @@ class CardOutcome:
     def __repr__(self) -> str:  # never print the PAN
         return (f"CardOutcome(scheme={self.scheme!r}, interface={self.interface.value}, "
                 f"cvm={self.cvm.value})")
+
+
+@dataclass(frozen=True, repr=False)
+class CardId:
+    """Who a card is, read without a payment (:meth:`CardTerminal.identify_card`): enough to
+    recognise the card that started a charge. Lives in memory only, like :class:`CardOutcome`."""
+
+    pan: str
+    scheme: str
+    interface: Interface
+
+    def __repr__(self) -> str:  # never print the PAN
+        return f"CardId(scheme={self.scheme!r}, interface={self.interface.value})"
 
 
 @dataclass(frozen=True)
@@ -117,8 +131,19 @@ class CardTerminal(Protocol):
         may be removed. Without such a card: ``Completion(approved)``. Never raises."""
         ...
 
+    def identify_card(self, currency: str, timeout_s: float,
+                      cancelled: Callable[[], bool]) -> CardId:
+        """Wait for a card presented anew (a card left in the reader by the last read or
+        identification must leave first) and read who it is: application selection, GET
+        PROCESSING OPTIONS and READ RECORD, no GENERATE AC, no PIN, nothing kept. Stops
+        waiting (:class:`NoCard`) after ``timeout_s`` or once ``cancelled()`` is true (a
+        :meth:`cancel` makes it look at once). Never touches a card waiting for
+        :meth:`complete`. Raises a :class:`CardError` subclass. Blocks: the reader's worker."""
+        ...
+
     def cancel(self) -> None:
-        """Abort a pending :meth:`read_card` (it raises :class:`NoCard`)."""
+        """Abort a pending :meth:`read_card` (it raises :class:`NoCard`); a waiting
+        :meth:`identify_card` looks at its ``cancelled`` again."""
         ...
 
     @property

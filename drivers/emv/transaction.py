@@ -16,7 +16,8 @@ kernels 2 and 3 in the shape this online-only terminal needs).
 (EXTERNAL AUTHENTICATE, or the ARPC in CDOL2), issuer scripts (71 before, 72 after), second
 GENERATE AC (TC when the host approved, else AAC). The TVR and TSI are kept throughout and go to
 the host (field 55) and the record. :meth:`Transaction.inspect` reads without a financial
-transaction (``kiosk card-info``).
+transaction (``kiosk card-info``); :func:`identify` reads only who the card is (selection, GPO,
+records: no ODA, no PIN, no GENERATE AC) to recognise the card that started a charge.
 
 A card that answers nonsense is :class:`CardUnreadable`; a card that declines is
 :class:`CardDeclined`; the messages are safe to show a driver.
@@ -34,6 +35,7 @@ from drivers.emv import cvm, dol, oda, risk, selection, tlv
 from drivers.emv.api import (
     CardDeclined,
     CardError,
+    CardId,
     CardOutcome,
     CardRemoved,
     CardUnreadable,
@@ -166,15 +168,29 @@ class Transaction:
             raise CardUnreadable(f"{UNREADABLE} ({exc})") from None
         return self.oda
 
+    def identify(self, currency_numeric: str = "978") -> CardId:
+        """Who the card is: selection, GPO (amount zero) and the records, then the PAN
+        (5A, else the track 2 equivalent 57). No ODA, no CVM, no GENERATE AC: nothing of a
+        payment happens, and the card is left in the middle of nothing (power-off ends it)."""
+        self._terminal_values(0, currency_numeric)
+        try:
+            self._select_and_read(payment=False)
+        except tlv.TlvError as exc:
+            raise CardUnreadable(f"{UNREADABLE} ({exc})") from None
+        pan = self.pan
+        if not (pan.isdigit() and 12 <= len(pan) <= 19):
+            raise CardUnreadable(f"{UNREADABLE} (no card number)")
+        return CardId(pan=pan, scheme=self.scheme, interface=self.interface)
+
     # --- selection, GPO, records -----------------------------------------------------------
-    def _select_and_read(self) -> None:
+    def _select_and_read(self, *, payment: bool = True) -> None:
         if self.interface is Interface.CONTACT:
             found = selection.contact_candidates(self.transmit, self.aids, self.confirm)
         else:
             found = selection.contactless_candidates(self.transmit, self.aids)
         self.candidates, self.offered = list(found), found
         self._select_and_gpo()
-        if self._qvsdc and 0x9F26 not in self.data:  # not a qVSDC answer (MSD, VSDC)
+        if payment and self._qvsdc and 0x9F26 not in self.data:  # not qVSDC (MSD, VSDC)
             raise CardUnreadable(MSG_INSERT)
         self._read_records()
 
@@ -633,6 +649,15 @@ class Transaction:
                     break
             self.tsi.set("script processing was performed")
             self.script_results += bytes([result]) + (ident.value if ident else bytes(4))[:4]
+
+
+def identify(transmit: Transmit, interface: Interface, *, currency_numeric: str = "978",
+             terminal: TerminalConfig | None = None,
+             aids: tuple[selection.TerminalAid, ...] = selection.TERMINAL_AIDS) -> CardId:
+    """Read who the card behind ``transmit`` is, without a payment (:meth:`Transaction.identify`).
+    Raises :class:`CardError` subclasses as a transaction does (removed, unreadable)."""
+    return Transaction(transmit, interface, terminal=terminal, aids=aids).identify(
+        currency_numeric)
 
 
 def _afl(afl: bytes) -> list[tuple[int, int, int, int]]:

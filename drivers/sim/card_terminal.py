@@ -4,17 +4,19 @@ inserts a :class:`SimCard`; a waiting :meth:`read_card` runs the real terminal k
 process: the same selection, ODA, CVM (offline PIN through ``pin_entry``), GENERATE AC and, for a
 contact card, issuer authentication and second GENERATE AC in :meth:`complete` as on a real
 reader. Only PC/SC is missing. Each card keeps its application (ATC, PIN try counter) across
-reads, as a plastic card would.
+reads, as a plastic card would. :meth:`identify_card` takes a presented card the same way and
+reads only who it is (no payment), as the PC/SC terminal does.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from drivers import iso4217
-from drivers.emv.api import CardOutcome, CardRemoved, Completion, NoCard, PinEntry
+from drivers.emv.api import CardId, CardOutcome, CardRemoved, Completion, NoCard, PinEntry
 from drivers.emv.capk import CaKeyStore
 from drivers.sim.cards import SimCard
 from drivers.sim.pki import TEST_CA_KEYS_PATH
@@ -35,9 +37,11 @@ class SimCardTerminal:
         self._cond = threading.Condition()
         self._card: SimCard | None = None
         self._reading = False
+        self._identifying = False
         self._cancelled = False
         self._closed = False
         self.reads = 0
+        self.identified = 0  # cards identified (no payment) by identify_card
         self._apps: dict[str, EmvCardApp] = {}
         self._waiting: Transaction | None = None  # a contact card waiting for complete()
         self.last: Transaction | None = None
@@ -67,8 +71,6 @@ class SimCardTerminal:
     def read_card(self, amount_minor: int, currency: str, timeout_s: float,
                   pin_entry: PinEntry | None = None) -> CardOutcome:
         from drivers.emv.transaction import Transaction
-        from drivers.emv.transmit import transmit
-        from drivers.sim.emv_card import CardLeft, EmvCardApp
 
         self.complete(False, b"")  # a card left waiting by an abandoned session: its AAC
         end = time.monotonic() + timeout_s
@@ -83,14 +85,58 @@ class SimCardTerminal:
                         raise NoCard("No card was presented.")
                     self._cond.wait(left)
                 card, self._card = self._card, None
-                if card.name not in self._apps:
-                    self._apps[card.name] = EmvCardApp(card)
-                app = self._apps[card.name]
+                app = self._app(card)
             finally:
                 self._reading = False
         self.reads += 1
         if self.read_delay_s:
             time.sleep(self.read_delay_s)
+        tx = self.last = Transaction(self._transmit(app), card.interface,
+                                     terminal=self.terminal, ca_keys=self.ca_keys,
+                                     pin_entry=pin_entry)
+        outcome = tx.run(amount_minor, iso4217.NUMERIC.get(currency, "978"))
+        with self._cond:
+            self._waiting = tx if outcome.needs_completion else None
+        return outcome
+
+    def identify_card(self, currency: str, timeout_s: float,
+                      cancelled: Callable[[], bool]) -> CardId:
+        """Take a presented card (as :meth:`read_card` does) and read who it is, without a
+        payment. A card waiting for :meth:`complete` is left alone."""
+        from drivers.emv.transaction import identify
+
+        end = time.monotonic() + timeout_s
+        with self._cond:
+            self._identifying = True
+            try:
+                while True:  # cancelled() is asked before a card is taken, under the lock
+                    if cancelled() or self._closed:
+                        raise NoCard("The card read was cancelled.")
+                    if self._card is not None:
+                        break
+                    left = end - time.monotonic()
+                    if left <= 0:
+                        raise NoCard("No card was presented.")
+                    self._cond.wait(left)
+                card, self._card = self._card, None
+                app = self._app(card)
+            finally:
+                self._identifying = False
+        self.identified += 1
+        return identify(self._transmit(app), card.interface, terminal=self.terminal,
+                        currency_numeric=iso4217.NUMERIC.get(currency, "978"))
+
+    def _app(self, card: SimCard) -> EmvCardApp:
+        from drivers.sim.emv_card import EmvCardApp
+
+        if card.name not in self._apps:
+            self._apps[card.name] = EmvCardApp(card)
+        return self._apps[card.name]
+
+    @staticmethod
+    def _transmit(app: EmvCardApp) -> Callable[[bytes], bytes]:
+        from drivers.emv.transmit import transmit
+        from drivers.sim.emv_card import CardLeft
 
         def raw(apdu: bytes) -> bytes:
             try:
@@ -98,13 +144,7 @@ class SimCardTerminal:
             except CardLeft:
                 raise CardRemoved("The card was removed too early. Please try again.") from None
 
-        tx = self.last = Transaction(lambda apdu: transmit(raw, apdu), card.interface,
-                                     terminal=self.terminal, ca_keys=self.ca_keys,
-                                     pin_entry=pin_entry)
-        outcome = tx.run(amount_minor, iso4217.NUMERIC.get(currency, "978"))
-        with self._cond:
-            self._waiting = tx if outcome.needs_completion else None
-        return outcome
+        return lambda apdu: transmit(raw, apdu)
 
     def complete(self, approved: bool, issuer_data: bytes) -> Completion:
         with self._cond:
@@ -114,10 +154,12 @@ class SimCardTerminal:
         return tx.complete(approved, issuer_data)
 
     def cancel(self) -> None:
-        """Abort a waiting read (it raises :class:`NoCard`); no effect when none waits."""
+        """Abort a waiting read (it raises :class:`NoCard`); no effect when none waits. A
+        waiting :meth:`identify_card` looks at its ``cancelled`` again."""
         with self._cond:
             if self._reading:
                 self._cancelled = True
+            if self._reading or self._identifying:
                 self._cond.notify_all()
 
     def close(self) -> None:

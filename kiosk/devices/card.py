@@ -12,14 +12,25 @@ digits over (then ``PinEntered(offline=True)``), the session cancels the read, o
 timeout passes. After the host answered, a contact card gets its second GENERATE AC
 (:meth:`~drivers.emv.api.CardTerminal.complete`) on the card worker thread, which owns the
 reader (:meth:`CardDevice.finish`).
+
+Stop with the same card: while sessions charge and no driver is using the reader to start one,
+the runtime gives the device the charging sessions' card tokens (:meth:`CardDevice.watch_for`);
+the card worker then waits for a card and identifies it without a payment
+(:meth:`~drivers.emv.api.CardTerminal.identify_card`: selection, GPO, records). Its keyed token
+is compared with the sessions' tokens: the same card posts ``StopRequested(by="card")`` for its
+session, another card gives :class:`NotTheSameCard` to :attr:`CardDevice.on_notice`. The PAN
+is dropped at once; neither it nor the token is logged. A card read for a new session
+(:meth:`CardDevice.read`) ends the watch first.
 """
 
 from __future__ import annotations
 
+import hmac
 import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from drivers.acquirer.dukpt import DukptError
 from drivers.acquirer.pin import OnlinePin, PinEncryptor
@@ -30,11 +41,13 @@ from drivers.emv.api import (
     CardTerminal,
     Completion,
     Cvm,
+    NoCard,
     PinCancelled,
     PinRequest,
+    ReaderUnavailable,
 )
 from kiosk.devices.worker import Worker
-from kiosk.security.cards import CardIdentity
+from kiosk.security.cards import CardIdentity, card_token
 from kiosk.session import effects as fx
 from kiosk.session import events as ev
 
@@ -43,6 +56,19 @@ log = logging.getLogger(__name__)
 CANCEL_REPEAT_S = 0.05  # a cancelled read is cancelled again this often until it ends
 COMPLETION_TIMEOUT_S = 10.0  # the second GENERATE AC is a few APDUs; beyond this: card gone
 MSG_CARD_GONE = "Your card was removed before the payment was complete."
+IDENTIFY_WAIT_S = 30.0  # one wait for a card while charging; then the watch waits again
+IDENTIFY_RETRY_S = 1.0  # after the reader was missing, before looking again
+
+
+@dataclass(frozen=True)
+class NotTheSameCard:
+    """While charging, a card was presented that started none of the charging sessions.
+    Nothing happens to any session; the screen may say so. No card data in here."""
+
+    scheme: str
+
+
+CardNotice = NotTheSameCard
 
 
 class PinWait:
@@ -105,9 +131,15 @@ class CardDevice:
         self._reading_for: str | None = None  # the session whose read runs now
         self._read_ended = threading.Event()
         self._lock = threading.Lock()
+        # stop with the same card: the charging sessions' tokens (session id → token)
+        self._watched: dict[str, str] = {}
+        self._watch_job = False  # the identify loop is queued or runs on the card worker
+        self._watch_stop = threading.Event()  # set: the identify loop's wait ends
+        self.on_notice: Callable[[CardNotice], None] | None = None
         self.worker = Worker("kiosk-card")
 
     def close(self) -> None:
+        self._end_watch()
         with self._lock:
             waits, self._pin_waits = list(self._pin_waits.values()), {}
         for waiting in waits:
@@ -117,7 +149,71 @@ class CardDevice:
 
     # --- effects ---------------------------------------------------------------------------
     def read(self, e: fx.ReadCard) -> None:
+        self._end_watch()  # the card now presented is for this read
         self.worker.submit(lambda: self._read_card(e))
+
+    # --- stop with the same card -------------------------------------------------------------
+    def watch_for(self, tokens: dict[str, str]) -> None:
+        """The charging sessions (id → card token) a presented card may stop; empty: none
+        (or the reader is needed for a new session): the watch ends. From the runner."""
+        if not tokens or not hasattr(self.terminal, "identify_card"):
+            self._end_watch()
+            return
+        with self._lock:
+            self._watched = dict(tokens)
+            self._watch_stop.clear()
+            start = not self._watch_job
+            self._watch_job = True
+        if start:
+            self.worker.submit(self._watch_loop)
+
+    def _end_watch(self) -> None:
+        with self._lock:
+            self._watched = {}
+            if not self._watch_job:
+                return
+            self._watch_stop.set()
+        self.terminal.cancel()  # a waiting identification looks at its stop now
+
+    def _watch_loop(self) -> None:
+        """On the card worker: identify presented cards while sessions are watched."""
+        while True:
+            with self._lock:
+                if not self._watched:
+                    self._watch_job = False
+                    return
+            self._identify_one()
+
+    def _identify_one(self) -> None:
+        try:
+            card = self.terminal.identify_card(self.currency, IDENTIFY_WAIT_S,
+                                               self._watch_stop.is_set)
+            token = card_token(card.pan, self.token_key)
+        except NoCard:
+            return
+        except ReaderUnavailable:
+            self._watch_stop.wait(IDENTIFY_RETRY_S)
+            return
+        except (CardError, ValueError) as exc:  # removed, unreadable, not a card number
+            log.info("presented card not identified: %s", type(exc).__name__)
+            return
+        scheme = card.scheme
+        del card
+        with self._lock:
+            session = next((sid for sid, t in self._watched.items()
+                            if hmac.compare_digest(t, token)), None)
+        del token
+        if session is not None:
+            log.info("the card that started the session stops it", extra={
+                "fields": {"session": session}})
+            self.post(ev.StopRequested(session, by="card"))
+            return
+        log.info("presented card started none of the charging sessions")
+        if self.on_notice is not None:
+            try:
+                self.on_notice(NotTheSameCard(scheme))
+            except Exception:
+                log.exception("card notice listener failed")
 
     def cancel_read(self, session_id: str) -> None:
         with self._lock:

@@ -12,6 +12,10 @@ only after the runner has run its effects (the receipt then already knows that i
 pending in the settlement queue). Several changes before the next turn of the event loop make
 one refresh.
 
+A card presented while charging that started none of the charging sessions
+(:attr:`Runtime.card_notices`, from the card worker) reaches the charging page through
+:attr:`MainWindow._not_the_same_card`, queued as well.
+
 With a lab host link in clear (``host.allow_plaintext_lab``) the header carries a red banner
 on every page.
 """
@@ -42,11 +46,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from kiosk.devices.card import CardNotice
 from kiosk.health import Health
 from kiosk.runtime import Busy, OutOfService
 from kiosk.session.machine import Session, State
 from kiosk.ui.bridge import Bridge
 from kiosk.ui.pages import (
+    MSG_NOT_THE_SAME_CARD,
     AuthorizingPage,
     CardPage,
     ChargingPage,
@@ -75,6 +81,7 @@ CARD_STATES = (State.READING_CARD, State.PIN_ENTRY, State.AUTHORIZING)  # the re
 
 class MainWindow(QWidget):
     _changed = Signal()  # any thread: a session step or a health change; refreshes queued
+    _not_the_same_card = Signal()  # the card worker: a card that started no charging session
 
     def __init__(self, runtime: Runtime, *, demo: bool, bridge: Bridge | None = None) -> None:
         super().__init__()
@@ -85,6 +92,8 @@ class MainWindow(QWidget):
         self._closed = False
         self._refresh_queued = False
         self._changed.connect(self._refresh_now, Qt.ConnectionType.QueuedConnection)
+        self._not_the_same_card.connect(self._show_card_notice,
+                                        Qt.ConnectionType.QueuedConnection)
         self.setObjectName("main_window")
         self.setWindowTitle(f"{runtime.config.station.name} \u2014 EV charging")
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
@@ -132,6 +141,7 @@ class MainWindow(QWidget):
             runtime.runner.listeners.append(self._on_session)
             self._listening = True
         runtime.health.listeners.append(self._on_health)
+        runtime.card_notices.append(self._on_card_notice)
         self._timer = QTimer(self)
         self._timer.setObjectName("refresh_timer")
         self._timer.setInterval(REFRESH_MS)
@@ -174,6 +184,18 @@ class MainWindow(QWidget):
 
     def _on_health(self, _health: Health) -> None:
         self._changed_soon()  # any thread: the refresh runs on the GUI thread
+
+    def _on_card_notice(self, _notice: CardNotice) -> None:
+        with self._lock:  # the card worker's thread: shown on the GUI thread
+            if self._closed:
+                return
+            with contextlib.suppress(RuntimeError):  # the window is being destroyed
+                self._not_the_same_card.emit()
+
+    @Slot()
+    def _show_card_notice(self) -> None:
+        if not self._closed:
+            self.charging_page.show_card_notice(MSG_NOT_THE_SAME_CARD)
 
     def _changed_soon(self) -> None:
         with self._lock:
@@ -251,6 +273,8 @@ class MainWindow(QWidget):
         self._timer.stop()
         with contextlib.suppress(ValueError):
             self.runtime.health.listeners.remove(self._on_health)
+        with contextlib.suppress(ValueError):
+            self.runtime.card_notices.remove(self._on_card_notice)
         if self._listening and self._on_session in self.runtime.runner.listeners:
             self.runtime.runner.listeners.remove(self._on_session)
         self._listening = False

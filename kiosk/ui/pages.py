@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
@@ -547,10 +547,16 @@ def connector_label(runtime: Runtime, connector: int) -> str:
 
 
 # --- charging ------------------------------------------------------------------------------
+MSG_STOP_HINT = "Tap the same card or press Stop to end charging"
+MSG_NOT_THE_SAME_CARD = "This is not the card that started this charge."
+CARD_NOTICE_MS = 6000  # how long "not the same card" stays beside the title
+
+
 class ChargingPage(Page):
     """Live values while charging; STOPPING shows *Finishing* instead of Stop. A passing
     condition of the session (``Session.notice``: the charger does not answer) is shown beside
-    the title in the warning style while it lasts."""
+    the title in the warning style while it lasts; so is, for a few seconds, a card presented
+    that did not start this charge (:meth:`show_card_notice`)."""
 
     def __init__(self, runtime: Runtime) -> None:
         super().__init__(runtime, "charging_page")
@@ -572,9 +578,20 @@ class ChargingPage(Page):
         self.time_label = self._metric(grid, 1, 0, "Charging time", "time_label")
         self.power_label = self._metric(grid, 1, 1, "Power", "power_label")
         self.box.addLayout(grid)
+        below = QHBoxLayout()  # one line: what is reserved, and how to stop
+        below.setSpacing(SPACING)
         self.hold_label = make_label("", "muted", "charging_hold_label", wrap=True)
-        self.box.addWidget(self.hold_label)
+        below.addWidget(self.hold_label, 1)
+        self.stop_hint = make_label(MSG_STOP_HINT, "muted", "charging_stop_hint", wrap=True,
+                                    align=Qt.AlignmentFlag.AlignRight)
+        below.addWidget(self.stop_hint, 1)
+        self.box.addLayout(below)
         self.box.addStretch(1)
+        self._card_notice = ""
+        self._card_notice_timer = QTimer(self)
+        self._card_notice_timer.setSingleShot(True)
+        self._card_notice_timer.setInterval(CARD_NOTICE_MS)
+        self._card_notice_timer.timeout.connect(lambda: self.show_card_notice(""))
 
         self.bottom = QStackedWidget()
         self.bottom.setObjectName("charging_bottom")
@@ -614,8 +631,10 @@ class ChargingPage(Page):
             left = self.money(max(0, held - session.cost_minor))
             self.hold_label.setText(f"Reserved on your card: {self.money(held)} ({left} left)")
         self.title_label.setText("Finishing\u2026" if finishing else "Charging")
-        self.notice_label.setText(session.notice)
-        self.notice_label.setVisible(bool(session.notice))
+        notice = session.notice or (self._card_notice if not finishing else "")
+        self.notice_label.setText(notice)
+        self.notice_label.setVisible(bool(notice))
+        self.stop_hint.setVisible(not finishing)
         if finishing:
             self.finishing_label.setText(
                 "Stopping the charger and completing your payment. Please wait.")
@@ -623,6 +642,14 @@ class ChargingPage(Page):
         else:
             self.bottom.setCurrentWidget(self.stop_button)
         self.stop_button.setEnabled(session.state is State.CHARGING)
+
+    def show_card_notice(self, text: str) -> None:
+        """Beside the title for :data:`CARD_NOTICE_MS` (a card that is not this charge's);
+        "": gone at once."""
+        self._card_notice = text
+        if text:
+            self._card_notice_timer.start()
+        self.show_session(self.session)
 
 
 # --- receipt -------------------------------------------------------------------------------
