@@ -39,7 +39,7 @@ from kiosk.backoffice.storage import Database, batches, held_batches, open_db, r
 from kiosk.config import ConfigError, KioskConfig, load_config, parse_config
 from kiosk.journal.store import outbox
 from kiosk.records.batch import public_key_raw
-from kiosk.records.uploader import MAX_ANSWER_BYTES, Uploader
+from kiosk.records.uploader import MAX_ANSWER_BYTES, Uploader, UploadStatus
 from kiosk.runtime import Runtime, build_runtime
 from kiosk.security.provisioning import load_terminal_keys
 from kiosk.session import events as ev
@@ -551,11 +551,18 @@ def test_a_full_disk_under_the_journal_is_reported_and_nothing_is_lost(
         register(backoffice.db, cfg, journal)
         k.up.retry_now()
         # (which write fails first depends on the room SQLite's WAL still has: the
-        # acknowledgement, or building the next batch)
-        error = wait_failures(k.up, 1)
-        assert error.startswith("journal: ") and "write failed" in error, error
-        error = wait_failures(k.up, 1)  # still full
-        assert error.startswith("journal: ") and "write failed" in error, error
+        # acknowledgement, or building the next batch; an attempt already on its way before
+        # the registration may still come back refused first)
+
+        def journal_failure(after: int) -> UploadStatus:
+            st = k.up.wait_for(lambda s: s.failed > after
+                               and s.last_error.startswith("journal: "), WAIT_S)
+            assert st is not None, f"no journal failure in time: {k.up.status()}"
+            assert "write failed" in st.last_error, st.last_error
+            return st
+
+        first = journal_failure(0)
+        journal_failure(first.failed)  # still full: again
         assert k.rt.journal.pending_count() > 0
         unfill(small_fs)
         wait_delivered(k.up)
