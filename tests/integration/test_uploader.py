@@ -135,6 +135,17 @@ def wait_failures(up: Uploader, n: int, timeout: float = WAIT_S) -> str:
     return st.last_error
 
 
+def wait_error(up: Uploader, *words: str, timeout: float = WAIT_S) -> str:
+    """Wait for a new failure whose error says all of ``words`` (an attempt already on its way
+    when the test changed the back office may fail otherwise first); that error."""
+    start = up.status().failed
+    up.kick()
+    st = up.wait_for(lambda s: s.failed > start and all(w in s.last_error for w in words),
+                     timeout)
+    assert st is not None, f"no failure saying {words} in time: {up.status()}"
+    return st.last_error
+
+
 def assert_delivered_once(rt: Runtime, db: Database) -> int:
     """Counted on both sides: nothing pending, the back office holds each outbox row once, in
     as many batches as the terminal built, none held. Returns the record count."""
@@ -444,15 +455,13 @@ def test_a_server_that_never_answers_times_out_then_delivery_goes_on(
     try:
         with kiosk(cfg, journal) as k:
             play_sessions(k, 1)
-            error = wait_failures(k.up, 1)
-            assert "no answer in time (ConnectTimeout)" in error, error
+            wait_error(k.up, "no answer in time (ConnectTimeout)")
             silent.close()
             backoffice.server.stop()
             backoffice.server.port = port  # the back office on the silent port now ...
             backoffice.scripted.plan = [hang]  # ... reading the first batch, not answering
             backoffice.server.start()
-            error = wait_failures(k.up, 1)
-            assert "no answer in time (ReadTimeout)" in error, error
+            wait_error(k.up, "no answer in time (ReadTimeout)")
             wait_delivered(k.up)
             assert assert_delivered_once(k.rt, backoffice.db) == 4
     finally:
@@ -480,10 +489,9 @@ def test_only_the_pinned_ca_and_the_right_name_are_trusted(host: HostSimulator, 
             backoffice.server.start()
             if k.rt.journal.pending_count() == 0:
                 play_sessions(k, 1)
-            error = wait_failures(k.up, 1)
+            error = wait_error(k.up, words)
             assert error.startswith("unavailable: batch 1: TLS: the back office's certificate "
                                     "is refused"), error
-            assert words in error, error
             assert stored_count(backoffice.db) == 0
         backoffice.server.stop()
         backoffice.server.pki = real
