@@ -73,19 +73,10 @@ class SimCardTerminal:
         from drivers.emv.transaction import Transaction
 
         self.complete(False, b"")  # a card left waiting by an abandoned session: its AAC
-        end = time.monotonic() + timeout_s
         with self._cond:
             self._reading, self._cancelled = True, False
             try:
-                while self._card is None:
-                    left = end - time.monotonic()
-                    if self._cancelled or self._closed:
-                        raise NoCard("The card read was cancelled.")
-                    if left <= 0:
-                        raise NoCard("No card was presented.")
-                    self._cond.wait(left)
-                card, self._card = self._card, None
-                app = self._app(card)
+                card, app = self._take(timeout_s, lambda: self._cancelled)
             finally:
                 self._reading = False
         self.reads += 1
@@ -105,26 +96,33 @@ class SimCardTerminal:
         payment. A card waiting for :meth:`complete` is left alone."""
         from drivers.emv.transaction import identify
 
-        end = time.monotonic() + timeout_s
         with self._cond:
             self._identifying = True
             try:
-                while True:  # cancelled() is asked before a card is taken, under the lock
-                    if cancelled() or self._closed:
-                        raise NoCard("The card read was cancelled.")
-                    if self._card is not None:
-                        break
-                    left = end - time.monotonic()
-                    if left <= 0:
-                        raise NoCard("No card was presented.")
-                    self._cond.wait(left)
-                card, self._card = self._card, None
-                app = self._app(card)
+                card, app = self._take(timeout_s, cancelled)
             finally:
                 self._identifying = False
         self.identified += 1
         return identify(self._transmit(app), card.interface, terminal=self.terminal,
                         currency_numeric=iso4217.NUMERIC.get(currency, "978"))
+
+    def _take(self, timeout_s: float, cancelled: Callable[[], bool]
+              ) -> tuple[SimCard, EmvCardApp]:
+        """Under the lock: wait for a presented card and take it. ``cancelled()`` is asked
+        before a card is taken (a card presented for a new session is not taken by a read that
+        was cancelled meanwhile); :class:`NoCard` when cancelled, closed or at the timeout."""
+        end = time.monotonic() + timeout_s
+        while True:
+            if cancelled() or self._closed:
+                raise NoCard("The card read was cancelled.")
+            if self._card is not None:
+                break
+            left = end - time.monotonic()
+            if left <= 0:
+                raise NoCard("No card was presented.")
+            self._cond.wait(left)
+        card, self._card = self._card, None
+        return card, self._app(card)
 
     def _app(self, card: SimCard) -> EmvCardApp:
         from drivers.sim.emv_card import EmvCardApp

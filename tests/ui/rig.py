@@ -79,6 +79,17 @@ class Kiosk:
         assert s is not None, "no live session"
         return s
 
+    def charge(self) -> None:
+        """Pay with the demo's contactless card, plug in: the charging page, energy flowing."""
+        self.wait_page("idle_page")
+        self.click("pay_button")
+        self.wait_page("card_page")
+        self.click("demo_card_visa_contactless")
+        self.wait_page("plug_page")
+        self.click("demo_plug_button")
+        self.wait_page("charging_page")
+        self.qtbot.waitUntil(lambda: self.session().energy_wh > 0, timeout=WAIT_MS)
+
     def visible_texts(self) -> list[str]:
         """Every text a driver could read on the window, shown or not."""
         texts = [self.window.windowTitle()]

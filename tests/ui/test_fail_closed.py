@@ -57,17 +57,6 @@ def page_widget(k: Kiosk, name: str) -> QWidget:
     return page
 
 
-def charge(k: Kiosk) -> None:
-    k.wait_page("idle_page")
-    k.click("pay_button")
-    k.wait_page("card_page")
-    k.click("demo_card_visa_contactless")
-    k.wait_page("plug_page")
-    k.click("demo_plug_button")
-    k.wait_page("charging_page")
-    k.qtbot.waitUntil(lambda: k.session().energy_wh > 0, timeout=WAIT_MS)
-
-
 def cancel_card_read(k: Kiosk) -> None:
     """Cancel on the card page once the read waits for a card. (Today a cancel that comes
     before the reader waits is lost, and the read waits for its whole timeout: the first read
@@ -212,7 +201,7 @@ def test_a_charging_driver_keeps_the_charging_page_while_out_of_service(k: Kiosk
     gets its notice at once; the driver keeps the charging page and can still stop; after the
     receipt the out-of-service page follows, and the idle page when the charger is back."""
     k.expect_errors.append(OUT_OF_SERVICE)
-    charge(k)
+    k.charge()
     notice = k.label("charging_notice")
     assert not notice.isVisible()
     sid = k.session().id
@@ -284,7 +273,7 @@ def test_the_receipt_says_payment_pending_until_the_bank_confirms(
         hk: Kiosk, host: HostSimulator) -> None:
     k = hk
     k.runtime.settlement.retry_s = 0.3  # the refused capture is sent again soon
-    charge(k)
+    k.charge()
     host.inject("refuse", "refuse")  # the host takes no capture for a while
     k.click("stop_button")
     k.wait_page("receipt_page")
@@ -315,7 +304,7 @@ def test_the_receipt_says_payment_pending_until_the_bank_confirms(
 
 def test_a_capture_the_host_takes_at_once_shows_paid(hk: Kiosk, host: HostSimulator) -> None:
     k = hk
-    charge(k)
+    k.charge()
     k.click("stop_button")
     k.wait_page("receipt_page")
     s = k.session()

@@ -10,20 +10,9 @@ from kiosk.ui.pages import MSG_NOT_THE_SAME_CARD, MSG_STOP_HINT
 from tests.ui.rig import WAIT_MS, Kiosk
 
 
-def charge(k: Kiosk) -> None:
-    k.wait_page("idle_page")
-    k.click("pay_button")
-    k.wait_page("card_page")
-    k.click("demo_card_visa_contactless")
-    k.wait_page("plug_page")
-    k.click("demo_plug_button")
-    k.wait_page("charging_page")
-    k.qtbot.waitUntil(lambda: k.session().energy_wh > 0, timeout=WAIT_MS)
-
-
 def test_another_card_is_told_and_the_same_card_stops(kiosk: Kiosk) -> None:
     k = kiosk
-    charge(k)
+    k.charge()
     hint, notice = k.label("charging_stop_hint"), k.label("charging_notice")
     assert hint.isVisible() and hint.text() == MSG_STOP_HINT
     assert not notice.isVisible()
