@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,7 @@ sim_speed = 60
 timeout_s = 5
 """
 WAIT_MS = 15_000
+THREAD_END_S = 20.0  # a stopped worker's last job (a host exchange: timeout_s 5) has ended
 
 
 @dataclass
@@ -123,8 +125,12 @@ def build_kiosk(qtbot: QtBot, tmp_path: Path, caplog: pytest.LogCaptureFixture,
         if bridge is not None:
             bridge.close()
         runtime.close()
-    leftover = [t.name for t in threading.enumerate()
-                if t.is_alive() and (t.name.startswith("kiosk-") or t.name == "sim-charger")]
+    ours = [t for t in threading.enumerate()
+            if t.name.startswith("kiosk-") or t.name == "sim-charger"]
+    deadline = time.monotonic() + THREAD_END_S  # told to stop: on a loaded machine a worker
+    for t in ours:                              # may still finish its last job meanwhile
+        t.join(max(0.0, deadline - time.monotonic()))
+    leftover = [t.name for t in ours if t.is_alive()]
     assert not leftover, f"threads left behind: {leftover}"
     expected = kiosk.expect_errors if kiosk is not None else []
     errors = [m for r in caplog.records if r.levelno >= logging.ERROR
