@@ -168,8 +168,10 @@ def parse_cdr(text: str | bytes) -> ParsedCdr:
             if not isinstance(dim, dict):
                 raise CdrError(f"{dw}: expected an object")
             kind = dim.get("type")
+            if not isinstance(kind, str):  # a list or an object is not hashable, nor a type
+                raise CdrError(f"{dw}.type: expected a text, not {type(kind).__name__}")
             if kind not in DIMENSIONS:
-                raise CdrError(f"{dw}.type: unknown dimension {str(kind)[:30]!r}")
+                raise CdrError(f"{dw}.type: unknown dimension {kind[:30]!r}")
             values[str(kind)] = _volume(dim.get("volume"), f"{dw}.volume")
         starts.append(at)
         dims.append(values)

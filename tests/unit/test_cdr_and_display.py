@@ -84,6 +84,10 @@ def cdr_text(**changes: object) -> str:
      r"^\$\.charging_periods\[1\]\.start_date_time: before the previous"),
     ({"charging_periods__0__dimensions__0__type": "ENERGIE"},
      r"^\$\.charging_periods\[0\]\.dimensions\[0\]\.type: unknown dimension"),
+    ({"charging_periods__0__dimensions__1__type": []},  # found by hypothesis: unhashable
+     r"^\$\.charging_periods\[0\]\.dimensions\[1\]\.type: expected a text, not list"),
+    ({"charging_periods__0__dimensions__0__type": {"a": 1}},
+     r"dimensions\[0\]\.type: expected a text, not dict"),
     ({"charging_periods__0__dimensions__0__volume": "4.3"},
      r"dimensions\[0\]\.volume: expected a number"),
     ({"charging_periods__0__dimensions__0__volume": -1}, r"volume: expected a finite"),
