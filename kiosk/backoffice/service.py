@@ -29,8 +29,7 @@ import asyncio
 import logging
 import re
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -126,12 +125,8 @@ def create_app(db: Database, settings: ServiceSettings | None = None) -> FastAPI
     """The service over an open database (the caller closes it)."""
     settings = settings or ServiceSettings()
 
-    @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
-
     app = FastAPI(title="EV kiosk back office", docs_url=None, redoc_url=None,
-                  openapi_url=None, lifespan=lifespan)
+                  openapi_url=None)
     app.state.db = db
     app.state.settings = settings
 

@@ -214,21 +214,27 @@ def answer(status: int, body: bytes | dict[str, Any], ctype: str = "application/
     return run
 
 
+async def inner_answer(scope: Scope, receive: Receive, inner: App) -> tuple[int, bytes]:
+    """Let the real service handle the request; its answer (status, body), not yet sent."""
+    start: dict[str, Any] = {}
+    body = bytearray()
+
+    async def capture(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            start.update(message)
+        elif message["type"] == "http.response.body":
+            body.extend(message.get("body", b""))
+
+    await inner(scope, receive, capture)
+    return int(start["status"]), bytes(body)
+
+
 def stored_then(edit: Callable[[int, dict[str, Any]], tuple[int, bytes]]) -> Behaviour:
     """Pass the batch on (the back office stores it), then answer ``edit(status, answer)``
     instead of the real answer."""
     async def run(scope: Scope, receive: Receive, send: Send, inner: App) -> None:
-        start: dict[str, Any] = {}
-        body = bytearray()
-
-        async def capture(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                start.update(message)
-            elif message["type"] == "http.response.body":
-                body.extend(message.get("body", b""))
-
-        await inner(scope, receive, capture)
-        status, data = edit(int(start["status"]), json.loads(bytes(body)))
+        code, body = await inner_answer(scope, receive, inner)
+        status, data = edit(code, json.loads(body))
         await _respond(send, status, data)
     return run
 
@@ -536,22 +542,13 @@ def test_a_full_disk_under_the_journal_is_reported_and_nothing_is_lost(
     scripted = backoffice.scripted
 
     async def fill_when_stored(scope: Scope, receive: Receive, send: Send, inner: App) -> None:
-        start: dict[str, Any] = {}
-        body = bytearray()
-
-        async def capture(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                start.update(message)
-            elif message["type"] == "http.response.body":
-                body.extend(message.get("body", b""))
-
-        await inner(scope, receive, capture)
-        if start["status"] == 200:
+        code, body = await inner_answer(scope, receive, inner)
+        if code == 200:
             fill(small_fs)
         else:  # refused (not registered yet): the next request again
             with scripted.lock:
                 scripted.plan.insert(0, fill_when_stored)
-        await _respond(send, int(start["status"]), bytes(body))
+        await _respond(send, code, body)
 
     with kiosk(cfg, journal) as k:
         play_sessions(k, 1)  # not registered yet: refused, so nothing fills the disk mid-session
