@@ -23,11 +23,15 @@ PCSC_PACKAGES := pcscd vsmartcard-vpcd libpcsclite-dev
 TEST_PACKAGES := zbar-tools xvfb xdotool imagemagick postgresql chromium chromium-driver poppler-utils
 # The back office's invoice PDF (WeasyPrint lays out with Pango):
 BACKOFFICE_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0
-DEB_PACKAGES := python3-venv $(BACKOFFICE_PACKAGES) $(QT_PACKAGES) $(QT_XCB_PACKAGES) $(PCSC_PACKAGES) $(TEST_PACKAGES)
+# The second sense on the driver's screens: audio cues (ALSA's aplay), spoken prompts:
+AUDIO_PACKAGES := alsa-utils espeak-ng
+DEB_PACKAGES := python3-venv $(BACKOFFICE_PACKAGES) $(QT_PACKAGES) $(QT_XCB_PACKAGES) $(PCSC_PACKAGES) \
+	$(AUDIO_PACKAGES) $(TEST_PACKAGES)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export QT_QPA_FONTDIR ?= /usr/share/fonts/truetype/dejavu
 
-.PHONY: run test lint typecheck contracts deps-debian venv bench lock screenshots clean
+.PHONY: run test lint typecheck contracts deps-debian venv bench lock screenshots clean \
+	translations update-translations
 
 deps-debian:
 	@missing=$$(for p in $(DEB_PACKAGES); do \
@@ -46,7 +50,22 @@ $(STAMP): requirements.lock pyproject.toml
 	rm -f $(VENV)/.installed-*; touch $(STAMP)
 
 # deps-debian every time (a quick dpkg-query): a package added here reaches an existing venv too
-venv: deps-debian $(STAMP)
+venv: deps-debian $(STAMP) translations
+
+# The driver's screens in every language: the .ts sources (resources/translations) compiled to
+# the .qm files the kiosk loads (not kept in git: built here, at install and by the package).
+TS_FILES := $(wildcard resources/translations/kiosk_*.ts)
+QM_FILES := $(TS_FILES:.ts=.qm)
+translations: $(QM_FILES)
+resources/translations/%.qm: resources/translations/%.ts $(STAMP)
+	$(VENV)/bin/pyside6-lrelease -silent $< -qm $@
+
+# After changing texts on the screens: collect them into the .ts files (then translate the new
+# entries, e.g. with pyside6-linguist, and `make translations`).
+UI_SOURCES := $(wildcard kiosk/ui/*.py)
+update-translations: $(STAMP)
+	$(VENV)/bin/pyside6-lupdate -no-obsolete -locations none -source-language en \
+		$(UI_SOURCES) -ts $(foreach l,de fr nl,resources/translations/kiosk_$(l).ts)
 
 run: venv
 	$(VENV)/bin/kiosk run --demo

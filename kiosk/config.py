@@ -64,6 +64,7 @@ TARIFF_MAX_BYTES = 1024 * 1024  # as kiosk.billing.inputs reads a tariff
 CA_FILE_MAX_BYTES = 1024 * 1024  # reader.ca_keys (JSON), host.ca_file (PEM)
 PIN_KEY_MAX_BYTES = 64 * 1024
 # the standard serial rates an OpenEVSE controller or a Modbus RTU meter is set to
+SCREEN_LANGUAGES = ("en", "de", "fr", "nl")  # the driver's screens are written in these
 BAUD_RATES = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600)
 KERNEL_FILE_SYSTEMS = ("/proc", "/sys", "/dev")  # no journal or log file there
 MESSAGE_MAX_CHARS = 4000  # a tariff lists up to 20 problems
@@ -144,10 +145,22 @@ class StationConfig(_Section):
     address: Text200 = ""
     currency: Annotated[str, StringConstraints(max_length=16)] = "EUR"
     timezone: Annotated[str, StringConstraints(max_length=64)] = "Europe/Berlin"
+    # the languages the driver can choose (the screens are written in SCREEN_LANGUAGES)
     languages: list[Annotated[str, StringConstraints(pattern=r"^[a-z]{2}$")]] = Field(
-        default_factory=lambda: ["en", "de"], min_length=1, max_length=32)
+        default_factory=lambda: list(SCREEN_LANGUAGES), min_length=1, max_length=32)
     # shown on the out-of-service screen: who to call
     service_phone: Annotated[str, StringConstraints(pattern=r"^(|\+?[0-9][0-9 ()/-]{3,30})$")] = ""
+
+    @field_validator("languages")
+    @classmethod
+    def _screen_languages(cls, v: list[str]) -> list[str]:
+        unknown = [lang for lang in v if lang not in SCREEN_LANGUAGES]
+        if unknown:
+            raise ValueError(f"the screens are not written in {', '.join(unknown)} "
+                             f"(they are in {', '.join(SCREEN_LANGUAGES)})")
+        if len(set(v)) != len(v):
+            raise ValueError("a language is listed twice")
+        return v
 
     @field_validator("currency")
     @classmethod
@@ -314,6 +327,9 @@ class JournalConfig(_Section):
 
 class UiConfig(_Section):
     fullscreen: bool = False
+    sound: bool = True  # audio cues (a card read, a timeout near, paid, declined)
+    # the screen's density, for touch targets of at least 9 mm; 0: what the screen reports
+    dpi: int = Field(default=0, ge=0, le=1200)
     language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}$")] = "en"
     plug_timeout_s: int = Field(default=180, ge=10, le=3600)
     receipt_timeout_s: int = Field(default=60, ge=5, le=3600)

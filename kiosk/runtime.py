@@ -43,7 +43,7 @@ from kiosk.billing.display import PriceDisplay, price_display
 from kiosk.billing.live import TariffBook
 from kiosk.billing.tariff import Tariff, load_tariffs, simple_tariff
 from kiosk.config import KioskConfig
-from kiosk.devices.card import CardDevice, CardNotice
+from kiosk.devices.card import BACKSTOP_MARGIN_S, CardDevice, CardNotice
 from kiosk.devices.charger import ChargerDevice
 from kiosk.devices.registry import UnsupportedDevice, open_devices
 from kiosk.devices.watch import HealthWatch
@@ -122,9 +122,11 @@ class DeviceAdapters:
         max_current_a: dict[int, int] | None = None,
         health: Health | None = None,
         settlement: SettlementQueue | None = None,
+        pin_timeout_s: float | None = None,
     ) -> None:
         self.card = CardDevice(card_terminal, post=post, currency=currency, token_key=token_key,
-                               card_timeout_s=card_timeout_s, pin_encryptor=pin_encryptor)
+                               card_timeout_s=card_timeout_s, pin_timeout_s=pin_timeout_s,
+                               pin_encryptor=pin_encryptor)
         self.charger = ChargerDevice(charger, post=post, clock=clock,
                                      max_current_a=max_current_a, health=health)
         self.payments = Authorizations(host, self.card, post=post, currency=currency)
@@ -310,7 +312,9 @@ def build_runtime(
         post=runner.post, card_terminal=devices.card_terminal, host=devices.host,
         charger=devices.charger, currency=config.station.currency,
         token_key=keys.card_token_key, clock=clock, pin_encryptor=keys.pin_encryptor,
-        card_timeout_s=config.ui.card_timeout_s,
+        # backstops: the session's deadline, which the driver may extend, ends a wait first
+        card_timeout_s=machine.policy.longest_wait_s(config.ui.card_timeout_s) + BACKSTOP_MARGIN_S,
+        pin_timeout_s=machine.policy.longest_wait_s(config.ui.pin_timeout_s) + BACKSTOP_MARGIN_S,
         max_current_a={c.id: c.max_current_a for c in config.connectors}, health=health,
         settlement=settlement)
     runner.executor = adapters

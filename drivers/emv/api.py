@@ -83,12 +83,15 @@ class Completion:
     """The card's final word after the host answered (second GENERATE AC)."""
 
     approved: bool  # the card agreed (TC); False: the card declined (AAC) or went away
-    message: str = ""  # safe to show when not approved
+    message: str = ""  # when not approved: why, for the log (the driver is told by type)
     icc_data: bytes = b""  # TLV for the records/capture: TVR, TSI, final cryptogram, script results
+    removed: bool = False  # not approved because the card left (or stopped answering) first
 
 
 class CardError(Exception):
-    """A card could not be read. The message is safe to show to a driver."""
+    """A card could not be read. The message names the problem for the log and the technician
+    (never card data); what the driver is told follows from the class alone, so a case the
+    driver should hear of apart is a subclass."""
 
 
 class CardRemoved(CardError):
@@ -99,12 +102,35 @@ class CardUnreadable(CardError):
     """The card answered something the kernel cannot use (garbage, unknown application)."""
 
 
+class CardNotSupported(CardUnreadable):
+    """The card has no application this terminal accepts (EMV Book 1 §12.4: the candidate
+    list is empty), or no contactless payment application at all."""
+
+
+class CardBlocked(CardUnreadable):
+    """The card (or its only application) is blocked: SELECT answered 6A81."""
+
+
+class ContactRequired(CardUnreadable):
+    """The card cannot pay contactless here (not qVSDC, or its GPO asks for the contact
+    interface: 6984/6986): the driver should insert it."""
+
+
 class CardDeclined(CardError):
     """The card itself declined (an AAC): no host request is made."""
 
 
+class PinBlocked(CardDeclined):
+    """The card declined because its PIN try limit was exceeded (EMV Book 3 §10.5: "PIN try
+    limit exceeded" in the TVR) during this read."""
+
+
 class PinCancelled(CardError):
     """The driver cancelled PIN entry (or it timed out): the transaction is abandoned."""
+
+
+class PinTimedOut(PinCancelled):
+    """No PIN was entered before the PIN entry's time ran out."""
 
 
 class NoCard(CardError):

@@ -7,6 +7,10 @@ kernel identifier of each entry. The candidates are ordered by the card's priori
 priority last). An application whose priority indicator asks for cardholder confirmation is
 offered to ``confirm`` (the kiosk can ask the driver); without one it is excluded, as Book 1
 requires of a terminal that cannot confirm.
+
+A card that answers SELECT PSE (or its first application's SELECT) with 6A81 is blocked, and so
+is one whose every application this terminal takes is blocked (6283): :class:`CardBlocked`. A
+contactless card without a PPSE has no contactless payment application: :class:`CardNotSupported`.
 """
 
 from __future__ import annotations
@@ -15,12 +19,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from drivers.emv import tlv
-from drivers.emv.api import CardUnreadable
+from drivers.emv.api import CardBlocked, CardNotSupported, CardUnreadable
 
 Transmit = Callable[[bytes], bytes]
 PSE = b"1PAY.SYS.DDF01"
 PPSE = b"2PAY.SYS.DDF01"
 UNREADABLE = "This card cannot be read. Please try another card."
+BLOCKED = "This card is blocked. Please try another card."
+SW_BLOCKED = b"\x6a\x81"  # SELECT: card blocked or command not supported (Book 1, 12.3.2)
+SW_APP_BLOCKED = b"\x62\x83"  # SELECT: selected file invalidated - the application is blocked
 
 
 @dataclass(frozen=True)
@@ -102,13 +109,15 @@ def contact_candidates(transmit: Transmit, aids: tuple[TerminalAid, ...] = TERMI
                        confirm: Callable[[Candidate], bool] | None = None) -> list[Candidate]:
     """The candidate list of a contact card, best first."""
     r = select(transmit, PSE)
-    if sw(r) == b"\x6a\x81":
-        raise CardUnreadable("This card is blocked. Please try another card.")
+    if sw(r) == SW_BLOCKED:
+        raise CardBlocked(BLOCKED)
     found: list[Candidate] | None = None
     if sw(r) == b"\x90\x00":
         found = _pse_directory(transmit, r[:-2], aids)
     if not found:  # no PSE, an empty or unusable directory: the terminal's list
-        found = _aid_list(transmit, aids)
+        found, blocked = _aid_list(transmit, aids)
+        if not found and blocked:  # what it has of ours is blocked (Book 1, 12.3.3)
+            raise CardBlocked(BLOCKED)
     return _ordered(found, confirm)
 
 
@@ -135,14 +144,20 @@ def _pse_directory(transmit: Transmit, fci_raw: bytes,
     return found
 
 
-def _aid_list(transmit: Transmit, aids: tuple[TerminalAid, ...]) -> list[Candidate]:
+def _aid_list(transmit: Transmit, aids: tuple[TerminalAid, ...]
+              ) -> tuple[list[Candidate], bool]:
+    """The candidates found by the terminal's AID list, and whether a blocked application
+    (6283) of the terminal's was among the card's."""
     found: list[Candidate] = []
+    blocked = False
     for t in aids:
         r, first = select(transmit, t.aid), True
         for _ in range(8):  # a card holds a few applications under one partial name at most
-            if sw(r) == b"\x6a\x81" and first:
-                raise CardUnreadable("This card is blocked. Please try another card.")
-            if sw(r) not in (b"\x90\x00", b"\x62\x83"):
+            if sw(r) == SW_BLOCKED and first:
+                raise CardBlocked(BLOCKED)
+            if sw(r) == SW_APP_BLOCKED:
+                blocked = True
+            if sw(r) not in (b"\x90\x00", SW_APP_BLOCKED):
                 break
             try:
                 fci = tlv.parse_one(r[:-2])
@@ -160,7 +175,7 @@ def _aid_list(transmit: Transmit, aids: tuple[TerminalAid, ...]) -> list[Candida
             if not t.partial or df is None:  # partial names: other occurrences may follow
                 break
             r, first = select(transmit, t.aid, next_occurrence=True), False
-    return found
+    return found, blocked
 
 
 def contactless_candidates(transmit: Transmit, aids: tuple[TerminalAid, ...] = TERMINAL_AIDS
@@ -168,7 +183,7 @@ def contactless_candidates(transmit: Transmit, aids: tuple[TerminalAid, ...] = T
     """The PPSE directory, filtered by the AIDs and kernels this terminal supports."""
     r = select(transmit, PPSE)
     if sw(r) != b"\x90\x00":
-        raise CardUnreadable(f"{UNREADABLE} (no contactless payment application)")
+        raise CardNotSupported(f"{UNREADABLE} (no contactless payment application)")
     fci = tlv.parse_one(r[:-2])
     directory = fci.find(0xBF0C)
     found = [c for e in (directory.children if directory else ()) if e.tag == 0x61

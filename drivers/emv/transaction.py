@@ -20,7 +20,13 @@ transaction (``kiosk card-info``); :func:`identify` reads only who the card is (
 records: no ODA, no PIN, no GENERATE AC) to recognise the card that started a charge.
 
 A card that answers nonsense is :class:`CardUnreadable`; a card that declines is
-:class:`CardDeclined`; the messages are safe to show a driver.
+:class:`CardDeclined`. What the driver is told follows from the class alone (the messages name
+the problem for the log and the technician, never card data), so where the kernel knows more the
+class says it: a card with no application this terminal accepts is :class:`CardNotSupported`,
+one whose applications are blocked :class:`CardBlocked`, a contactless card that can pay only by
+contact :class:`ContactRequired`, and a card that declines (AAC) with the PIN try limit exceeded
+in the TVR :class:`PinBlocked`; a card that leaves before its second GENERATE AC gives a
+``Completion`` with ``removed``.
 """
 
 from __future__ import annotations
@@ -33,21 +39,34 @@ from datetime import date, datetime
 
 from drivers.emv import cvm, dol, oda, risk, selection, tlv
 from drivers.emv.api import (
+    CardBlocked,
     CardDeclined,
     CardError,
     CardId,
+    CardNotSupported,
     CardOutcome,
     CardRemoved,
     CardUnreadable,
     Completion,
+    ContactRequired,
     Cvm,
     Interface,
+    PinBlocked,
     PinEntry,
     PinRequest,
 )
 from drivers.emv.capk import CaKeyError, CaKeyStore
 from drivers.emv.offline_pin import verify_enciphered, verify_plaintext
-from drivers.emv.selection import UNREADABLE, Candidate, ok, select, sw
+from drivers.emv.selection import (
+    BLOCKED,
+    SW_APP_BLOCKED,
+    SW_BLOCKED,
+    UNREADABLE,
+    Candidate,
+    ok,
+    select,
+    sw,
+)
 from drivers.emv.tvr import new_tsi, new_tvr
 
 Transmit = Callable[[bytes], bytes]
@@ -191,7 +210,7 @@ class Transaction:
         self.candidates, self.offered = list(found), found
         self._select_and_gpo()
         if payment and self._qvsdc and 0x9F26 not in self.data:  # not qVSDC (MSD, VSDC)
-            raise CardUnreadable(MSG_INSERT)
+            raise ContactRequired(MSG_INSERT)
         self._read_records()
 
     @property
@@ -201,11 +220,15 @@ class Transaction:
 
     def _select_and_gpo(self) -> None:
         """Final selection (Book 1, 12.4): the best candidate; one the card refuses to select or
-        whose GPO says "conditions of use not satisfied" is dropped and the next tried."""
+        whose GPO says "conditions of use not satisfied" is dropped and the next tried. When
+        none is left: :class:`CardBlocked` if one was dropped as blocked (SELECT 6283, or 6A81),
+        else :class:`CardNotSupported`."""
+        blocked = False
         while self.candidates:
             c = self.candidates.pop(0)
             r = select(self.transmit, c.aid)
             if sw(r) != b"\x90\x00":
+                blocked = blocked or sw(r) in (SW_APP_BLOCKED, SW_BLOCKED)
                 continue
             fci = tlv.parse_one(r[:-2])
             df = fci.find(0x84)
@@ -222,7 +245,7 @@ class Transaction:
             if sw(r) == b"\x69\x85":
                 continue
             if sw(r) in (b"\x69\x84", b"\x69\x86") and self.interface is Interface.CONTACTLESS:
-                raise CardUnreadable(MSG_INSERT)
+                raise ContactRequired(MSG_INSERT)  # "try another interface"
             gpo = tlv.parse_one(ok(r, "GET PROCESSING OPTIONS"))
             if gpo.tag == 0x80:  # format 1: AIP || AFL
                 if len(gpo.value) < 2:
@@ -235,7 +258,9 @@ class Transaction:
             if 0x82 not in self.data:
                 raise CardUnreadable(f"{UNREADABLE} (no AIP)")
             return
-        raise CardUnreadable(f"{UNREADABLE} (no application this terminal accepts)")
+        if blocked:
+            raise CardBlocked(BLOCKED)
+        raise CardNotSupported(f"{UNREADABLE} (no application this terminal accepts)")
 
     def _read_records(self) -> None:
         static = b""
@@ -523,7 +548,7 @@ class Transaction:
         self.tsi.set("card risk management was performed")
         self.data.update(out)
         if cid == risk.AAC:
-            raise CardDeclined(MSG_DECLINED)
+            raise self._card_declined()
         if cid != risk.ARQC:  # a TC for an ARQC request breaks Book 3, 9.3
             raise CardUnreadable(f"{UNREADABLE} (the card approved offline)")
         if cda and self.oda.ok is False:  # Book 2, 6.6: CDA failed on the ARQC → decline
@@ -531,6 +556,14 @@ class Transaction:
                 self._finish(False, b"")  # the card's AAC ends its transaction
             raise CardDeclined("This card could not be verified. Please try another card.")
         return self._outcome(self.interface is Interface.CONTACT)
+
+    def _card_declined(self) -> CardDeclined:
+        """The card answered an AAC: :class:`PinBlocked` when the TVR says the PIN try limit
+        was exceeded (byte 3, 20: the card's try counter was 0, or wrong PINs used it up
+        during this read), else a plain :class:`CardDeclined`."""
+        if "PIN try limit exceeded" in self.tvr:
+            return PinBlocked(MSG_DECLINED)
+        return CardDeclined(MSG_DECLINED)
 
     def _outcome(self, waiting: bool) -> CardOutcome:
         known = {**self.values, **self.data, 0x95: self._tvr_online}
@@ -576,7 +609,7 @@ class Transaction:
         cid = self.data.get(0x9F27, b"\x80")[0] & 0xC0
         self._tvr_online = self.pdol_tvr  # the ARQC covers the PDOL data: the TVR sent there
         if cid == risk.AAC:
-            raise CardDeclined(MSG_DECLINED)
+            raise self._card_declined()
         if cid != risk.ARQC:
             raise CardUnreadable(f"{UNREADABLE} (the card approved offline)")
         return self._outcome(False)
@@ -593,7 +626,8 @@ class Transaction:
         try:
             return self._complete(approved, issuer_data)
         except CardRemoved:
-            return Completion(False, "The card was removed before the payment was complete.")
+            return Completion(False, "The card was removed before the payment was complete.",
+                              removed=True)
         except (CardError, tlv.TlvError, ValueError):
             return Completion(False, "The card could not complete the payment.")
 

@@ -110,8 +110,10 @@ class SimCharger:
         events: list[ChargerEvent] = []
         with self._lock:
             self._get(connector).fault = message
-            events += self._update(connector)
+            # the fault first, as a controller reports its error state: it is why charging
+            # stops (the session's receipt says so), not a stop the car chose
             events.append(ChargerFaulted(connector, message, self._now()))
+            events += self._update(connector)
         self._emit(events)
 
     def clear_fault(self, connector: int) -> None:

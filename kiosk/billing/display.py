@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from kiosk.billing.money import exponent, format_money
+from kiosk.billing import figures
+from kiosk.billing.money import exponent, from_minor
 from kiosk.billing.tariff import DayOfWeek, Dimension, PriceComponent, Restrictions, Tariff
 
 TEXTS: dict[str, dict[str, str]] = {
@@ -49,6 +50,41 @@ TEXTS: dict[str, dict[str, str]] = {
         "no_price": "Für diese Zeit ist kein Preis hinterlegt: Laden nicht möglich.",
         "days": "Mo,Di,Mi,Do,Fr,Sa,So",
     },
+    "fr": {
+        "ENERGY": "Énergie", "TIME": "Temps de charge", "PARKING_TIME": "Frais d'occupation",
+        "FLAT": "Frais de session", "per_kwh": "/ kWh", "per_min": "/ min", "per_session": "",
+        "min_price": "Prix minimum par session", "max_price": "Prix maximum par session",
+        "vat": "Tous les prix TTC (TVA {vat}).", "vat_mixed": "Tous les prix TTC ({vat}).",
+        "vat_unknown": "Prix TTC.",
+        "hold": "Nous réservons {hold} sur votre carte ; vous ne payez que ce que vous "
+                "chargez.",
+        "from_kwh": "à partir de {v} kWh", "below_kwh": "jusqu'à {v} kWh",
+        "from_kw": "à {v} kW ou plus", "below_kw": "sous {v} kW",
+        "from_a": "à {v} A ou plus", "below_a": "sous {v} A",
+        "after": "après {v}", "first": "pendant les premières {v}",
+        "from_date": "à partir du {v}", "until_date": "jusqu'au {v}",
+        "step_time": "facturé par {v} entamée", "step_energy": "facturé par {v} Wh",
+        "idle_note": "tant que la voiture reste branchée sans charger",
+        "no_price": "Aucun prix n'est fixé pour cette heure : recharge impossible.",
+        "days": "lun,mar,mer,jeu,ven,sam,dim",
+    },
+    "nl": {
+        "ENERGY": "Energie", "TIME": "Laadtijd", "PARKING_TIME": "Blokkeertarief",
+        "FLAT": "Starttarief", "per_kwh": "/ kWh", "per_min": "/ min", "per_session": "",
+        "min_price": "Minimumprijs per sessie", "max_price": "Maximumprijs per sessie",
+        "vat": "Alle prijzen incl. {vat} btw.", "vat_mixed": "Alle prijzen incl. btw ({vat}).",
+        "vat_unknown": "Prijzen incl. btw.",
+        "hold": "We reserveren {hold} op uw kaart; u betaalt alleen wat u laadt.",
+        "from_kwh": "vanaf {v} kWh", "below_kwh": "tot {v} kWh",
+        "from_kw": "bij {v} kW of meer", "below_kw": "onder {v} kW",
+        "from_a": "bij {v} A of meer", "below_a": "onder {v} A",
+        "after": "na {v}", "first": "de eerste {v}",
+        "from_date": "vanaf {v}", "until_date": "tot {v}",
+        "step_time": "per begonnen {v} gerekend", "step_energy": "per {v} Wh gerekend",
+        "idle_note": "zolang de auto aangesloten blijft zonder te laden",
+        "no_price": "Voor dit tijdstip is geen prijs ingesteld: laden niet mogelijk.",
+        "days": "ma,di,wo,do,vr,za,zo",
+    },
 }
 
 
@@ -74,21 +110,16 @@ def _t(lang: str) -> dict[str, str]:
 
 def unit_price(amount: Decimal, currency: str, lang: str = "en") -> str:
     """An exact unit price: at least the currency's decimals, at most four, no trailing zeros
-    beyond the currency's (``0.5950`` → ``0.595 €``, ``0.6`` → ``0.60 €``)."""
-    e = exponent(currency)
+    beyond the currency's (``0.5950`` → ``€0.595``, ``0.6`` → ``€0.60``), in ``lang``'s
+    format (:mod:`kiosk.billing.figures`)."""
     text = format(amount.quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP), "f")
-    whole, _, frac = text.partition(".")
-    frac = frac.rstrip("0").ljust(e, "0")
-    text = f"{whole}.{frac}" if frac else whole
-    if lang == "de":
-        text = text.replace(".", ",")
-    symbol = {"EUR": "€", "GBP": "£", "USD": "$", "CHF": "CHF"}.get(currency, currency)
-    return f"{text} {symbol}"
+    shown = figures.money(text, currency, lang, exponent(currency), trim=True)
+    return shown if shown is not None else f"{text} {currency}"
 
 
 def _number(v: Decimal, lang: str) -> str:
     text = format(v.normalize(), "f")
-    return text.replace(".", ",") if lang == "de" else text
+    return figures.decimal(text, lang) or text
 
 
 def _span(seconds: int, lang: str) -> str:
@@ -175,7 +206,7 @@ def price_display(tariff: Tariff, *, hold_minor: int, lang: str = "en") -> Price
                    if c.vat is not None and c.price > 0})
     unknown = any(c.vat is None and c.price > 0 for el in tariff.elements
                   for c in el.price_components)
-    pct = [f"{_number(v, lang)} %" for v in vats]
+    pct = [f"{_number(v, lang)}{figures.NBSP}%" for v in vats]
     if len(pct) == 1 and not unknown:
         vat_note = t["vat"].format(vat=pct[0])
     elif pct:
@@ -185,7 +216,5 @@ def price_display(tariff: Tariff, *, hold_minor: int, lang: str = "en") -> Price
     energies = [i for i in items if i.dimension == "ENERGY"]
     energy = next((i for i in energies if not i.condition), energies[0] if energies else None)
     headline = (energy or (items[0] if items else PriceItem("", "", "0"))).amount
-    hold = format_money(hold_minor, tariff.currency)
-    if lang == "de":
-        hold = hold.replace(".", ",")
+    hold = unit_price(from_minor(hold_minor, tariff.currency), tariff.currency, lang)
     return PriceDisplay(headline, tuple(items), vat_note, t["hold"].format(hold=hold))

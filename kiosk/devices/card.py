@@ -8,8 +8,8 @@ runner and the journal see only the masked PAN and the keyed token.
 Offline PIN: the kernel asks for the PIN from the card worker thread while the card waits
 (:data:`~drivers.emv.api.PinEntry`); the device posts ``PinRequested`` and blocks that thread on
 a per-session :class:`PinWait` until the PIN pad's :meth:`CardDevice.submit_pin` hands the
-digits over (then ``PinEntered(offline=True)``), the session cancels the read, or the card
-timeout passes. After the host answered, a contact card gets its second GENERATE AC
+digits over (then ``PinEntered(offline=True)``), the session cancels the read, or the PIN
+wait's backstop passes. After the host answered, a contact card gets its second GENERATE AC
 (:meth:`~drivers.emv.api.CardTerminal.complete`) on the card worker thread, which owns the
 reader (:meth:`CardDevice.finish`).
 
@@ -21,6 +21,17 @@ is compared with the sessions' tokens: the same card posts ``StopRequested(by="c
 session, another card gives :class:`NotTheSameCard` to :attr:`CardDevice.on_notice`. The PAN
 is dropped at once; neither it nor the token is logged. A card read for a new session
 (:meth:`CardDevice.read`) ends the watch first.
+
+The session decides when a wait for a card or a PIN ends: its deadline, which the driver may
+extend (``MoreTime``), ends it with ``CancelCardRead``. The device's own timeouts
+(``card_timeout_s`` for a card to be presented, ``pin_timeout_s`` for an offline PIN) are only
+a backstop for a runner that stopped ticking: the runtime makes them outlast every extension
+(:meth:`~kiosk.session.machine.Policy.longest_wait_s` plus :data:`BACKSTOP_MARGIN_S`). A
+backstop that expires posts ``CardFailed`` with ``CARD_TIMEOUT`` or ``PIN_TIMEOUT``.
+
+A read that fails posts ``CardFailed`` with what the driver is told chosen by the exception's
+class (:func:`card_say`) and the exception's text as the technician's detail, which is logged
+here once (kernel errors name the problem, never card data).
 """
 
 from __future__ import annotations
@@ -35,29 +46,69 @@ from dataclasses import dataclass
 from drivers.acquirer.dukpt import DukptError
 from drivers.acquirer.pin import OnlinePin, PinEncryptor
 from drivers.emv.api import (
+    CardBlocked,
     CardDeclined,
     CardError,
+    CardNotSupported,
     CardOutcome,
+    CardRemoved,
     CardTerminal,
+    CardUnreadable,
     Completion,
+    ContactRequired,
     Cvm,
     NoCard,
+    PinBlocked,
     PinCancelled,
     PinRequest,
+    PinTimedOut,
     ReaderUnavailable,
 )
 from kiosk.devices.worker import Worker
 from kiosk.security.cards import CardIdentity, card_token
 from kiosk.session import effects as fx
 from kiosk.session import events as ev
+from kiosk.session.says import Say
 
 log = logging.getLogger(__name__)
 
 CANCEL_REPEAT_S = 0.05  # a cancelled read is cancelled again this often until it ends
 COMPLETION_TIMEOUT_S = 10.0  # the second GENERATE AC is a few APDUs; beyond this: card gone
-MSG_CARD_GONE = "Your card was removed before the payment was complete."
+MSG_CARD_GONE = "the card was gone before its final word (removed, replaced or silent)"
 IDENTIFY_WAIT_S = 30.0  # one wait for a card while charging; then the watch waits again
 IDENTIFY_RETRY_S = 1.0  # after the reader was missing, before looking again
+# the device's own waits outlast the session's last possible deadline by this much (a Tick
+# and a cancel's way to the worker), so that the session, not the device, ends a wait
+BACKSTOP_MARGIN_S = 10.0
+
+
+# A failed read's exception class → what the driver is told; the first match wins (subclasses
+# before their bases). Anything else (another CardError, a ValueError: not a card number) is
+# an unreadable card.
+CARD_SAYS: tuple[tuple[type[Exception], Say], ...] = (
+    (PinBlocked, Say.PIN_BLOCKED),
+    (CardDeclined, Say.DECLINED_BY_CARD),
+    (PinTimedOut, Say.PIN_TIMEOUT),
+    (PinCancelled, Say.CANCELLED),
+    (CardRemoved, Say.CARD_REMOVED),
+    (NoCard, Say.CARD_TIMEOUT),
+    (ReaderUnavailable, Say.READER_UNAVAILABLE),
+    (CardNotSupported, Say.CARD_NOT_SUPPORTED),
+    (CardBlocked, Say.CARD_BLOCKED),
+    (ContactRequired, Say.INSERT_CARD),
+    (CardUnreadable, Say.CARD_UNREADABLE),
+)
+
+
+def card_say(exc: Exception) -> Say:
+    """What the driver is told of a card read that failed with ``exc``: by its class only."""
+    return next((say for cls, say in CARD_SAYS if isinstance(exc, cls)), Say.CARD_UNREADABLE)
+
+
+def error_detail(exc: Exception) -> str:
+    """The technician's detail of ``exc``: its class and its text (which names the problem)."""
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 @dataclass(frozen=True)
@@ -109,19 +160,24 @@ class PinWait:
                 pin, self._pin, self._state = self._pin, None, "taken"
                 return pin
             timed_out = self._state == "timed_out"
-        raise PinCancelled("No PIN was entered in time." if timed_out
-                           else "PIN entry was cancelled.")
+        if timed_out:
+            raise PinTimedOut(f"no PIN entered within {timeout_s:g} s")
+        raise PinCancelled("PIN entry was cancelled")
 
 
 class CardDevice:
     def __init__(self, terminal: CardTerminal, *, post: Callable[[ev.Event], None],
                  currency: str, token_key: bytes, card_timeout_s: float = 60.0,
-                 pin_encryptor: PinEncryptor | None = None) -> None:
+                 pin_encryptor: PinEncryptor | None = None,
+                 pin_timeout_s: float | None = None) -> None:
         self.terminal = terminal
         self.post = post
         self.currency = currency
         self.token_key = token_key
+        # backstops (the session's deadline ends a wait first): for a card to be presented,
+        # and for each offline PIN (None: the card's)
         self.card_timeout_s = card_timeout_s
+        self.pin_timeout_s = card_timeout_s if pin_timeout_s is None else pin_timeout_s
         self.pin_encryptor = pin_encryptor
         self._cards: dict[str, CardOutcome] = {}
         self._pins: dict[str, OnlinePin] = {}
@@ -287,7 +343,7 @@ class CardDevice:
         if result is None:
             log.error("card completion did not finish in time", extra={
                 "fields": {"session": session_id}})
-            return Completion(False, MSG_CARD_GONE)
+            return Completion(False, MSG_CARD_GONE, removed=True)
         return result
 
     def _keep_cancelling(self, session_id: str) -> None:
@@ -331,9 +387,13 @@ class CardDevice:
                 cancelled = e.session_id in self._cancelled_reads
                 self._cancelled_reads.discard(e.session_id)
             if not cancelled:
-                msg = str(exc) if isinstance(exc, CardError) and str(exc) else ""
-                self.post(ev.CardFailed(e.session_id, msg or "The card could not be read.",
-                                        declined=isinstance(exc, CardDeclined)))
+                say, detail = card_say(exc), error_detail(exc)
+                quiet = isinstance(exc, CardRemoved | NoCard | PinCancelled)  # the driver's doing
+                (log.info if quiet else log.warning)(
+                    "card read failed: %s", detail,
+                    extra={"fields": {"session": sid, "say": say.value}})
+                self.post(ev.CardFailed(sid, detail, declined=isinstance(exc, CardDeclined),
+                                        say=say))
             return
         with self._lock:
             self._completion_for = e.session_id if outcome.needs_completion else None
@@ -354,13 +414,13 @@ class CardDevice:
         waiting = PinWait()
         with self._lock:
             if session_id in self._cancelled_reads:
-                raise PinCancelled("PIN entry was cancelled.")
+                raise PinCancelled("PIN entry was cancelled")
             self._pin_waits[session_id] = waiting
         # offline=True whatever the kernel calls it: the digits go to the waiting read
         self.post(ev.PinRequested(session_id, offline=True, tries_left=req.tries_left,
                                   wrong=req.wrong))
         try:
-            return waiting.wait(self.card_timeout_s)
+            return waiting.wait(self.pin_timeout_s)
         finally:
             with self._lock:
                 if self._pin_waits.get(session_id) is waiting:
@@ -374,9 +434,9 @@ class CardDevice:
             if mine:
                 self._completion_for = None
         if not mine:
-            return Completion(False, MSG_CARD_GONE)
+            return Completion(False, MSG_CARD_GONE, removed=True)
         try:
             return self.terminal.complete(approved, issuer_data)
         except Exception:  # the seam says it never raises; a broken one must not keep a hold
             log.exception("card completion failed")
-            return Completion(False, MSG_CARD_GONE)
+            return Completion(False, MSG_CARD_GONE, removed=True)

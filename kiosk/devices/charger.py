@@ -11,6 +11,8 @@ session events and the terminal's health.
   the charging screen says so) and the terminal's health (out of service while it lasts).
 * :meth:`ChargerDevice.all_off` switches every connector off directly, on the caller's thread,
   without waiting for the worker or the journal: for a journal that cannot be written.
+* A fault reaches the session as ``ChargerFault`` (what the driver is told follows from the
+  event's type); its text is the technician's detail and is logged here.
 """
 
 from __future__ import annotations
@@ -93,7 +95,8 @@ class ChargerDevice:
                     raise ChargerError(f"The charger set {accepted} A, not up to {amps} A.")
             self.charger.enable(connector)
         except ChargerError as exc:
-            self.post(ev.ChargerFault(connector, str(exc), self.clock()))
+            log.error("enabling connector %s failed: %s", connector, exc)
+            self.post(ev.ChargerFault(connector, f"enable failed: {exc}", self.clock()))
 
     def _disable(self, connector: int) -> None:
         try:
@@ -113,6 +116,7 @@ class ChargerDevice:
         if isinstance(e, MeterReading):
             self.post(ev.Reading(e.connector, e.energy_wh, e.power_w, e.at))
         elif isinstance(e, ChargerFaulted):
+            log.warning("connector %s reports a fault: %s", e.connector, e.message)
             self.post(ev.ChargerFault(e.connector, e.message, e.at))
         elif isinstance(e, LinkLost | LinkBack):
             lost = isinstance(e, LinkLost)

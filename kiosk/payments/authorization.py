@@ -11,6 +11,10 @@ the host's answer means is decided on types, never on message text:
   is unknown → ``HostTimedOut``, and the session queues a reversal advice;
 * approved, but the card refuses at its second GENERATE AC → ``CardDeclined`` with the amount
   the host approved, which the session reverses.
+
+What the driver is told is chosen here from the same types and from the ISO 8583 response
+code (:func:`~kiosk.session.says.for_response_code`); the host's and the card's texts go to
+the log (once, here) and to the session as the technician's detail.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from kiosk.devices.card import CardDevice
 from kiosk.devices.worker import Worker
 from kiosk.session import effects as fx
 from kiosk.session import events as ev
-from kiosk.session.machine import MSG_CARD_DECLINED
+from kiosk.session.says import Say, for_response_code
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +54,10 @@ class Authorizations:
     def _authorize(self, e: fx.Authorize) -> None:
         card, pin = self.card.take(e.session_id)
         if card is None:  # only after a restart, and recovery never re-authorizes
-            self.post(ev.HostDeclined(e.session_id, "card", "Please present your card again."))
+            log.error("authorization without a card read", extra={
+                "fields": {"session": e.session_id}})
+            self.post(ev.HostDeclined(e.session_id, "card", "no card read waits for this "
+                                      "authorization", say=Say.PAYMENT_FAILED))
             return
         needs_completion = card.needs_completion
         req = AuthRequest(ref=e.ref, amount_minor=e.amount_minor, currency=self.currency,
@@ -61,8 +68,11 @@ class Authorizations:
         try:
             result = self.host.authorize(req)
         except HostUnavailable as exc:  # never reached the host: nothing to reverse
+            log.warning("authorization not sent: %s: %s", type(exc).__name__, exc,
+                        extra={"fields": {"session": e.session_id}})
             self.card.finish(e.session_id, needs_completion, False, b"")
-            self.post(ev.HostDeclined(e.session_id, "unavailable", str(exc)))
+            self.post(ev.HostDeclined(e.session_id, "unavailable", str(exc),
+                                      say=Say.SERVICE_UNREACHABLE))
             return
         except HostError as exc:  # timeout, broken link or a rule-breaking answer: unknown
             log.warning("authorization outcome unknown: %s: %s", type(exc).__name__, exc,
@@ -74,21 +84,34 @@ class Authorizations:
             del req
         done = self.card.finish(e.session_id, needs_completion, result.approved,
                                 result.icc_response)
+        fields = {"session": e.session_id}
         if result.approved and not done.approved:  # the card refused what the host allowed
-            self.post(ev.CardDeclined(e.session_id, done.message or MSG_CARD_DECLINED,
-                                      result.approved_minor))
+            detail = done.message or "the card declined (AAC)"
+            log.warning("the card refused the approved hold: %s", detail,
+                        extra={"fields": {**fields, "removed": done.removed}})
+            self.post(ev.CardDeclined(
+                e.session_id, detail, result.approved_minor,
+                say=Say.CARD_REMOVED if done.removed else Say.DECLINED_BY_CARD))
         elif result.approved:
             self.post(ev.HostApproved(e.session_id, result.auth_code, result.approved_minor))
         else:
-            self.post(ev.HostDeclined(e.session_id, result.response_code, result.message))
+            log.info("authorization declined: response code %s", result.response_code,
+                     extra={"fields": fields})
+            self.post(ev.HostDeclined(e.session_id, result.response_code, result.message,
+                                      say=for_response_code(result.response_code)))
 
     def _increment(self, e: fx.Increment) -> None:
         try:
             result = self.host.increment(e.ref, e.amount_minor, e.new_total_minor)
         except HostError as exc:
-            self.post(ev.IncrementDeclined(e.session_id, str(exc)))
+            log.warning("increment failed: %s: %s", type(exc).__name__, exc,
+                        extra={"fields": {"session": e.session_id}})
+            self.post(ev.IncrementDeclined(e.session_id, f"{type(exc).__name__}: {exc}"))
             return
         if result.approved:
             self.post(ev.IncrementApproved(e.session_id, e.new_total_minor))
         else:
-            self.post(ev.IncrementDeclined(e.session_id, result.message))
+            log.info("increment declined: response code %s", result.response_code,
+                     extra={"fields": {"session": e.session_id}})
+            self.post(ev.IncrementDeclined(
+                e.session_id, f"response code {result.response_code}: {result.message}"))

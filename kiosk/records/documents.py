@@ -43,7 +43,8 @@ class Documents:
         return lambda seq: build_invoice(
             s, cost, seq, seller=self.seller, connector_label=self.labels.get(s.connector, ""),
             zone=self.book.zone, key=self.invoice_key, base_url=self.base_url,
-            tariff_id=pricer.tariff.id, language=self.config.ui.language)
+            tariff_id=pricer.tariff.id,
+            language=s.language or self.config.ui.language)
 
     def captured_records(self, s: Session) -> list[tuple[str, dict[str, Any]]]:
         """The OCPI CDR of a captured session."""

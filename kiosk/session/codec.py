@@ -2,19 +2,25 @@
 
 Only plain values travel: str, int, bool, None, datetime (ISO 8601, timezone-aware), enums by
 value, tuples and nested registered dataclasses. Anything else is a programming error.
+
+Records written by an older version decode: a field they lack takes its default, and a type
+whose stored shape changed registers an :func:`upgrade` that rewrites the old shape first.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from datetime import datetime
 from enum import Enum
 from typing import Any, TypeVar, cast, get_type_hints
 
 T = TypeVar("T")
+Upgrade = Callable[[dict[str, Any]], dict[str, Any]]
 
 _REGISTRY: dict[str, type[Any]] = {}
+_UPGRADES: dict[str, Upgrade] = {}
 
 
 class CodecError(ValueError):
@@ -27,6 +33,21 @@ def register(cls: type[T]) -> type[T]:
         raise TypeError(f"duplicate codec name {cls.__name__}")
     _REGISTRY[cls.__name__] = cls
     return cls
+
+
+def upgrade(cls: type[Any]) -> Callable[[Upgrade], Upgrade]:
+    """Decorator: ``fn(stored) -> stored`` turns a stored ``cls`` of an older shape into the
+    current one (a value whose type changed, a default that depends on other fields). It gets
+    a copy of every stored record of ``cls`` before decoding, old or new, and must return the
+    current shape unchanged."""
+
+    def deco(fn: Upgrade) -> Upgrade:
+        if cls.__name__ in _UPGRADES:
+            raise TypeError(f"duplicate codec upgrade for {cls.__name__}")
+        _UPGRADES[cls.__name__] = fn
+        return fn
+
+    return deco
 
 
 def _encode_value(value: Any) -> Any:
@@ -85,6 +106,9 @@ def from_dict(data: dict[str, Any]) -> Any:
     cls = _REGISTRY.get(name) if isinstance(name, str) else None
     if cls is None:
         raise CodecError(f"unknown record type {name!r}")
+    fix = _UPGRADES.get(cls.__name__)
+    if fix is not None:
+        data = fix(dict(data))
     hints = get_type_hints(cls)
     kwargs: dict[str, Any] = {}
     for f in dataclasses.fields(cls):

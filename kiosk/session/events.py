@@ -4,6 +4,12 @@ Events addressed to one session carry ``session_id``; events from a charger carr
 ``connector`` and the runner routes them to the session on that connector; ``Tick`` and
 ``Recover`` reach every unfinished session. Time is always a field, never read from a clock,
 so tests control it.
+
+Whatever an event says to the driver is typed: a :class:`~kiosk.session.says.Say` its producer
+chose from types (the class of an exception, the ISO 8583 response code), never from a text.
+``message`` fields are the technician's detail (logged, kept in ``Session.message``), never
+shown to a driver. ``say`` fields default to ``Say.NONE`` (journals written before says): the
+machine then decides from the event's other fields.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from kiosk.session.codec import register
+from kiosk.session.says import Say
 
 
 @dataclass(frozen=True)
@@ -33,9 +40,12 @@ class CardRead(Event):
 @register
 @dataclass(frozen=True)
 class CardFailed(Event):
+    """The card read ended without a card (``message``: the technician's detail)."""
+
     session_id: str
     message: str
     declined: bool = False  # the card itself declined (its AAC): no host request was made
+    say: Say = Say.NONE  # NONE: unreadable, or declined by the card when ``declined``
 
 
 @register
@@ -62,6 +72,25 @@ class PinEntered(Event):
 
     session_id: str
     offline: bool = False
+
+
+@register
+@dataclass(frozen=True)
+class LanguageChosen(Event):
+    """The driver chose the screen's language (a two-letter code) during the session."""
+
+    session_id: str
+    language: str
+
+
+@register
+@dataclass(frozen=True)
+class MoreTime(Event):
+    """The driver asked for more time (the screen's "More time" button, shown before a
+    deadline): the waiting state's timer starts again from its full timeout, a limited number
+    of times per state (EN 301 549: timeouts the user can extend)."""
+
+    session_id: str
 
 
 @register
@@ -95,9 +124,12 @@ class HostApproved(Event):
 @register
 @dataclass(frozen=True)
 class HostDeclined(Event):
+    """``response_code``: ISO 8583 field 39, or the adapter's own word (``unavailable``)."""
+
     session_id: str
     response_code: str
     message: str
+    say: Say = Say.NONE  # NONE: from ``response_code`` (``says.for_response_code``)
 
 
 @register
@@ -110,11 +142,12 @@ class HostTimedOut(Event):
 @dataclass(frozen=True)
 class CardDeclined(Event):
     """The host approved, then the card refused (second GENERATE AC: AAC) or was removed
-    before it could agree: the hold must be released. ``message`` is safe to show."""
+    before it could agree: the hold must be released. ``message``: the technician's detail."""
 
     session_id: str
     message: str
     approved_minor: int = 0  # what the host had approved: the amount to release
+    say: Say = Say.NONE  # NONE: declined by the card
 
 
 @register
@@ -127,6 +160,8 @@ class IncrementApproved(Event):
 @register
 @dataclass(frozen=True)
 class IncrementDeclined(Event):
+    """The host refused to raise the hold (or did not answer): charging stops."""
+
     session_id: str
     message: str
 
@@ -169,6 +204,9 @@ class CarUnplugged(Event):
 @register
 @dataclass(frozen=True)
 class ChargerFault(Event):
+    """The controller reported a fault, refused a command, or stayed silent past the link's
+    grace time; ``message``: the technician's detail."""
+
     connector: int
     message: str
     at: datetime

@@ -25,6 +25,12 @@ A charger link that goes quiet (``ChargerLinkLost``) is shown to the driver at o
 (:attr:`Session.notice`); the driver's fault after ``link_grace_s`` stops the session, and a
 stop the charger cannot confirm settles on the last reading.
 
+What the driver is told is typed: :attr:`Session.say` (a :class:`~kiosk.session.says.Say`) on
+every end in DECLINED or ERROR, every PIN prompt and every stop the driver did not ask for, and
+:attr:`Session.notice` for the passing condition; the screens word them. :attr:`Session.message`
+is the technician's detail (English, may be technical), never shown to a driver. No decision
+here reads a text: the ``Say`` comes from the event's type and typed fields.
+
 Offline PIN is asked while the card read waits: ``PinRequested`` takes READING_CARD to
 PIN_ENTRY, ``PinEntered(offline=True)`` takes it back (the card checks the PIN and may ask
 again, or the read fails); a cancel or timeout in PIN_ENTRY cancels the read. A contact card
@@ -37,6 +43,16 @@ answer after its timeout, a second stop press). Any other pair raises :class:`Un
 which names both.
 
 ``Tick`` and ``Recover`` are accepted in every live state. ``DONE`` accepts nothing.
+
+Every timeout a driver faces can be extended (EN 301 549): in :data:`EXTENDABLE` states
+(reading the card, the PIN, plugging in, the receipt, a decline or error message) the screen
+warns :meth:`Policy.warn_before_s` before :attr:`Session.deadline` and offers *More time*;
+``MoreTime`` restarts the state's full timeout (:meth:`Policy.timeout_s`) from now, at most
+:attr:`Policy.max_extensions` times (:attr:`Session.extensions` counts them; a new state or a
+new deadline starts a new count). :meth:`SessionMachine.timeout_warning` gives the screen all
+of it. Beyond the limit, after the deadline, or in another state ``MoreTime`` changes nothing.
+The card device's own waits are only a backstop longer than every extension
+(:meth:`Policy.longest_wait_s`): the session's deadline decides, by ``Tick``.
 """
 
 from __future__ import annotations
@@ -45,11 +61,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from kiosk.session import effects as fx
 from kiosk.session import events as ev
-from kiosk.session.codec import register
+from kiosk.session.codec import register, upgrade
 from kiosk.session.holds import HoldAction, capture_amount, decide_hold
+from kiosk.session.says import Say, for_response_code
 
 
 class State(StrEnum):
@@ -61,7 +79,7 @@ class State(StrEnum):
     STOPPING = "STOPPING"
     RECEIPT = "RECEIPT"
     DECLINED = "DECLINED"
-    ERROR = "ERROR"  # ended without a charge; ``message`` says why
+    ERROR = "ERROR"  # ended without a charge; ``say`` tells the driver why, ``message`` details
     DONE = "DONE"
 
 
@@ -115,9 +133,13 @@ class Session:
     stop_reason: str = ""
     final_minor: int = 0
     outcome: Outcome = Outcome.NONE
-    message: str = ""
+    message: str = ""  # the technician's detail of ``say`` (English, may be technical)
     settle_kind: fx.SettleKind | None = None  # what the settlement queue was asked to do
-    notice: str = ""  # a passing condition the screen shows (the charger does not answer)
+    notice: Say = Say.NONE  # a passing condition the screen shows (the charger does not answer)
+    say: Say = Say.NONE  # what the driver is told: why it ended, a PIN prompt, why it stopped
+    pin_tries_left: int | None = None  # with a PIN say: the card's PIN try counter, if it tells
+    language: str = ""  # the driver's choice on the screen (the invoice's); "": the station's
+    extensions: int = 0  # MoreTime taken in this state (for this deadline); 0 in a new state
 
     @property
     def ref(self) -> str:
@@ -137,6 +159,19 @@ class Session:
     @property
     def finished(self) -> bool:
         return self.state is State.DONE
+
+
+@upgrade(Session)
+def _session_before_says(data: dict[str, Any]) -> dict[str, Any]:
+    """Snapshots written before :class:`Say` had the driver's text in ``message`` and
+    ``notice``: the notice (only ever the charger's silence) and a generic ``say`` for an
+    ended session take their place; the old text stays in ``message`` as detail."""
+    if "say" in data:
+        return data
+    data["notice"] = Say.CHARGER_NOT_ANSWERING.value if data.get("notice") else Say.NONE.value
+    ended = {State.DECLINED.value: Say.DECLINED, State.ERROR.value: Say.PAYMENT_FAILED}
+    data["say"] = ended.get(str(data.get("state")), Say.NONE).value
+    return data
 
 
 Pricer = Callable[["Session"], int]  # the session so far → amount incl. VAT, minor units
@@ -170,6 +205,43 @@ class Policy:
     stop_timeout_s: int = 30
     receipt_timeout_s: int = 60
     message_timeout_s: int = 20
+    max_extensions: int = 3  # MoreTime per state: how often a driver may restart a timeout
+
+    def timeout_s(self, state: State) -> int | None:
+        """The full timeout of ``state`` if the driver may extend it (:data:`EXTENDABLE`);
+        None for the other states (their timers are the terminal's, not the driver's)."""
+        return {
+            State.READING_CARD: self.card_timeout_s,
+            State.PIN_ENTRY: self.pin_timeout_s,
+            State.WAIT_PLUG: self.plug_timeout_s,
+            State.RECEIPT: self.receipt_timeout_s,
+            State.DECLINED: self.message_timeout_s,
+            State.ERROR: self.message_timeout_s,
+        }.get(state)
+
+    def warn_before_s(self, state: State) -> int | None:
+        """How many seconds before the deadline of ``state`` the screen warns the driver (seen
+        and heard) and offers *More time*: a third of the timeout, at most 20 s and at least
+        5 s (a timeout under 5 s: the warning shows from the start). None: not extendable."""
+        timeout = self.timeout_s(state)
+        return None if timeout is None else max(5, min(20, timeout // 3))
+
+    def longest_wait_s(self, timeout_s: float) -> float:
+        """The longest a state with timer ``timeout_s`` can last when the driver takes every
+        extension, each at the last moment: what a device's own wait must outlast (plus a
+        margin) so that the session's deadline, not the device, ends the wait."""
+        return timeout_s * (self.max_extensions + 1)
+
+
+@dataclass(frozen=True)
+class TimeoutWarning:
+    """For the screen (:meth:`SessionMachine.timeout_warning`): from ``warn_at`` on, warn that
+    the state ends at ``deadline``; ``more_time``: the *More time* button is offered (a
+    ``MoreTime`` would still extend it)."""
+
+    deadline: datetime
+    warn_at: datetime
+    more_time: bool
 
 
 class UnexpectedEvent(Exception):
@@ -225,7 +297,11 @@ LIVE_STATES = tuple(s for s in State if s is not S.DONE)
 for _s in LIVE_STATES:
     TRANSITIONS[(_s, ev.Tick)] = "_tick"
     TRANSITIONS[(_s, ev.Recover)] = "_recover"
+    TRANSITIONS[(_s, ev.LanguageChosen)] = "_language"  # the invoice follows the driver
 ENDED = (S.RECEIPT, S.DECLINED, S.ERROR)  # settled (or queued): only the screen is left
+# the states whose timer the driver faces, and may extend (MoreTime)
+EXTENDABLE = (S.READING_CARD, S.PIN_ENTRY, S.WAIT_PLUG, *ENDED)
+TRANSITIONS.update({(s, ev.MoreTime): "_more_time" for s in EXTENDABLE})
 
 # Benign arrivals that change nothing: late host answers after a timeout or a cancel, the
 # charger's echo of our own stop, a second press of a button.
@@ -251,24 +327,20 @@ IGNORED: frozenset[tuple[State, type[ev.Event]]] = frozenset(
     # the link matters only while the charger may deliver energy
     + [(s, e) for s in (S.READING_CARD, S.PIN_ENTRY, S.AUTHORIZING, *ENDED)
        for e in (ev.ChargerLinkLost, ev.ChargerLinkBack)]
+    # no timer of the driver's here: a "More time" pressed as the state changed
+    + [(s, ev.MoreTime) for s in LIVE_STATES if s not in EXTENDABLE]
 )
 
-MSG_NOT_CHARGED = "Your card has not been charged."
-MSG_CARD_DECLINED = "Your card declined the payment."
-MSG_LINK_LOST = "The charger does not answer. Charging stops if it does not come back soon."
 REASON_CARD_DECLINED = "card declined"
 
 
-def pin_prompt(e: ev.PinRequested) -> str:
-    """What the PIN page tells the driver when the card asks (again) for its PIN."""
+def pin_say(e: ev.PinRequested) -> Say:
+    """What the PIN page tells the driver when the card asks (again) for its PIN (the tries
+    left go with it in :attr:`Session.pin_tries_left`); NONE: just the PIN pad."""
     last = e.tries_left == 1
     if e.wrong:
-        if last:
-            return "Wrong PIN. Last try before your PIN is blocked."
-        if e.tries_left is not None:
-            return f"Wrong PIN. {e.tries_left} tries left."
-        return "Wrong PIN. Please try again."
-    return "Last try before your PIN is blocked." if last else ""
+        return Say.PIN_WRONG_LAST_TRY if last else Say.PIN_WRONG
+    return Say.PIN_LAST_TRY if last else Say.NONE
 
 
 class SessionMachine:
@@ -287,6 +359,21 @@ class SessionMachine:
     def accepts(self, state: State, event: ev.Event) -> bool:
         return (state, type(event)) in TRANSITIONS
 
+    def more_time_allowed(self, s: Session) -> bool:
+        """Would a ``MoreTime`` extend ``s`` now (an extendable state with a deadline, and
+        fewer than :attr:`Policy.max_extensions` extensions taken in it)?"""
+        return (s.state in EXTENDABLE and s.deadline is not None
+                and s.extensions < self.policy.max_extensions)
+
+    def timeout_warning(self, s: Session) -> TimeoutWarning | None:
+        """When the screen warns the driver of ``s``'s deadline (None: ``s`` has no timer of
+        the driver's): ``warn_at`` is :meth:`Policy.warn_before_s` before the deadline."""
+        before = self.policy.warn_before_s(s.state)
+        if before is None or s.deadline is None:
+            return None
+        return TimeoutWarning(s.deadline, s.deadline - timedelta(seconds=before),
+                              self.more_time_allowed(s))
+
     def handle(self, s: Session, event: ev.Event, now: datetime) -> Result:
         """Decide what ``event`` does to ``s`` at time ``now`` (the runner's clock).
 
@@ -302,11 +389,31 @@ class SessionMachine:
         new, effects = getattr(self, name)(stamped, event)
         if new == stamped and not effects:
             return s, []
+        if new.extensions and (new.state is not s.state
+                               or (new.deadline != s.deadline and name != "_more_time")):
+            new = replace(new, extensions=0)  # a new state, or a new timer: a new count
         return replace(new, seq=s.seq + 1), effects
+
+    def _more_time(self, s: Session, e: ev.MoreTime) -> Result:
+        """The driver wants more time: the state's full timeout again from now (never
+        earlier than the deadline it had), until the extensions are used up. After the
+        deadline it is too late: the next ``Tick`` acts."""
+        timeout = self.policy.timeout_s(s.state)
+        if (timeout is None or not self.more_time_allowed(s) or s.deadline is None
+                or s.updated_at >= s.deadline):
+            return s, []
+        deadline = max(s.deadline, _later(s, timeout))
+        return replace(s, deadline=deadline, extensions=s.extensions + 1), []
+
+    def _language(self, s: Session, e: ev.LanguageChosen) -> Result:
+        """The driver switched the screen's language: the invoice will be in it too."""
+        ok = len(e.language) == 2 and all("a" <= c <= "z" for c in e.language)
+        return (replace(s, language=e.language) if ok else s), []
 
     # --- card and PIN ----------------------------------------------------------------------
     def _card_read(self, s: Session, e: ev.CardRead) -> Result:
-        s = replace(s, masked_pan=e.masked_pan, token=e.token, scheme=e.scheme, message="")
+        s = replace(s, masked_pan=e.masked_pan, token=e.token, scheme=e.scheme, message="",
+                    say=Say.NONE, pin_tries_left=None)
         if e.needs_online_pin:
             return replace(s, state=S.PIN_ENTRY, pin_offline=False,
                            deadline=_later(s, self.policy.pin_timeout_s)), [fx.AskPin(s.id)]
@@ -314,15 +421,16 @@ class SessionMachine:
 
     def _pin_requested(self, s: Session, e: ev.PinRequested) -> Result:
         """The card read waits for a PIN: the PIN pad shows, the card keeps waiting."""
-        s = replace(s, state=S.PIN_ENTRY, pin_offline=e.offline, message=pin_prompt(e),
-                    deadline=_later(s, self.policy.pin_timeout_s))
+        s = replace(s, state=S.PIN_ENTRY, pin_offline=e.offline, message="", say=pin_say(e),
+                    pin_tries_left=e.tries_left, deadline=_later(s, self.policy.pin_timeout_s))
         return s, [fx.AskPin(s.id)]
 
     def _pin_entered(self, s: Session, e: ev.PinEntered) -> Result:
+        s = replace(s, message="", say=Say.NONE, pin_tries_left=None)
         if e.offline:  # the card checks it: the read goes on (and may ask again)
-            return replace(s, state=S.READING_CARD, message="",
+            return replace(s, state=S.READING_CARD,
                            deadline=_later(s, self.policy.card_timeout_s)), []
-        return self._authorize(replace(s, message=""))
+        return self._authorize(s)
 
     def _authorize(self, s: Session) -> Result:
         s = replace(s, state=S.AUTHORIZING, deadline=_later(s, self.policy.host_timeout_s))
@@ -330,9 +438,11 @@ class SessionMachine:
 
     def _card_failed(self, s: Session, e: ev.CardFailed) -> Result:
         if e.declined:  # the card refused offline: a decline the driver should see as one
-            s = self._notice(replace(s, outcome=Outcome.DECLINED), S.DECLINED, e.message)
+            say = e.say or Say.DECLINED_BY_CARD
+            s = self._end(replace(s, outcome=Outcome.DECLINED), S.DECLINED, say, e.message)
             return s, [fx.Enqueue(s.id, "session")]
-        return self._notice(replace(s, outcome=Outcome.ABORTED), S.ERROR, e.message), []
+        say = e.say or Say.CARD_UNREADABLE
+        return self._end(replace(s, outcome=Outcome.ABORTED), S.ERROR, say, e.message), []
 
     def _abort(self, s: Session, e: ev.Event) -> Result:
         # READING_CARD, or PIN_ENTRY: an offline PIN's read waits for the pad, and an online
@@ -348,39 +458,44 @@ class SessionMachine:
         return s, [fx.EnableCharger(s.connector)]
 
     def _declined(self, s: Session, e: ev.HostDeclined) -> Result:
-        s = self._notice(replace(s, outcome=Outcome.DECLINED), S.DECLINED, e.message)
+        say = e.say or for_response_code(e.response_code)
+        msg = f"declined by the host ({e.response_code}): {e.message}"
+        s = self._end(replace(s, outcome=Outcome.DECLINED), S.DECLINED, say, msg)
         return s, [fx.Enqueue(s.id, "session")]
 
     def _auth_timed_out(self, s: Session, e: ev.Event) -> Result:
-        msg = "The payment service did not answer. " + MSG_NOT_CHARGED
-        return self._release(replace(s, message=msg), "host timeout", advice=True)
+        if isinstance(e, ev.Tick):
+            msg = f"no answer from the payment host within {self.policy.host_timeout_s} s"
+        else:
+            msg = "the authorization's outcome is unknown (no answer, or a broken one)"
+        return self._release(s, "host timeout", Say.SERVICE_TIMEOUT,
+                             f"{msg}; reversal advice queued", advice=True)
 
     def _card_declined(self, s: Session, e: ev.CardDeclined) -> Result:
         """The host approved but the card refused at the end (or left): release the hold."""
-        text = e.message.strip() or MSG_CARD_DECLINED
-        if not text.endswith((".", "!", "?")):
-            text += "."
-        s = replace(s, message=f"{text} {MSG_NOT_CHARGED}", held_minor=e.approved_minor)
-        return self._release(s, REASON_CARD_DECLINED, state=S.DECLINED)
+        detail = e.message.strip() or "no reason given"
+        s = replace(s, held_minor=e.approved_minor)
+        return self._release(s, REASON_CARD_DECLINED, e.say or Say.DECLINED_BY_CARD,
+                             f"the card refused after the host approved: {detail}",
+                             state=S.DECLINED)
 
     def _void(self, s: Session, e: ev.Event) -> Result:
         if isinstance(e, ev.ChargerFault):
-            msg = f"{e.message}. {MSG_NOT_CHARGED}"
-            reason = "charger fault"
+            say, msg, reason = Say.CHARGER_FAULT, f"charger fault: {e.message}", "charger fault"
         elif isinstance(e, ev.Tick):
-            msg = "No car was connected in time. " + MSG_NOT_CHARGED
-            reason = "car not plugged in"
+            say, reason = Say.NO_CAR, "car not plugged in"
+            msg = f"no car plugged in within {self.policy.plug_timeout_s} s"
         elif isinstance(e, ev.Recover):
-            msg = "The terminal restarted before charging began. " + MSG_NOT_CHARGED
-            reason = "restart before charging"
+            say, reason = Say.RESTART_BEFORE_CHARGING, "restart before charging"
+            msg = "the terminal restarted after the approval, before charging began"
         else:
-            msg = "Cancelled. " + MSG_NOT_CHARGED
-            reason = "cancelled by driver"
-        s, effects = self._release(replace(s, message=msg), reason)
+            say, reason = Say.CANCELLED, "cancelled by driver"
+            msg = f"{type(e).__name__} before charging began"
+        s, effects = self._release(s, reason, say, f"{msg}; reversal queued")
         return s, [fx.DisableCharger(s.connector), *effects]
 
-    def _release(self, s: Session, reason: str, *, advice: bool = False,
-                 state: State = S.ERROR) -> Result:
+    def _release(self, s: Session, reason: str, say: Say, message: str, *,
+                 advice: bool = False, state: State = S.ERROR) -> Result:
         """End without a charge and queue the release of the hold: a reversal of what is held
         (an approval we know of), or a reversal advice of what was asked (an authorization
         whose answer never came: the host may hold it or not)."""
@@ -389,17 +504,17 @@ class SessionMachine:
         else:
             kind, amount = fx.SettleKind.REVERSAL, s.held_minor or self.policy.hold_minor
         s = replace(s, stop_reason=s.stop_reason or reason, outcome=Outcome.REVERSED,
-                    settle_kind=kind, notice="", increment_pending=False)
-        s = self._notice(s, state, s.message)
+                    settle_kind=kind, notice=Say.NONE, increment_pending=False)
+        s = self._end(s, state, say, message)
         return s, [fx.Settle(s.id, s.ref, kind, amount), fx.Enqueue(s.id, "session")]
 
     # --- the charger link ------------------------------------------------------------------
     def _link_lost(self, s: Session, e: ev.ChargerLinkLost) -> Result:
         # the last power reading is stale now: the screen must not show it as live
-        return replace(s, notice=MSG_LINK_LOST, power_w=0), []
+        return replace(s, notice=Say.CHARGER_NOT_ANSWERING, power_w=0), []
 
     def _link_back(self, s: Session, e: ev.ChargerLinkBack) -> Result:
-        return replace(s, notice=""), []
+        return replace(s, notice=Say.NONE), []
 
     # --- charging --------------------------------------------------------------------------
     def _charging_started(self, s: Session, e: ev.ChargingStarted) -> Result:
@@ -446,15 +561,22 @@ class SessionMachine:
                        increment_pending=False), []
 
     def _stop(self, s: Session, e: ev.Event, reason: str = "") -> Result:
-        if not reason:
-            reason = {
-                ev.StopRequested: "stopped by driver", ev.CarUnplugged: "car unplugged",
-                ev.IncrementDeclined: "hold used, increment declined",
-            }.get(type(e), "")
-            if isinstance(e, ev.ChargerFault):
-                reason = f"charger fault: {e.message}"
+        """Charging stops; ``say`` tells the driver why when it was not the driver or the car
+        (the receipt shows it): the hold used up, the bank refused more, a charger fault."""
+        say, msg = Say.NONE, ""
+        if reason:  # from the hold rules
+            say, msg = Say.HOLD_USED_UP, reason
+        elif isinstance(e, ev.IncrementDeclined):
+            reason = "hold used, increment declined"
+            say, msg = Say.INCREMENT_DECLINED, f"increment declined: {e.message}"
+        elif isinstance(e, ev.ChargerFault):
+            reason = f"charger fault: {e.message}"
+            say, msg = Say.CHARGER_FAULT_STOPPED, reason
+        else:
+            reason = {ev.StopRequested: "stopped by driver",
+                      ev.CarUnplugged: "car unplugged"}.get(type(e), "")
         s = replace(s, state=S.STOPPING, stop_reason=reason, increment_pending=False,
-                    deadline=_later(s, self.policy.stop_timeout_s))
+                    say=say, message=msg, deadline=_later(s, self.policy.stop_timeout_s))
         return s, [fx.DisableCharger(s.connector)]
 
     def _charging_stopped(self, s: Session, e: ev.ChargingStopped) -> Result:
@@ -476,16 +598,19 @@ class SessionMachine:
         """Charging is over: capture what was delivered, or release the hold when nothing
         was. The session goes to its receipt at once; the queue settles with the host."""
         if s.energy_wh == 0:
-            s = replace(s, message="No energy was delivered. " + MSG_NOT_CHARGED, power_w=0)
-            return self._release(s, "no energy delivered")
+            s = replace(s, power_w=0)
+            return self._release(s, "no energy delivered", Say.NO_ENERGY,
+                                 f"no energy delivered ({s.stop_reason or 'no stop reason'}); "
+                                 "reversal queued")
         cost = self.policy.pricer(s)
         final = capture_amount(cost, s.held_minor)
         if final <= 0:  # a few Wh that round to nothing: there is nothing to capture
-            s = replace(s, cost_minor=cost, power_w=0,
-                        message="The energy delivered costs nothing. " + MSG_NOT_CHARGED)
-            return self._release(s, "nothing to pay")
+            s = replace(s, cost_minor=cost, power_w=0)
+            return self._release(s, "nothing to pay", Say.NOTHING_TO_PAY,
+                                 f"{s.energy_wh} Wh priced at {cost} minor units: nothing to "
+                                 "capture; reversal queued")
         s = replace(s, state=S.RECEIPT, outcome=Outcome.CAPTURED, cost_minor=cost,
-                    final_minor=final, power_w=0, notice="", increment_pending=False,
+                    final_minor=final, power_w=0, notice=Say.NONE, increment_pending=False,
                     settle_kind=fx.SettleKind.CAPTURE,
                     deadline=_later(s, self.policy.receipt_timeout_s))
         return s, [fx.Settle(s.id, s.ref, fx.SettleKind.CAPTURE, final),
@@ -494,8 +619,10 @@ class SessionMachine:
     def _done(self, s: Session, e: ev.Event) -> Result:
         return replace(s, state=S.DONE, deadline=None), []
 
-    def _notice(self, s: Session, state: State, message: str) -> Session:
-        return replace(s, state=state, message=message,
+    def _end(self, s: Session, state: State, say: Say, message: str) -> Session:
+        """Show the end (DECLINED or ERROR): ``say`` to the driver, ``message`` for the
+        technician, until the message timeout."""
+        return replace(s, state=state, say=say, message=message, pin_tries_left=None,
                        deadline=_later(s, self.policy.message_timeout_s))
 
     # --- time ------------------------------------------------------------------------------
@@ -521,15 +648,16 @@ class SessionMachine:
         if st in (S.READING_CARD, S.PIN_ENTRY):  # a pending read (offline PIN) died with us
             return replace(s, state=S.DONE, outcome=Outcome.ABORTED, deadline=None), []
         if st is S.AUTHORIZING:
-            msg = "The terminal restarted during payment. " + MSG_NOT_CHARGED
-            return self._release(replace(s, message=msg), "restart during authorization",
-                                 advice=True)
+            return self._release(s, "restart during authorization",
+                                 Say.RESTART_DURING_PAYMENT,
+                                 "the terminal restarted during the authorization; reversal "
+                                 "advice queued", advice=True)
         if st is S.WAIT_PLUG:
             return self._void(s, e)
         if st is S.CHARGING and e.charging:
             if e.meter_wh is not None and e.meter_wh >= s.meter_now_wh:
                 s = self._observe(s, e.now, e.meter_wh, s.power_w)
-            return (replace(s, increment_pending=False, notice=""),
+            return (replace(s, increment_pending=False, notice=Say.NONE),
                     [fx.EnableCharger(s.connector)])
         if st in (S.CHARGING, S.STOPPING):
             if e.meter_wh is not None and e.meter_wh > s.meter_now_wh and st is S.STOPPING:
@@ -551,7 +679,7 @@ def table_rows() -> list[tuple[str, str, str]]:
 
 
 __all__ = [
-    "IGNORED", "MSG_CARD_DECLINED", "MSG_LINK_LOST", "MSG_NOT_CHARGED", "TRANSITIONS", "Mark",
-    "Outcome", "Policy", "Pricer", "Session",
-    "SessionMachine", "State", "Tracker", "UnexpectedEvent", "pin_prompt", "simple_tracker",
+    "EXTENDABLE", "IGNORED", "TRANSITIONS", "Mark", "Outcome", "Policy", "Pricer", "Say",
+    "Session", "SessionMachine", "State", "TimeoutWarning", "Tracker", "UnexpectedEvent",
+    "pin_say", "simple_tracker",
 ]

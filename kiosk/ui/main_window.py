@@ -29,18 +29,20 @@ import socket
 import sys
 import threading
 from collections.abc import Callable
-from datetime import tzinfo
+from datetime import datetime, tzinfo
+from functools import partial
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from PySide6.QtCore import QSize, QSocketNotifier, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QCloseEvent, QResizeEvent
+from PySide6.QtCore import QEvent, QObject, QSize, QSocketNotifier, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QCloseEvent, QIcon, QResizeEvent
 from PySide6.QtWidgets import (
     QApplication,
     QFrame,
     QHBoxLayout,
     QLabel,
-    QSizePolicy,
+    QLayout,
+    QPushButton,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -49,13 +51,17 @@ from PySide6.QtWidgets import (
 from kiosk.devices.card import CardNotice
 from kiosk.health import Health
 from kiosk.runtime import Busy, OutOfService
+from kiosk.session import events as ev
 from kiosk.session.machine import Session, State
+from kiosk.ui.assets import icon, icon_pixmap, load_fonts
+from kiosk.ui.audio import Voice
 from kiosk.ui.bridge import Bridge
+from kiosk.ui.i18n import LANGUAGE_NAMES, Translations, translate
 from kiosk.ui.pages import (
-    MSG_NOT_THE_SAME_CARD,
     AuthorizingPage,
     CardPage,
     ChargingPage,
+    IconLabel,
     IdlePage,
     MessagePage,
     OutOfServicePage,
@@ -63,8 +69,20 @@ from kiosk.ui.pages import (
     PinPage,
     PlugPage,
     ReceiptPage,
+    Screen,
+    make_button,
+    make_label,
+    not_the_same_card,
+    set_text,
 )
-from kiosk.ui.style import STYLESHEET
+from kiosk.ui.style import (
+    DESIGN_LANDSCAPE,
+    HIGH_CONTRAST,
+    LARGE_TEXT,
+    STANDARD,
+    Metrics,
+    stylesheet,
+)
 
 if TYPE_CHECKING:
     from kiosk.runtime import Runtime
@@ -72,11 +90,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 REFRESH_MS = 500
-HEADER_HEIGHT = 88
-MSG_ALL_BUSY = "All charging points are in use right now. Please try again in a moment."
-MSG_READER_BUSY = "The card reader is busy with another driver. Please try again in a moment."
-MSG_LAB_WARNING = "\u26a0 LAB MODE: payment data is not encrypted"
+LONG_PRESS_MS = 2000  # the accessibility mode's gesture: press the header this long
+HEADER_HEIGHT = 80
 CARD_STATES = (State.READING_CARD, State.PIN_ENTRY, State.AUTHORIZING)  # the reader in use
+# a session reaching one of these turns the screen to it (several connectors)
+RESULT_STATES = (State.WAIT_PLUG, State.STOPPING, State.RECEIPT, State.DECLINED, State.ERROR)
 
 
 class MainWindow(QWidget):
@@ -97,25 +115,51 @@ class MainWindow(QWidget):
         self.setObjectName("main_window")
         self.setWindowTitle(f"{runtime.config.station.name} \u2014 EV charging")
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
-        self.setStyleSheet(STYLESHEET)
         self._tz = _zone(str(runtime.config.station.timezone))
+        ui_config = runtime.config.ui
+        self.default_language = str(ui_config.language)
+        self.translations = Translations([str(x) for x in runtime.config.station.languages])
+        self.translations.use(self.default_language)
+        self.family = load_fonts()  # the bundled font; missing, the kiosk does not start
+        self.ui = Screen(runtime, self._metrics_for(QSize(*DESIGN_LANDSCAPE)),
+                         self.default_language)
+        self._focus: str | None = None  # the session the driver chose to see (several connectors)
+        self._shown_id: str | None = None  # the session on screen
+        self._states: dict[str, State] = {}  # each live session's state at the last refresh
+        self.reset_language = True  # back to the station's language after each session
+        self.accessible = False  # the accessibility mode: high contrast, large text, speech
+        self.voice = Voice(sound=bool(ui_config.sound))
+        self._heard: tuple[str, State] | None = None  # the session step last announced
+        self._warned: tuple[str, datetime] | None = None  # the timeout warning last sounded
 
         root = QVBoxLayout(self)
+        # the window is the screen: content that does not fit is a bug the layout test finds,
+        # never a window larger than the screen
+        root.setSizeConstraint(QLayout.SizeConstraint.SetNoConstraint)
         root.setContentsMargins(0, 0, 0, 0)
         root.setSpacing(0)
         root.addWidget(self._header())
+        self.lab_warning: QLabel | None = None
+        if runtime.config.plaintext_lab_host():  # a strip below the header on every page
+            self.lab_warning = QLabel()
+            self.lab_warning.setObjectName("lab_warning")
+            self.lab_warning.setTextFormat(Qt.TextFormat.PlainText)
+            self.lab_warning.setWordWrap(True)
+            root.addWidget(self.lab_warning)
+        root.addWidget(self._timeout_bar())
 
         self.stack = QStackedWidget()
         self.stack.setObjectName("pages")
-        self.idle_page = IdlePage(runtime, self.start_session)
-        self.out_of_service_page = OutOfServicePage(runtime)
-        self.card_page = CardPage(runtime, demo=demo)
-        self.pin_page = PinPage(runtime)
-        self.authorizing_page = AuthorizingPage(runtime)
-        self.plug_page = PlugPage(runtime, demo=demo)
-        self.charging_page = ChargingPage(runtime)
-        self.receipt_page = ReceiptPage(runtime)
-        self.message_page = MessagePage(runtime)
+        ui = self.ui
+        self.idle_page = IdlePage(ui, self.start_session, self.view_connector)
+        self.out_of_service_page = OutOfServicePage(ui)
+        self.card_page = CardPage(ui, demo=demo)
+        self.pin_page = PinPage(ui)
+        self.authorizing_page = AuthorizingPage(ui)
+        self.plug_page = PlugPage(ui, demo=demo)
+        self.charging_page = ChargingPage(ui)
+        self.receipt_page = ReceiptPage(ui)
+        self.message_page = MessagePage(ui)
         self.pages: dict[State, Page] = {
             State.READING_CARD: self.card_page,
             State.PIN_ENTRY: self.pin_page,
@@ -127,10 +171,11 @@ class MainWindow(QWidget):
             State.DECLINED: self.message_page,
             State.ERROR: self.message_page,
         }
-        for page in (self.idle_page, self.out_of_service_page,
-                     *dict.fromkeys(self.pages.values())):
+        for page in self.all_pages():
             self.stack.addWidget(page)
         root.addWidget(self.stack, 1)
+        self._apply_metrics()
+        self.retranslate()
 
         # Session steps arrive through the bridge's signal when there is one, otherwise
         # through our own runner listener (both run on the GUI thread).
@@ -149,34 +194,211 @@ class MainWindow(QWidget):
         self._timer.start()
         self.refresh()
 
+    def all_pages(self) -> list[Page]:
+        return [self.idle_page, self.out_of_service_page, *dict.fromkeys(self.pages.values())]
+
     def _header(self) -> QFrame:
         header = QFrame()
         header.setObjectName("header")
-        header.setFixedHeight(HEADER_HEIGHT)
+        self.header = header
         row = QHBoxLayout(header)
-        row.setContentsMargins(40, 0, 40, 0)
-        row.setSpacing(24)
+        self.header_row = row
         station = self.runtime.config.station
         self.station_label = ElidedLabel(str(station.name))
         self.station_label.setObjectName("station_label")
-        row.addWidget(self.station_label)
+        row.addWidget(self.station_label, 1)
         if self.demo:
             badge = QLabel("DEMO")
             badge.setObjectName("demo_badge")
             row.addWidget(badge, 0, Qt.AlignmentFlag.AlignVCenter)
-        row.addStretch(1)
-        self.lab_warning: QLabel | None = None
-        if self.runtime.config.plaintext_lab_host():  # on every page, never hidden
-            self.lab_warning = QLabel(MSG_LAB_WARNING)
-            self.lab_warning.setObjectName("lab_warning")
-            self.lab_warning.setTextFormat(Qt.TextFormat.PlainText)
-            self.lab_warning.setSizePolicy(QSizePolicy.Policy.Fixed,  # never cut
-                                           QSizePolicy.Policy.Fixed)
-            row.addWidget(self.lab_warning, 0, Qt.AlignmentFlag.AlignVCenter)
+        self.home_button = make_button("", "home_button", "lang", self.go_home)
+        self.home_button.setVisible(False)
+        row.addWidget(self.home_button, 0, Qt.AlignmentFlag.AlignVCenter)
+        self.a11y_button = make_button("", "a11y_button", "lang", self.toggle_accessible)
+        self.a11y_button.setCheckable(True)
+        row.addWidget(self.a11y_button, 0, Qt.AlignmentFlag.AlignVCenter)
+        # the documented gesture: a long press anywhere on the header
+        self._long_press = QTimer(self)
+        self._long_press.setSingleShot(True)
+        self._long_press.setInterval(LONG_PRESS_MS)
+        self._long_press.timeout.connect(self.toggle_accessible)
+        header.installEventFilter(self)
+        self.station_label.installEventFilter(self)
+        self.language_buttons: dict[str, QPushButton] = {}
+        if len(self.translations.offered) > 1:
+            for lang in self.translations.offered:
+                btn = make_button(lang.upper(), f"lang_button_{lang}", "lang",
+                                  partial(self.set_language, lang))
+                btn.setCheckable(True)
+                btn.setAccessibleName(LANGUAGE_NAMES[lang])
+                self.language_buttons[lang] = btn
+                row.addWidget(btn, 0, Qt.AlignmentFlag.AlignVCenter)
         self.clock_label = QLabel("")
         self.clock_label.setObjectName("clock_label")
         row.addWidget(self.clock_label)
         return header
+
+    def _timeout_bar(self) -> QFrame:
+        """Above the page when a timeout is near: how long is left and *More time*."""
+        bar = QFrame()
+        bar.setObjectName("timeout_bar")
+        bar.setProperty("role", "timeout_bar")
+        row = QHBoxLayout(bar)
+        self.timeout_row = row
+        self.timeout_icon = IconLabel("clock", "amber_ink", 40, "timeout_icon")
+        row.addWidget(self.timeout_icon, 0, Qt.AlignmentFlag.AlignVCenter)
+        self.timeout_label = make_label("", "timeout", "timeout_warning_label", wrap=True)
+        row.addWidget(self.timeout_label, 1)
+        self.more_time_button = make_button("", "more_time_button", "primary", self.more_time)
+        row.addWidget(self.more_time_button, 0, Qt.AlignmentFlag.AlignVCenter)
+        bar.hide()
+        self.timeout_bar = bar
+        return bar
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.MouseButtonPress:
+            self._long_press.start()
+        elif event.type() == QEvent.Type.MouseButtonRelease:
+            self._long_press.stop()
+        return False
+
+    def toggle_accessible(self) -> None:
+        self.set_accessible(not self.accessible)
+
+    def set_accessible(self, on: bool) -> None:
+        """The accessibility mode: high contrast, large text and spoken prompts at once (and
+        back); a driver's choice, undone after the session like the language."""
+        self._long_press.stop()
+        self.a11y_button.setChecked(on)
+        if on == self.accessible:
+            return
+        self.accessible = on
+        self.voice.speech = on
+        self.ui.palette = HIGH_CONTRAST if on else STANDARD
+        self.ui.metrics = self.ui.metrics.with_text(LARGE_TEXT if on else 1.0)
+        self._apply_metrics()
+        self._heard = None
+        if on:
+            self.voice.cue("attention")
+            self.voice.say(translate("MainWindow", "Accessibility mode on.") + " "
+                           + self.current_page_words(), self.ui.lang)
+
+    def current_page_words(self) -> str:
+        page = self.stack.currentWidget()
+        return page.spoken() if isinstance(page, Page) else ""
+
+    def more_time(self) -> None:
+        shown = self._current_session()
+        if shown is not None:
+            self.runtime.post(ev.MoreTime(shown.id))
+        self._warned = None
+
+    def _show_timeout(self, session: Session | None) -> None:
+        warning = (self.runtime.machine.timeout_warning(session)
+                   if session is not None and session.state is not State.DONE else None)
+        now = self.runtime.clock()
+        if warning is None or now < warning.warn_at:
+            self.timeout_bar.hide()
+            return
+        left = max(0, int((warning.deadline - now).total_seconds()))
+        clock = f"{left // 60}:{left % 60:02d}"
+        text = (translate("MainWindow", "This screen ends in {left}. Do you need more time?")
+                if warning.more_time else
+                translate("MainWindow", "This screen ends in {left}.")).format(left=clock)
+        set_text(self.timeout_label, text)
+        self.more_time_button.setVisible(warning.more_time)
+        self.timeout_bar.show()
+        key = (session.id, warning.deadline) if session is not None else None
+        if key is not None and self._warned != key:  # once per deadline: heard as well as seen
+            self._warned = key
+            self.voice.cue("attention")
+            self.voice.say(text, self.ui.lang)
+
+    def _announce(self, session: Session | None, page: Page) -> None:
+        """A cue and the page's words when the shown session takes a step."""
+        key = (session.id, session.state) if session is not None else None
+        if key == self._heard:
+            return
+        before, self._heard = self._heard, key
+        if session is not None:
+            same = before is not None and before[0] == session.id
+            cue = {State.WAIT_PLUG: "success", State.RECEIPT: "success",
+                   State.DECLINED: "failure", State.ERROR: "failure"}.get(session.state)
+            if cue is None and same and before is not None and before[1] in CARD_STATES \
+                    and session.state not in CARD_STATES:
+                cue = "card"
+            if cue is not None:
+                self.voice.cue(cue)
+        self.voice.say(page.spoken(), self.ui.lang)
+
+    # --- size and language ----------------------------------------------------------------
+    def _metrics_for(self, size: QSize) -> Metrics:
+        dpi = float(self.runtime.config.ui.dpi)
+        if dpi <= 0:
+            screen = self.screen() if self.isVisible() else QApplication.primaryScreen()
+            dpi = screen.physicalDotsPerInch() if screen is not None else 96.0
+            dpi = min(max(dpi, 72.0), 400.0)  # a screen that reports nonsense
+        return Metrics(size.width(), size.height(), dpi=dpi, family=self.family,
+                       text=self.ui.metrics.text if hasattr(self, "ui") else 1.0)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        size = event.size()
+        m = self.ui.metrics
+        if (size.width(), size.height()) != (m.width, m.height) and size.width() > 0:
+            self.ui.metrics = self._metrics_for(size)
+            self._apply_metrics()
+        super().resizeEvent(event)
+
+    def _apply_metrics(self) -> None:
+        m = self.ui.metrics
+        self.setStyleSheet(stylesheet(m, self.ui.palette))
+        self.header.setFixedHeight(m.target(HEADER_HEIGHT))
+        side = m.px(24) if m.portrait else m.px(40)  # portrait: room for the station's name
+        self.header_row.setContentsMargins(side, 0, side, 0)
+        self.header_row.setSpacing(m.px(10) if m.portrait else m.px(16))
+        side = m.header_font(30)
+        a11y = icon("accessibility", self.ui.palette.on_header, sizes=[side])
+        a11y.addPixmap(icon_pixmap("accessibility", self.ui.palette.navy, side),  # checked
+                       QIcon.Mode.Normal, QIcon.State.On)
+        self.a11y_button.setIcon(a11y)
+        self.a11y_button.setIconSize(QSize(side, side))
+        self.timeout_row.setContentsMargins(m.px(40), m.px(8), m.px(40), m.px(8))
+        self.timeout_row.setSpacing(m.px(16))
+        self.timeout_icon.redraw(self.ui)
+        for page in self.all_pages():
+            page.apply_metrics()
+        self.show_session(self._current_session())
+
+    def set_language(self, lang: str) -> None:
+        """Every text of the window in ``lang`` at once (the driver's choice, any moment)."""
+        if lang == self.ui.lang:
+            self._check_language_buttons()
+            return
+        self.translations.use(lang)
+        self.ui.lang = lang
+        self.retranslate()
+        shown = self._current_session()
+        if shown is not None and shown.state is not State.DONE:
+            self.runtime.post(ev.LanguageChosen(shown.id, lang))  # its invoice follows
+        self.refresh()
+
+    def retranslate(self) -> None:
+        if self.lab_warning is not None:
+            self.lab_warning.setText(translate(
+                "MainWindow", "\u26a0 LAB MODE: payment data is not encrypted"))
+        set_text(self.a11y_button, "", translate(
+            "MainWindow", "Accessibility: high contrast, large text and spoken prompts"))
+        set_text(self.more_time_button, translate("MainWindow", "More time"))
+        self.home_button.setText(translate("MainWindow", "All connectors"))
+        self.home_button.setAccessibleName(self.home_button.text())
+        self._check_language_buttons()
+        for page in self.all_pages():
+            page.retranslate()
+        self.idle_page.set_notice("")
+
+    def _check_language_buttons(self) -> None:
+        for code, btn in self.language_buttons.items():
+            btn.setChecked(code == self.ui.lang)
 
     # --- observing ----------------------------------------------------------------------
     def _on_session(self, _session: Session) -> None:
@@ -195,7 +417,7 @@ class MainWindow(QWidget):
     @Slot()
     def _show_card_notice(self) -> None:
         if not self._closed:
-            self.charging_page.show_card_notice(MSG_NOT_THE_SAME_CARD)
+            self.charging_page.show_card_notice(not_the_same_card())
 
     def _changed_soon(self) -> None:
         with self._lock:
@@ -214,8 +436,40 @@ class MainWindow(QWidget):
         self.refresh()
 
     def refresh(self) -> None:
-        self.clock_label.setText(self.runtime.clock().astimezone(self._tz).strftime("%H:%M"))
-        self.show_session(self.runtime.active())
+        self.clock_label.setText(self.ui.fig.time(self.runtime.clock().astimezone(self._tz)))
+        self.show_session(self._current_session())
+
+    def _current_session(self) -> Session | None:
+        """The session this screen is for. One connector: the live one. Several: the one at
+        the card reader (one driver pays at a time), else one that just reached a result the
+        driver must see (receipt, declined, failed, finishing) or that the driver chose
+        (``view_connector``), else none: the idle page lists the connectors."""
+        runner = self.runtime.runner
+        if len(self.runtime.config.connectors) <= 1:
+            return runner.active()
+        live = sorted(runner.sessions.values(), key=lambda s: s.created_at)
+        states, self._states = self._states, {s.id: s.state for s in live}
+        paying = [s for s in live if s.state in CARD_STATES]
+        if paying:
+            return paying[-1]
+        for s in live:  # a result to see: the screen turns to it once, when it comes
+            if s.state in RESULT_STATES and states.get(s.id) is not s.state:
+                self._focus = s.id
+        focus = runner.sessions.get(self._focus) if self._focus else None
+        if focus is None:
+            self._focus = None
+        return focus
+
+    def view_connector(self, connector: int) -> None:
+        """Show the session on ``connector`` (the idle page's connector buttons)."""
+        s = self.runtime.runner.session_on(connector)
+        self._focus = s.id if s is not None else None
+        self.refresh()
+
+    def go_home(self) -> None:
+        """Back to the connectors (a running session goes on; its connector shows it)."""
+        self._focus = None
+        self.show_session(None)
 
     def show_session(self, session: Session | None, *, refused: bool = False) -> None:
         """Show the page for ``session``; for none (or a finished one) the idle page, or the
@@ -225,32 +479,48 @@ class MainWindow(QWidget):
             session = None
             health = self.runtime.health
             if refused or not health.in_service:
-                self.out_of_service_page.show_health(health.reasons(), health.phone)
+                self.out_of_service_page.show_health([p.part for p in health.problems()],
+                                                     health.phone)
                 page: Page = self.out_of_service_page
                 self.idle_page.set_notice("")
                 self.idle_page.refresh_prices()  # its Start button off as well
             else:
                 page = self.idle_page
+            if self._shown_id is not None:  # a driver's session ended: the station's language
+                self._shown_id = None
+                if self.reset_language and self.accessible:
+                    self.set_accessible(False)
+                if self.reset_language and self.ui.lang != self.default_language:
+                    self.set_language(self.default_language)
+                    return
         else:
             page = self.pages[session.state]
             self.idle_page.set_notice("")
+            self._shown_id = session.id
+        several = len(self.runtime.config.connectors) > 1
+        self.home_button.setVisible(several and session is not None
+                                    and session.state not in CARD_STATES)
         if page is not self.pin_page:
             self.pin_page.show_session(None)  # forget a half-typed PIN
         page.show_session(session)
         if self.stack.currentWidget() is not page:
             self.stack.setCurrentWidget(page)
+        self._show_timeout(session)
+        self._announce(session, page)
 
     def current_page(self) -> str:
         page = self.stack.currentWidget()
         return page.objectName() if page is not None else ""
 
     # --- driver actions -------------------------------------------------------------------
-    def start_session(self) -> None:
-        """Start on the first free connector (the runtime says which are busy)."""
+    def start_session(self, connector: int | None = None) -> None:
+        """Start on ``connector``, or on the first free one (the runtime says which are
+        busy)."""
         refused: Busy | None = None
-        for connector in self.runtime.config.connectors:
+        ids = [c.id for c in self.runtime.config.connectors]
+        for cid in ids if connector is None else [connector]:
             try:
-                self.runtime.start_session(connector.id)
+                started = self.runtime.start_session(cid)
             except OutOfService as exc:  # the health changed since the screen was drawn
                 log.warning("start refused, out of service: %s", exc)
                 self.show_session(None, refused=True)
@@ -258,12 +528,19 @@ class MainWindow(QWidget):
             except Busy as exc:  # this connector is in use, or the reader is
                 refused = exc
                 continue
+            self._focus = started.id
+            if self.ui.lang != self.default_language:  # chosen before Start
+                self.runtime.post(ev.LanguageChosen(started.id, self.ui.lang))
             self.refresh()
             return
         log.info("start refused: %s", refused)
         live = self.runtime.active()
         reader = live is not None and live.state in CARD_STATES
-        self.idle_page.set_notice(MSG_READER_BUSY if reader else MSG_ALL_BUSY)
+        self.idle_page.set_notice(
+            translate("MainWindow", "The card reader is busy with another driver. Please "
+                      "try again in a moment.") if reader else
+            translate("MainWindow", "All charging points are in use right now. Please try "
+                      "again in a moment."))
 
     # --- closing ---------------------------------------------------------------------------
     def shutdown(self) -> None:
@@ -282,6 +559,8 @@ class MainWindow(QWidget):
             with contextlib.suppress(RuntimeError, TypeError):
                 self.bridge.session_changed.disconnect(self._on_session)
             self.bridge = None
+        self.translations.close()
+        self.voice.close()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.shutdown()

@@ -1,21 +1,30 @@
-"""Screenshots of every driver page: ``python -m kiosk.ui.screenshots OUTDIR``.
+"""Screenshots of every driver screen in every size and language:
+``python -m kiosk.ui.screenshots OUTDIR [--size WxH ...] [--lang xx ...] [--check]``.
 
 Builds the kiosk on its simulators (a throw-away journal, a payment host simulator on loopback),
-plays the demo flows through the real buttons (a paid session whose capture the host first
-refuses, a PIN card, a declined card, a cancelled one), takes the terminal out of service (the
-card reader gone and the host unreachable) and saves ``OUTDIR/<page>.png`` at 1280x800; last,
-the idle page of a kiosk on a lab host link in clear (the header's warning). Run it headless
-with ``QT_QPA_PLATFORM=offscreen``.
+plays the demo flows once through the real buttons (a paid session whose capture the host first
+refuses, a PIN card, an offline PIN wrong twice, a declined card, an unreadable one, a cancel),
+keeping each screen as a *stage* (the session snapshot it showed, or the terminal's health);
+then draws every stage at every screen size (800x480, 1024x600, 1280x800, 1920x1080 and
+1080x1920 portrait) in every language the station offers and saves
+``OUTDIR/<W>x<H>/<lang>/<screen>.png``. ``--check`` also lists every label whose text is cut
+off or elided, every control outside the window and every touch target below 9 mm
+(:mod:`kiosk.ui.layout_check`) and exits 1 when there is any. Last, the idle page of a kiosk on
+a lab host link in clear (the header's warning). Run it headless with
+``QT_QPA_PLATFORM=offscreen``.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QEventLoop
@@ -29,9 +38,11 @@ from kiosk.health import HOST, MSG_HOST
 from kiosk.runtime import Runtime, build_runtime
 from kiosk.security.provisioning import DEMO_PIN_KEY
 from kiosk.session import events as ev
-from kiosk.session.machine import State
+from kiosk.session.machine import Session, State
 from kiosk.ui.bridge import Bridge
+from kiosk.ui.layout_check import layout_problems
 from kiosk.ui.main_window import MainWindow
+from kiosk.ui.pages import not_the_same_card
 
 CONFIG = f"""
 schema_version = 1
@@ -55,20 +66,24 @@ pin_key_file = "{pin_key}"
 """
 SERVICE_PHONE = "+49 30 1234 5678"  # as an operator would configure it
 RETRY_S = 0.5  # the refused capture is sent again soon (30 s on a terminal)
-
-
+SIZES = ((800, 480), (1024, 600), (1280, 800), (1920, 1080), (1080, 1920))
 OFFLINE_PIN_CARD = "visa_contact_sda_pin"
+PLAY_SIZE = (1280, 800)
 
 
 class ScreenshotError(Exception):
     """The demo flow did not reach the expected page."""
 
 
+Stage = Callable[[], None]  # puts the window into one screen
+
+
 class Shooter:
-    def __init__(self, window: MainWindow, outdir: Path) -> None:
+    """Plays the flows on a window and keeps each screen as a stage to draw again later."""
+
+    def __init__(self, window: MainWindow) -> None:
         self.window = window
-        self.outdir = outdir
-        self.saved: list[Path] = []
+        self.stages: dict[str, Stage] = {}
 
     def pump(self, seconds: float) -> None:
         end = time.monotonic() + seconds
@@ -106,34 +121,112 @@ class Shooter:
             raise ScreenshotError(f"no label {name!r} on {self.window.current_page()}")
         return lbl
 
-    def save(self, name: str, *, settle: bool = True) -> None:
-        """Grab the window; ``settle=False`` for a staged look the next refresh would undo."""
-        if settle:
-            self.pump(0.05)
-        path = self.outdir / f"{name}.png"
-        if not self.window.grab().save(str(path)):
-            raise ScreenshotError(f"could not write {path}")
-        self.saved.append(path)
+    def keep(self, name: str, session: Session | None = None, *,
+             before: Stage | None = None, extra: Stage | None = None) -> None:
+        """Keep the screen shown now (``session``: the snapshot it shows, default the live
+        one; ``before``: the state it needs, ``extra``: what else makes it, e.g. a notice)."""
+        shown = session if session is not None else self.window.runtime.active()
+        window = self.window
+
+        def stage() -> None:
+            if before is not None:
+                before()
+            window.show_session(shown)
+            if extra is not None:
+                extra()
+
+        self.stages[name] = stage
 
 
-def shoot(outdir: Path) -> list[Path]:
-    outdir.mkdir(parents=True, exist_ok=True)
+def _pending(runtime: Runtime, pending: bool) -> Stage:
+    """The receipt's payment line as it was: pending in the queue, or paid."""
+    def stage() -> None:
+        runtime.settlement_pending = lambda session_id: pending  # type: ignore[method-assign]
+    return stage
+
+
+def shoot(outdir: Path | None, *, sizes: tuple[tuple[int, int], ...] = SIZES,
+          langs: tuple[str, ...] = (), check: bool = False,
+          accessible: bool = True) -> tuple[list[Path], list[str]]:
+    """Every screen at every size and language; returns the files saved (none when
+    ``outdir`` is None) and, with ``check``, the layout problems found."""
+    if outdir is not None:
+        outdir.mkdir(parents=True, exist_ok=True)
     app = QApplication.instance()
     if not isinstance(app, QApplication):
         app = QApplication(sys.argv[:1])
     host = HostSimulator()
     host.start()
-    saved: list[Path] = []
     try:
         with tempfile.TemporaryDirectory(prefix="kiosk-shots-") as tmp:
-            saved += _driver_pages(outdir, Path(tmp), host)
-            saved += _lab_page(outdir, Path(tmp), host)
+            gallery = Gallery(outdir, sizes, langs, check, accessible)
+            _driver_pages(gallery, Path(tmp), host)
+            _lab_page(gallery, Path(tmp), host)
+            return gallery.saved, gallery.problems
     finally:
         host.stop()
-    return saved
 
 
-def _driver_pages(outdir: Path, tmp: Path, host: HostSimulator) -> list[Path]:
+class Gallery:
+    """Draws stages at every size and language, saves and checks them."""
+
+    def __init__(self, outdir: Path | None, sizes: tuple[tuple[int, int], ...],
+                 langs: tuple[str, ...], check: bool, accessible: bool = True) -> None:
+        self.outdir = outdir
+        self.sizes = sizes
+        self.langs = langs
+        self.check = check
+        self.accessible = accessible  # each screen again in the accessibility mode
+        self.saved: list[Path] = []
+        self.problems: list[str] = []
+
+    def draw(self, window: MainWindow, stages: dict[str, Stage]) -> None:
+        offered = window.translations.offered
+        langs = [lang for lang in (self.langs or offered) if lang in offered]
+        window.reset_language = False  # the staged screens come in any order
+        modes = (False, True) if self.accessible else (False,)
+        for w, h in self.sizes:
+            window.resize(w, h)
+            _settle()
+            if (window.width(), window.height()) != (w, h):
+                self.problems.append(f"{w}x{h}: the window became "
+                                     f"{window.width()}x{window.height()}")
+            for accessible in modes:
+                window.set_accessible(accessible)
+                self._draw_languages(window, stages, langs, f"{w}x{h}",
+                                     "-a11y" if accessible else "")
+            window.set_accessible(False)
+
+    def _draw_languages(self, window: MainWindow, stages: dict[str, Stage], langs: list[str],
+                        size: str, mode: str) -> None:
+        w, h = size.split("x")
+        if True:
+            for lang in langs:
+                window.set_language(lang)
+                for name, stage in stages.items():
+                    stage()
+                    _settle()
+                    where = f"{w}x{h}/{lang}{mode}/{name}"
+                    if self.check:
+                        touch = window.ui.metrics.touch
+                        self.problems += [f"{where}: {p}"
+                                          for p in layout_problems(window, touch)]
+                    if self.outdir is not None:
+                        path = self.outdir / f"{w}x{h}" / f"{lang}{mode}" / f"{name}.png"
+                        path.parent.mkdir(parents=True, exist_ok=True)
+                        if not window.grab().save(str(path)):
+                            raise ScreenshotError(f"could not write {path}")
+                        self.saved.append(path)
+
+
+def _settle() -> None:
+    """Let the layouts and style changes of the last step take effect."""
+    for _ in range(3):
+        QCoreApplication.sendPostedEvents()
+        QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 5)
+
+
+def _driver_pages(gallery: Gallery, tmp: Path, host: HostSimulator) -> None:
     runtime = build_runtime(parse_config(CONFIG + HOST_CONFIG.format(port=host.port), demo=True),
                             journal_path=tmp / "journal.sqlite")
     runtime.health.phone = SERVICE_PHONE
@@ -141,11 +234,14 @@ def _driver_pages(outdir: Path, tmp: Path, host: HostSimulator) -> list[Path]:
     bridge = Bridge(runtime)
     window = MainWindow(runtime, demo=True, bridge=bridge)
     try:
-        window.resize(1280, 800)
+        window.resize(*PLAY_SIZE)
         window.show()
-        s = Shooter(window, outdir)
+        s = Shooter(window)
         _play(s, runtime, window, host)
-        return s.saved
+        # every flow is over: the window draws the kept screens, nothing else moves it
+        window.shutdown()
+        bridge.close()
+        gallery.draw(window, s.stages)
     finally:
         window.shutdown()
         bridge.close()
@@ -153,7 +249,7 @@ def _driver_pages(outdir: Path, tmp: Path, host: HostSimulator) -> list[Path]:
         runtime.close()
 
 
-def _lab_page(outdir: Path, tmp: Path, host: HostSimulator) -> list[Path]:
+def _lab_page(gallery: Gallery, tmp: Path, host: HostSimulator) -> None:
     """The idle page of a kiosk whose host link is ISO 8583 in clear (the lab switch)."""
     pin_key = tmp / DEMO_PIN_KEY  # the demo's TEST key, made by the first kiosk
     config = CONFIG + LAB_HOST_CONFIG.format(port=host.port, pin_key=pin_key)
@@ -162,12 +258,13 @@ def _lab_page(outdir: Path, tmp: Path, host: HostSimulator) -> list[Path]:
     bridge = Bridge(runtime)
     window = MainWindow(runtime, demo=True, bridge=bridge)
     try:
-        window.resize(1280, 800)
+        window.resize(*PLAY_SIZE)
         window.show()
-        s = Shooter(window, outdir)
+        s = Shooter(window)
         s.page("idle_page")
-        s.save("idle_page_lab_mode")
-        return s.saved
+        window.shutdown()
+        bridge.close()
+        gallery.draw(window, {"idle_page_lab_mode": lambda: window.show_session(None)})
     finally:
         window.shutdown()
         bridge.close()
@@ -180,42 +277,45 @@ def _link_lost(s: Shooter, runtime: Runtime, notice_name: str, shot: str) -> Non
     runtime.post(ev.ChargerLinkLost(1, runtime.clock()))
     notice = s.label(notice_name)
     s.wait(f"the notice {notice_name}", notice.isVisible)
-    s.save(shot)
+    s.keep(shot)
     runtime.post(ev.ChargerLinkBack(1, runtime.clock()))
     s.wait(f"the notice {notice_name} gone", lambda: not notice.isVisible())
 
 
 def _play(s: Shooter, runtime: Runtime, window: MainWindow, host: HostSimulator) -> None:
-    # a paid session: contactless card, plug in, charge, stop, receipt
     s.page("idle_page")
-    s.save("idle_page")
+    s.keep("idle_page", extra=lambda: window.show_session(None))
+    # a paid session: contactless card, plug in, charge, stop, receipt
     s.click("pay_button")
     s.page("card_page")
-    s.save("card_page")
+    s.keep("card_page")
+    card = runtime.active()
+    s.stages["card_page_more_time"] = partial(_near_deadline, window, card)
     s.click("demo_card_visa_contactless")
     s.page("plug_page")
-    s.save("plug_page")
+    s.keep("plug_page")
+    s.stages["plug_page_more_time"] = partial(_near_deadline, window, runtime.active())
     _link_lost(s, runtime, "plug_notice", "plug_page_link_lost")
     s.click("demo_plug_button")
     s.page("charging_page")
     s.wait("a few readings", lambda: (a := runtime.active()) is not None
            and a.duration_s >= 3 and a.cost_minor > 0)
-    s.save("charging_page")
+    s.keep("charging_page")
+    s.keep("charging_page_not_the_same_card", extra=lambda: window.charging_page
+           .show_card_notice(not_the_same_card()))
     _link_lost(s, runtime, "charging_notice", "charging_page_link_lost")
     live = runtime.active()
     if live is not None:  # the STOPPING look, shown for a moment in real life
-        window.show_session(replace(live, state=State.STOPPING))
-        s.save("finishing_page", settle=False)
-        window.refresh()
+        s.keep("finishing_page", replace(live, state=State.STOPPING))
     # the host refuses the capture at first: the receipt says the payment is pending
     host.inject("refuse", "refuse")
     s.click("stop_button")
     s.page("receipt_page")
     status = s.label("payment_status_label")
-    s.wait("payment pending", lambda: status.text().startswith("Payment pending"))
-    s.save("receipt_page_payment_pending")
-    s.wait("the capture", lambda: status.text().startswith("Paid"), timeout=20)
-    s.save("receipt_page")
+    s.wait("payment pending", lambda: status.property("pending") is True)
+    s.keep("receipt_page_payment_pending", before=_pending(runtime, True))
+    s.wait("the capture", lambda: status.property("pending") is False, timeout=20)
+    s.keep("receipt_page", before=_pending(runtime, False))
     s.click("done_button")
     s.page("idle_page")
     charger = runtime.charger
@@ -229,23 +329,28 @@ def _play(s: Shooter, runtime: Runtime, window: MainWindow, host: HostSimulator)
     s.page("pin_page")
     for digit in "12":
         s.click(f"pin_key_{digit}")
-    s.save("pin_page")
+    pad = window.pin_page
+
+    def two_digits() -> None:
+        pad.clear()
+        for digit in "12":
+            pad.keys[digit].click()
+
+    s.keep("pin_page", extra=two_digits)
     for digit in "34":
         s.click(f"pin_key_{digit}")
     s.click("pin_ok")
     s.page("plug_page")
     live = runtime.active()
     if live is not None:  # the AUTHORIZING look, usually only a blink
-        window.show_session(replace(live, state=State.AUTHORIZING))
-        s.save("authorizing_page", settle=False)
+        s.keep("authorizing_page", replace(live, state=State.AUTHORIZING))
         # the card checks an offline PIN (a blink with the simulated card)
-        window.show_session(replace(live, state=State.READING_CARD, pin_offline=True))
-        s.save("card_page_checking_pin", settle=False)
-        window.refresh()
+        s.keep("card_page_checking_pin", replace(live, state=State.READING_CARD,
+                                                 pin_offline=True))
     s.click("plug_cancel_button")
     s.wait("the reversal", lambda: (a := runtime.active()) is not None
            and a.state is State.ERROR)
-    s.save("message_page_cancelled")
+    s.keep("message_page_cancelled")
     s.click("message_ok_button")
     s.page("idle_page")
 
@@ -257,18 +362,18 @@ def _play(s: Shooter, runtime: Runtime, window: MainWindow, host: HostSimulator)
         s.click(f"demo_card_{OFFLINE_PIN_CARD}")
         s.page("pin_page")
         wrong = "".join(str((int(d) + 1) % 10) for d in offline.offline_pin)
-        for shot, tries in (("pin_page_offline_wrong", 2),
-                            ("pin_page_offline_last", 1)):
+        notice = s.label("pin_notice_label")
+        for shot in ("pin_page_offline_wrong", "pin_page_offline_last"):
+            before = runtime.active()
             s.pin(wrong)
 
-            def asked_again(t: int = tries) -> bool:
+            def asked_again(before: Session | None = before) -> bool:
                 a = runtime.active()
-                return (a is not None and a.state is State.PIN_ENTRY
-                        and a.message.startswith("Wrong PIN")
-                        and ("Last try" in a.message if t == 1 else f"{t} tries" in a.message))
+                return (a is not None and a.state is State.PIN_ENTRY and a != before
+                        and notice.isVisible())
 
-            s.wait(f"{tries} tries left", asked_again)
-            s.save(shot)
+            s.wait(f"asked again ({shot})", asked_again)
+            s.keep(shot)
         s.pin(offline.offline_pin)
         s.page("plug_page")
         s.click("plug_cancel_button")
@@ -282,7 +387,7 @@ def _play(s: Shooter, runtime: Runtime, window: MainWindow, host: HostSimulator)
     s.page("card_page")
     s.click("demo_card_declined_funds")
     s.page("message_page")
-    s.save("message_page_declined")
+    s.keep("message_page_declined")
     s.click("message_ok_button")
     s.page("idle_page")
 
@@ -291,39 +396,72 @@ def _play(s: Shooter, runtime: Runtime, window: MainWindow, host: HostSimulator)
     s.page("card_page")
     s.click("demo_card_garbage_card")
     s.page("message_page")
-    s.save("message_page_error")
+    s.keep("message_page_error")
     s.click("message_ok_button")
     s.page("idle_page")
 
     # out of service: the card reader gone (the health watch sees it) and the host
     # unreachable; back by itself when both are fine
     terminal = runtime.card_terminal
+    oos = window.out_of_service_page
     if isinstance(terminal, SimCardTerminal):
         terminal.close()
         s.page("out_of_service_page")
-        s.save("out_of_service_reader")
+        reasons = [p.part for p in runtime.health.problems()]
+        s.keep("out_of_service_reader", extra=partial(_out_of_service, window, reasons))
     runtime.health.report(HOST, False, MSG_HOST, "screenshots: echo failing")
-    s.wait("the host's reason", lambda: MSG_HOST in window.out_of_service_page.reasons())
-    s.save("out_of_service_page")
+    s.wait("the host's reason", lambda: MSG_HOST in oos.reasons())
+    every = [p.part for p in runtime.health.problems()]
+    s.keep("out_of_service_page", extra=lambda: _out_of_service(window, every))
     if isinstance(terminal, SimCardTerminal):
         terminal.reopen()
     runtime.health.report(HOST, True)
     s.page("idle_page")
 
 
+def _near_deadline(window: MainWindow, session: Session | None) -> None:
+    """``session`` a few seconds before its timeout: the warning and *More time* show."""
+    if session is not None:
+        soon = window.runtime.clock() + timedelta(seconds=8)
+        window.show_session(replace(session, deadline=soon))
+
+
+def _out_of_service(window: MainWindow, parts: list[str]) -> None:
+    window.out_of_service_page.show_health(parts, SERVICE_PHONE)
+    window.stack.setCurrentWidget(window.out_of_service_page)
+
+
+def _size(text: str) -> tuple[int, int]:
+    w, sep, h = text.partition("x")
+    if not sep or not w.isdigit() or not h.isdigit():
+        raise argparse.ArgumentTypeError(f"not a size WxH: {text!r}")
+    return int(w), int(h)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     p.add_argument("outdir", type=Path)
+    p.add_argument("--size", type=_size, action="append", default=[],
+                   help="only this size (WxH; repeatable)")
+    p.add_argument("--lang", action="append", default=[],
+                   help="only this language (repeatable)")
+    p.add_argument("--check", action="store_true",
+                   help="list clipped text, controls off screen, small touch targets")
     args = p.parse_args(argv)
     try:
-        saved = shoot(args.outdir)
+        saved, problems = shoot(args.outdir, sizes=tuple(args.size) or SIZES,
+                                langs=tuple(args.lang), check=args.check)
     except ScreenshotError as exc:
         print(f"screenshots: {exc}", file=sys.stderr)
         return 1
-    for path in saved:
-        print(path)
-    return 0
+    print(f"{len(saved)} screenshots in {args.outdir}")
+    for problem in problems:
+        print(f"layout: {problem}", file=sys.stderr)
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)  # PySide6 can crash while the interpreter tears its objects down

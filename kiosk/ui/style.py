@@ -1,296 +1,380 @@
-"""The kiosk's one stylesheet and the formatting helpers every screen shares.
+"""The kiosk's look: one stylesheet made for a screen size and a palette, and the sizes
+every screen shares.
 
-A touch kiosk at 1280x800 landscape, read at arm's length in daylight: dark text on white,
-a dark-blue header, body text of at least 22 px, amounts of at least 48 px, buttons at least
-80 px high. Widgets pick their look with the dynamic property ``role`` (``setProperty``), so
-the whole look lives in :data:`STYLESHEET`.
+A touch kiosk read at arm's length in daylight: dark text on white, a dark-blue header, large
+amounts, big buttons. The design is drawn for 1280x800 landscape (800x1280 portrait) and scaled
+to the screen (:class:`Metrics`): fonts and spacings follow the smaller of the two ratios, and
+no touch target is smaller than ``touch_mm`` (9 mm, EN 301 549) at the screen's density. The
+high-contrast palette (:data:`HIGH_CONTRAST`) is white and yellow on black; the large-text mode
+multiplies every font size (``Metrics.text``). Widgets pick their look with the dynamic property
+``role`` (``setProperty``), so the whole look lives in :func:`stylesheet`.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
+from dataclasses import dataclass, replace
 
-from kiosk.billing.money import format_money
+DESIGN_LANDSCAPE = (1280, 800)
+DESIGN_PORTRAIT = (800, 1280)
+TOUCH_MM = 9.0  # the smallest touch target (EN 301 549, self-service terminals)
+MIN_FONT_PX = 14  # below this a kiosk screen is not readable at arm's length
+LARGE_TEXT = 1.3  # the large-text mode's factor for reading text ...
+LARGE_TEXT_UPTO = 32  # ... up to this design size (titles and figures stay as they are)
 
-FONT_FAMILY = "DejaVu Sans"
 
-NAVY = "#0b2545"
-BLUE = "#13315c"
-INK = "#111827"
-MUTED = "#4b5563"
-PAPER = "#ffffff"
-PANEL = "#eef2f7"
-GREEN = "#0a7d33"
-GREEN_DOWN = "#075c25"
-RED = "#b91c1c"
-RED_DOWN = "#8b1414"
-AMBER = "#fef3c7"
-AMBER_INK = "#7c2d12"
-AMBER_EDGE = "#d97706"
-GREEN_PALE = "#dcfce7"
+@dataclass(frozen=True)
+class Metrics:
+    """One screen's sizes: ``px(n)`` scales a design length, ``font(n)`` a font size."""
 
-STYLESHEET = f"""
+    width: int = DESIGN_LANDSCAPE[0]
+    height: int = DESIGN_LANDSCAPE[1]
+    dpi: float = 96.0
+    text: float = 1.0  # 1.0, or LARGE_TEXT in the large-text mode
+    family: str = "DejaVu Sans"
+
+    @property
+    def portrait(self) -> bool:
+        return self.height > self.width
+
+    @property
+    def compact(self) -> bool:
+        """A small landscape panel (7" 800x480, 1024x600), or large text on a landscape
+        screen: the lines of help that repeat what the page shows give way."""
+        return not self.portrait and (self.height < 700 or self.text > 1)
+
+    @property
+    def scale(self) -> float:
+        w, h = DESIGN_PORTRAIT if self.portrait else DESIGN_LANDSCAPE
+        return min(self.width / w, self.height / h)
+
+    def px(self, n: float) -> int:
+        return max(1, round(n * self.scale)) if n > 0 else 0
+
+    def font(self, n: float) -> int:
+        """A font size; the large-text mode raises the reading sizes (to ``LARGE_TEXT`` times,
+        at most to ``LARGE_TEXT_UPTO`` in the design), titles and figures are large already."""
+        if self.text > 1:
+            n = max(n, min(n * self.text, LARGE_TEXT_UPTO))
+        return max(MIN_FONT_PX, round(n * self.scale))
+
+    @property
+    def touch(self) -> int:
+        """The smallest touch target in pixels (9 mm at ``dpi``)."""
+        return round(TOUCH_MM / 25.4 * self.dpi)
+
+    def target(self, n: float) -> int:
+        """A button's height: the design's, never below the touch minimum."""
+        return max(self.touch, self.px(n))
+
+    def header_font(self, n: float) -> int:
+        """The header's fonts: scaled down with the screen, never up (room for the station's
+        name beside the language buttons on a portrait screen)."""
+        return max(MIN_FONT_PX, round(n * min(1.0, self.scale)))
+
+    def with_text(self, factor: float) -> Metrics:
+        return replace(self, text=factor)
+
+
+@dataclass(frozen=True)
+class Palette:
+    navy: str = "#0b2545"  # titles, figures, the header
+    blue: str = "#13315c"
+    ink: str = "#111827"
+    muted: str = "#4b5563"
+    paper: str = "#ffffff"
+    panel: str = "#eef2f7"
+    line: str = "#c7d0dc"
+    key_down: str = "#d6dde8"
+    green: str = "#0a7d33"
+    green_down: str = "#075c25"
+    green_pale: str = "#dcfce7"
+    red: str = "#b91c1c"
+    red_down: str = "#8b1414"
+    amber: str = "#fef3c7"
+    amber_ink: str = "#7c2d12"
+    amber_edge: str = "#d97706"
+    attention: str = "#b45309"
+    demo_ink: str = "#78350f"
+    disabled_ink: str = "#9ca3af"
+    disabled_edge: str = "#d1d5db"
+    disabled_bg: str = "#f3f4f6"
+    on_dark: str = "#ffffff"  # text on green, red and blue
+    heading: str = "#0b2545"  # titles and figures
+    on_header: str = "#ffffff"
+    card_edge: str = "transparent"
+
+
+STANDARD = Palette()
+# white and yellow on black, every edge drawn (contrast above 15:1 for text)
+HIGH_CONTRAST = Palette(
+    navy="#000000", blue="#ffff00", ink="#ffffff", muted="#ffffff", paper="#000000",
+    panel="#000000", line="#ffffff", key_down="#333333", green="#ffff00", green_down="#cccc00",
+    green_pale="#000000", red="#ffffff", red_down="#cccccc", amber="#000000",
+    amber_ink="#ffff00", amber_edge="#ffff00", attention="#ffff00", demo_ink="#ffff00",
+    disabled_ink="#808080", disabled_edge="#808080", disabled_bg="#000000", on_dark="#000000",
+    heading="#ffff00", on_header="#ffffff", card_edge="#ffffff")
+
+
+def stylesheet(m: Metrics, c: Palette = STANDARD) -> str:
+    """The whole look for one screen size (``m``) and palette (``c``)."""
+    p, f = m.px, m.font
+    return f"""
 QWidget {{
-    font-family: "{FONT_FAMILY}";
-    font-size: 24px;
-    color: {INK};
+    font-family: "{m.family}";
+    font-size: {f(24)}px;
+    color: {c.ink};
 }}
 QWidget#main_window, QStackedWidget#pages, QStackedWidget#pages > QWidget {{
-    background: {PAPER};
+    background: {c.paper};
 }}
 QFrame#header {{
-    background: {NAVY};
+    background: {c.navy};
+}}
+QFrame#header {{
+    border-bottom: {p(2)}px solid {c.card_edge};
 }}
 QFrame#header QLabel {{
-    color: white;
+    color: {c.on_header};
     background: transparent;
 }}
 QLabel#station_label {{
-    font-size: 30px;
+    font-size: {m.header_font(30)}px;
     font-weight: bold;
 }}
 QLabel#clock_label {{
-    font-size: 30px;
+    font-size: {m.header_font(30)}px;
 }}
 QFrame#header QLabel#demo_badge {{
-    font-size: 18px;
+    font-size: {m.header_font(18)}px;
     font-weight: bold;
-    color: {NAVY};
-    background: {AMBER};
-    border-radius: 6px;
-    padding: 4px 12px;
+    color: {c.heading};
+    background: {c.amber};
+    border-radius: {p(6)}px;
+    padding: {p(4)}px {p(12)}px;
 }}
-QFrame#header QLabel#lab_warning {{
-    font-size: 20px;
+QLabel#lab_warning {{
+    font-size: {f(20)}px;
     font-weight: bold;
-    color: white;
-    background: {RED};
-    border: 2px solid white;
-    border-radius: 8px;
-    padding: 6px 16px;
+    color: {c.on_dark};
+    background: {c.red};
+    padding: {p(6)}px {p(40)}px;
 }}
 QLabel[role="title"] {{
-    font-size: 40px;
+    font-size: {f(40)}px;
     font-weight: bold;
-    color: {NAVY};
+    color: {c.heading};
 }}
 QLabel[role="lead"] {{
-    font-size: 28px;
+    font-size: {f(28)}px;
 }}
 QLabel[role="body"] {{
-    font-size: 24px;
+    font-size: {f(24)}px;
 }}
 QLabel[role="muted"] {{
-    font-size: 22px;
-    color: {MUTED};
+    font-size: {f(22)}px;
+    color: {c.muted};
 }}
 QLabel[role="price"] {{
-    font-size: 72px;
+    font-size: {f(72)}px;
     font-weight: bold;
-    color: {NAVY};
+    color: {c.heading};
 }}
 QLabel[role="price_extra"] {{
-    font-size: 30px;
-    color: {INK};
+    font-size: {f(30)}px;
+    color: {c.ink};
 }}
 QLabel[role="amount"] {{
-    font-size: 64px;
+    font-size: {f(64)}px;
     font-weight: bold;
-    color: {NAVY};
+    color: {c.heading};
 }}
 QLabel[role="big_total"] {{
-    font-size: 80px;
+    font-size: {f(80)}px;
     font-weight: bold;
-    color: {NAVY};
+    color: {c.heading};
 }}
 QLabel[role="metric_value"] {{
-    font-size: 56px;
+    font-size: {f(56)}px;
     font-weight: bold;
-    color: {NAVY};
+    color: {c.heading};
 }}
 QLabel[role="metric_name"] {{
-    font-size: 22px;
-    color: {MUTED};
+    font-size: {f(22)}px;
+    color: {c.muted};
 }}
 QLabel[role="notice"] {{
-    font-size: 24px;
-    color: {RED};
+    font-size: {f(24)}px;
+    color: {c.red};
     font-weight: bold;
 }}
 QLabel[role="warning"] {{
-    font-size: 26px;
+    font-size: {f(26)}px;
     font-weight: bold;
-    color: {AMBER_INK};
-    background: {AMBER};
-    border: 3px solid {AMBER_EDGE};
-    border-radius: 12px;
-    padding: 12px 20px;
+    color: {c.amber_ink};
+    background: {c.amber};
+    border: {p(3)}px solid {c.amber_edge};
+    border-radius: {p(12)}px;
+    padding: {p(12)}px {p(20)}px;
 }}
 QLabel[role="status_pending"], QLabel[role="status_paid"] {{
-    font-size: 24px;
+    font-size: {f(24)}px;
     font-weight: bold;
-    border-radius: 12px;
-    padding: 10px 20px;
+    border-radius: {p(12)}px;
+    padding: {p(10)}px {p(20)}px;
 }}
 QLabel[role="status_pending"] {{
-    color: {AMBER_INK};
-    background: {AMBER};
-    border: 3px solid {AMBER_EDGE};
+    color: {c.amber_ink};
+    background: {c.amber};
+    border: {p(3)}px solid {c.amber_edge};
 }}
 QLabel[role="status_paid"] {{
-    color: {GREEN_DOWN};
-    background: {GREEN_PALE};
-    border: 3px solid {GREEN};
+    color: {c.green_down};
+    background: {c.green_pale};
+    border: {p(3)}px solid {c.green};
 }}
 QLabel[role="reason"] {{
-    font-size: 30px;
+    font-size: {f(30)}px;
     font-weight: bold;
-    color: {INK};
+    color: {c.ink};
 }}
 QLabel[role="phone"] {{
-    font-size: 32px;
+    font-size: {f(32)}px;
     font-weight: bold;
-    color: {NAVY};
+    color: {c.heading};
 }}
 QLabel[role="pin_dots"] {{
-    font-size: 56px;
-    letter-spacing: 12px;
-    color: {NAVY};
-    background: {PANEL};
-    border: 2px solid #c7d0dc;
-    border-radius: 12px;
-    padding: 8px 24px;
+    font-size: {f(56)}px;
+    letter-spacing: {p(12)}px;
+    color: {c.heading};
+    background: {c.panel};
+    border: {p(2)}px solid {c.line};
+    border-radius: {p(12)}px;
+    padding: {p(8)}px {p(24)}px;
 }}
 QLabel[role="pin_notice"] {{
-    font-size: 32px;
+    font-size: {f(32)}px;
     font-weight: bold;
-    color: #7c2d12;
-    background: {AMBER};
-    border: 3px solid #d97706;
-    border-radius: 12px;
-    padding: 14px 22px;
+    color: {c.amber_ink};
+    background: {c.amber};
+    border: {p(3)}px solid {c.amber_edge};
+    border-radius: {p(12)}px;
+    padding: {p(14)}px {p(22)}px;
 }}
 QLabel[role="row_name"] {{
-    font-size: 24px;
-    color: {MUTED};
+    font-size: {f(24)}px;
+    color: {c.muted};
 }}
 QLabel[role="row_value"] {{
-    font-size: 24px;
+    font-size: {f(24)}px;
     font-weight: bold;
 }}
 QLabel#receipt_session_label {{
     font-family: "DejaVu Sans Mono";
-    font-size: 20px;
+    font-size: {f(20)}px;
     font-weight: normal;
 }}
 QFrame[role="card"] QLabel[role="step_number"] {{
-    font-size: 30px;
+    font-size: {f(30)}px;
     font-weight: bold;
-    color: white;
-    background: {BLUE};
-    border-radius: 28px;
-    min-width: 56px;
-    max-width: 56px;
-    min-height: 56px;
-    max-height: 56px;
+    color: {c.on_dark};
+    background: {c.blue};
+    border-radius: {p(27)}px;
+    min-width: {p(56)}px;
+    max-width: {p(56)}px;
+    min-height: {p(56)}px;
+    max-height: {p(56)}px;
 }}
 QLabel[role="step_text"] {{
-    font-size: 22px;
+    font-size: {f(22)}px;
 }}
-QLabel[role="icon_error"], QLabel[role="icon_declined"], QLabel[role="icon_info"],
-QLabel[role="icon_out_of_service"] {{
-    font-size: 64px;
+QFrame[role="timeout_bar"] {{
+    background: {c.amber};
+    border-top: {p(3)}px solid {c.amber_edge};
+    border-bottom: {p(3)}px solid {c.amber_edge};
+}}
+QLabel[role="timeout"] {{
+    font-size: {f(26)}px;
     font-weight: bold;
-    color: white;
-    border-radius: 56px;
-    min-width: 112px;
-    max-width: 112px;
-    min-height: 112px;
-    max-height: 112px;
+    color: {c.amber_ink};
+    background: transparent;
 }}
-QLabel[role="icon_error"] {{
-    background: #b45309;
-}}
-QLabel[role="icon_declined"], QLabel[role="icon_out_of_service"] {{
-    background: {RED};
-}}
-QLabel[role="icon_info"] {{
-    background: {BLUE};
-    font-family: "DejaVu Serif";
+QLabel[role="icon"] {{
+    background: transparent;
 }}
 QLabel#finishing_label {{
-    background: {PANEL};
-    border-radius: 14px;
-    font-size: 28px;
+    background: {c.panel};
+    border-radius: {p(14)}px;
+    font-size: {f(28)}px;
 }}
 QFrame[role="card"] {{
-    background: {PANEL};
-    border-radius: 16px;
+    background: {c.panel};
+    border: {p(2)}px solid {c.card_edge};
+    border-radius: {p(16)}px;
 }}
 QFrame[role="card"] QLabel {{
     background: transparent;
 }}
 QPushButton {{
-    font-size: 28px;
+    font-size: {f(28)}px;
     font-weight: bold;
-    min-height: 88px;
-    padding: 0 32px;
-    border-radius: 14px;
-    border: 2px solid {BLUE};
-    background: {PAPER};
-    color: {BLUE};
+    min-height: {m.target(80)}px;
+    padding: 0 {p(32)}px;
+    border-radius: {p(14)}px;
+    border: {p(2)}px solid {c.blue};
+    background: {c.paper};
+    color: {c.blue};
 }}
 QPushButton:pressed {{
-    background: {PANEL};
+    background: {c.panel};
 }}
 QPushButton:disabled {{
-    color: #9ca3af;
-    border-color: #d1d5db;
-    background: #f3f4f6;
+    color: {c.disabled_ink};
+    border-color: {c.disabled_edge};
+    background: {c.disabled_bg};
 }}
 QPushButton[role="primary"] {{
-    background: {GREEN};
-    border-color: {GREEN};
-    color: white;
-    font-size: 34px;
-    min-height: 120px;
+    background: {c.green};
+    border-color: {c.green};
+    color: {c.on_dark};
+    font-size: {f(34)}px;
+    min-height: {m.target(110)}px;
 }}
 QPushButton[role="primary"]:pressed {{
-    background: {GREEN_DOWN};
+    background: {c.green_down};
 }}
 QPushButton[role="primary"]:disabled {{
-    background: #9ca3af;
-    border-color: #9ca3af;
+    background: {c.disabled_ink};
+    border-color: {c.disabled_ink};
 }}
 QPushButton[role="danger"] {{
-    background: {RED};
-    border-color: {RED};
-    color: white;
-    font-size: 40px;
-    min-height: 130px;
+    background: {c.red};
+    border-color: {c.red};
+    color: {c.on_dark};
+    font-size: {f(40)}px;
+    min-height: {m.target(120)}px;
 }}
 QPushButton[role="danger"]:pressed {{
-    background: {RED_DOWN};
+    background: {c.red_down};
 }}
 QPushButton[role="secondary"] {{
-    background: {PAPER};
-    color: {BLUE};
+    background: {c.paper};
+    color: {c.blue};
 }}
 QScrollArea#demo_cards_scroll, QScrollArea#demo_cards_scroll > QWidget,
 QWidget#demo_cards {{
-    background: {PAPER};
+    background: {c.paper};
 }}
 QScrollArea#demo_cards_scroll QScrollBar:vertical {{
-    width: 20px;
+    width: {p(20)}px;
     margin: 0;
     border: none;
-    border-radius: 10px;
-    background: {PANEL};
+    border-radius: {p(10)}px;
+    background: {c.panel};
 }}
 QScrollArea#demo_cards_scroll QScrollBar::handle:vertical {{
-    min-height: 48px;
-    border-radius: 10px;
-    background: #b45309;
+    min-height: {p(48)}px;
+    border-radius: {p(10)}px;
+    background: {c.attention};
 }}
 QScrollArea#demo_cards_scroll QScrollBar::add-line:vertical,
 QScrollArea#demo_cards_scroll QScrollBar::sub-line:vertical {{
@@ -301,65 +385,85 @@ QScrollArea#demo_cards_scroll QScrollBar::sub-page:vertical {{
     background: none;
 }}
 QPushButton[role="demo"] {{
-    font-size: 18px;
+    font-size: {f(18)}px;
     font-weight: normal;
-    min-height: 72px;
-    max-height: 72px;
-    padding: 0 8px;
-    border: 2px dashed #b45309;
-    background: {AMBER};
-    color: #78350f;
-}}
-QPushButton[role="pin_key"], QPushButton#pin_ok {{
-    min-width: 140px;
-    max-width: 140px;
-    min-height: 100px;
-    max-height: 100px;
-    padding: 0;
+    min-height: {m.target(72)}px;
+    max-height: {m.target(72)}px;
+    padding: 0 {p(8)}px;
+    border: {p(2)}px dashed {c.attention};
+    background: {c.amber};
+    color: {c.demo_ink};
 }}
 QPushButton[role="pin_key"] {{
-    font-size: 40px;
+    font-size: {f(40)}px;
     padding: 0;
-    background: {PANEL};
-    border: 2px solid #c7d0dc;
-    color: {INK};
+    background: {c.panel};
+    border: {p(2)}px solid {c.line};
+    color: {c.ink};
+}}
+QPushButton[role="pin_key_text"] {{
+    font-size: {f(26)}px;
+    padding: 0;
+    background: {c.panel};
+    border: {p(2)}px solid {c.line};
+    color: {c.ink};
+}}
+QPushButton[role="pin_ok"] {{
+    font-size: {f(32)}px;
+    padding: 0;
+    background: {c.green};
+    border-color: {c.green};
+    color: {c.on_dark};
+}}
+QPushButton[role="pin_ok"]:disabled {{
+    background: {c.disabled_ink};
+    border-color: {c.disabled_ink};
+}}
+QPushButton[role="connector"], QPushButton[role="connector_busy"] {{
+    font-size: {f(26)}px;
+    min-height: {m.target(120)}px;
+    padding: 0 {p(12)}px;
+}}
+QPushButton[role="connector"] {{
+    background: {c.green};
+    border-color: {c.green};
+    color: {c.on_dark};
+}}
+QPushButton[role="connector"]:disabled {{
+    background: {c.disabled_ink};
+    border-color: {c.disabled_ink};
+}}
+QPushButton[role="connector_busy"] {{
+    background: {c.paper};
+    border: {p(3)}px dashed {c.blue};
+    color: {c.blue};
+}}
+QPushButton[role="lang"] {{
+    font-size: {m.header_font(20)}px;
+    min-height: {m.touch}px;
+    min-width: {m.touch}px;
+    padding: 0 {p(10)}px;
+    border-radius: {p(10)}px;
+    border: {p(2)}px solid {c.on_header};
+    background: transparent;
+    color: {c.on_header};
+}}
+QPushButton[role="lang"]:checked {{
+    background: {c.on_header};
+    color: {c.navy};
+    text-decoration: underline;
 }}
 QPushButton[role="pin_key"]:pressed {{
-    background: #d6dde8;
+    background: {c.key_down};
 }}
 QProgressBar {{
     border: none;
-    background: {PANEL};
-    border-radius: 6px;
-    max-height: 12px;
+    background: {c.panel};
+    border-radius: {p(6)}px;
+    max-height: {p(12)}px;
 }}
 QProgressBar::chunk {{
-    background: {BLUE};
-    border-radius: 6px;
+    background: {c.blue};
+    border-radius: {p(6)}px;
 }}
 """
-
-
-def currency_sign(currency: str) -> str:
-    """The sign :func:`format_money` writes after an amount (``"€"`` for EUR)."""
-    return format_money(0, currency).split(" ", 1)[1]
-
-
-def format_percent(value: Decimal) -> str:
-    """``Decimal("19.00")`` → ``"19"``, ``Decimal("7.5")`` → ``"7.5"``."""
-    text = f"{value.normalize():f}"
-    return text
-
-
-def format_kwh(energy_wh: int) -> str:
-    return f"{Decimal(energy_wh) / 1000:.2f} kWh"
-
-
-def format_kw(power_w: int) -> str:
-    return f"{Decimal(power_w) / 1000:.1f} kW"
-
-
-def format_duration(seconds: int) -> str:
-    """Seconds → ``h:mm:ss``."""
-    seconds = max(0, int(seconds))
-    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"

@@ -23,7 +23,8 @@ from drivers.sim.host import HostSimulator
 from kiosk.config import parse_config
 from kiosk.health import CHARGER
 from kiosk.runtime import Runtime, build_runtime
-from kiosk.session.machine import MSG_LINK_LOST, Outcome, State
+from kiosk.session.machine import Outcome, State
+from kiosk.session.says import Say
 from tests.integration.kiosk_charger_child import config_text
 from tests.support.evse import wait_for
 from tests.support.rig import drive
@@ -79,7 +80,8 @@ def test_a_lost_link_is_shown_at_once_and_settles_at_the_grace_time(
     try:
         sid = charge(rt, terminal, sim)
         sim.unplug_port()  # the USB cable is pulled
-        drive(rt, lambda: rt.active().notice == MSG_LINK_LOST, "the notice on screen")
+        drive(rt, lambda: rt.active().notice is Say.CHARGER_NOT_ANSWERING,
+              "the notice on screen")
         assert rt.active().state is State.CHARGING
         assert not rt.health.in_service and rt.health.problem(CHARGER) is not None
         with pytest.raises(Exception, match="charger"):

@@ -12,7 +12,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from drivers.acquirer.codes import message_for
 from drivers.emv.api import Cvm, Interface
 from drivers.sim.card_terminal import SimCardTerminal
 from drivers.sim.cards import TEST_CARDS
@@ -25,6 +24,7 @@ from kiosk.runtime import build_runtime
 from kiosk.session import effects as fx
 from kiosk.session import events as ev
 from kiosk.session.machine import Outcome, Session, State
+from kiosk.session.says import Say
 from tests.support.ledger import check_settled
 from tests.support.rig import Rig
 
@@ -72,16 +72,18 @@ def test_online_pin_then_decline_for_a_wrong_pin(rig: Rig, host: HostSimulator) 
     rig.reach(State.PIN_ENTRY)
     rig.rt.adapters.submit_pin(s.id, "9999")
     declined = rig.reach(State.DECLINED)
-    assert "Wrong PIN" in declined.message and host.ledger()[s.id].held_minor == 0
+    assert declined.say is Say.DECLINED_WRONG_PIN and host.ledger()[s.id].held_minor == 0
 
 
 # --- offline PIN and the card's final word ----------------------------------------------------
 OFFLINE_PIN_CARD = "visa_contact_sda_pin"
 
 
-def wait_for_pin_prompt(rig: Rig, text: str) -> Session:
+def wait_for_pin_prompt(rig: Rig, say: Say, tries_left: int | None = None) -> Session:
     rig.until(lambda: (a := rig.rt.runner.active()) is not None
-              and a.state is State.PIN_ENTRY and a.message == text, f"the prompt {text!r}")
+              and a.state is State.PIN_ENTRY and a.say is say
+              and (tries_left is None or a.pin_tries_left == tries_left),
+              f"the prompt {say!r} ({tries_left} tries left)")
     s = rig.rt.runner.active()
     assert s is not None and s.pin_offline
     return s
@@ -93,9 +95,9 @@ def test_offline_pin_wrong_then_right_charges_and_captures(rig: Rig, host: HostS
     assert card.cvm is Cvm.OFFLINE_PIN and card.interface is Interface.CONTACT
     s = rig.rt.runner.start_session(1)
     rig.terminal.present(card)
-    wait_for_pin_prompt(rig, "")
+    wait_for_pin_prompt(rig, Say.NONE)
     rig.rt.adapters.submit_pin(s.id, "1111")
-    asked = wait_for_pin_prompt(rig, "Wrong PIN. 2 tries left.")
+    asked = wait_for_pin_prompt(rig, Say.PIN_WRONG, tries_left=2)
     assert asked.masked_pan == ""  # the card is still being read
     rig.rt.adapters.submit_pin(s.id, card.offline_pin)
     approved = rig.reach(State.WAIT_PLUG)
@@ -123,12 +125,12 @@ def test_offline_pin_tries_exceeded_goes_online_and_the_issuer_declines(
     goes online as EMV wants and the issuer declines (75). No hold is left."""
     s = rig.rt.runner.start_session(1)
     rig.terminal.present(TEST_CARDS[OFFLINE_PIN_CARD])
-    for prompt in ("", "Wrong PIN. 2 tries left.",
-                   "Wrong PIN. Last try before your PIN is blocked."):
-        wait_for_pin_prompt(rig, prompt)
+    for prompt, tries in ((Say.NONE, 3), (Say.PIN_WRONG, 2), (Say.PIN_WRONG_LAST_TRY, 1)):
+        wait_for_pin_prompt(rig, prompt, tries)
         rig.rt.adapters.submit_pin(s.id, "0000")
     failed = rig.reach(State.DECLINED)
-    assert failed.message == message_for("75") and failed.outcome is Outcome.DECLINED
+    assert failed.say is Say.PIN_BLOCKED and failed.outcome is Outcome.DECLINED
+    assert "(75)" in failed.message  # the response code, for the technician
     assert host.ledger()[s.id].response_code == "75" and not host.ledger()[s.id].open
     tx = rig.terminal.last
     assert tx is not None and "PIN try limit exceeded" in tx.tvr
@@ -137,7 +139,7 @@ def test_offline_pin_tries_exceeded_goes_online_and_the_issuer_declines(
 def test_cancel_at_the_offline_pin_pad_frees_the_reader(rig: Rig, host: HostSimulator) -> None:
     s = rig.rt.runner.start_session(1)
     rig.terminal.present(TEST_CARDS[OFFLINE_PIN_CARD])
-    wait_for_pin_prompt(rig, "")
+    wait_for_pin_prompt(rig, Say.NONE)
     rig.rt.runner.post(ev.Cancelled(s.id))
     assert rig.final().outcome is Outcome.ABORTED
     assert s.id not in host.ledger()
@@ -153,7 +155,7 @@ def test_a_card_the_kernel_declines_offline_never_reaches_the_host(rig: Rig,
     s = rig.rt.runner.start_session(1)
     rig.terminal.present(TEST_CARDS["visa_atm_only"])
     declined = rig.reach(State.DECLINED)
-    assert declined.message == "Your card declined the payment."
+    assert declined.say is Say.DECLINED_BY_CARD
     assert s.id not in host.ledger()
     tx = rig.terminal.last
     assert tx is not None and "requested service not allowed" in tx.tvr
@@ -166,8 +168,7 @@ def test_card_declining_after_approval_reverses_the_hold(rig: Rig, host: HostSim
     s = rig.rt.runner.start_session(1)
     rig.terminal.present(TEST_CARDS["visa_declines_at_end"])
     declined = rig.reach(State.DECLINED)
-    assert declined.message == ("Your card declined the payment. "
-                                "Your card has not been charged.")
+    assert declined.say is Say.DECLINED_BY_CARD
     assert declined.outcome is Outcome.REVERSED
     rig.settled()
     entry = host.ledger()[s.id]
@@ -209,7 +210,7 @@ def test_card_pulled_out_ends_with_a_message(rig: Rig) -> None:
     rig.rt.runner.start_session(1)
     rig.terminal.present(TEST_CARDS["removed_card"])
     s = rig.reach(State.ERROR)
-    assert "removed" in s.message
+    assert s.say is Say.CARD_REMOVED and "CardRemoved" in s.message
 
 
 def test_no_energy_voids_the_hold(rig: Rig, host: HostSimulator) -> None:
@@ -329,7 +330,7 @@ def test_a_hostile_host_answer_never_becomes_a_hold_and_is_advised_back(
     rig.terminal.present(TEST_CARDS["visa_contactless"])
     ended = rig.reach(State.ERROR)
     assert ended.outcome is Outcome.REVERSED and ended.held_minor == 0
-    assert "did not answer" in ended.message
+    assert ended.say is Say.SERVICE_TIMEOUT
     rig.settled()
     job = rig.rt.journal.settlement(s.id)
     assert job is not None and job.kind == "advice" and job.amount_minor == 5000

@@ -7,8 +7,10 @@ was logged at ERROR level but what the test said it expects (``Kiosk.expect_erro
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
+import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -130,8 +132,12 @@ def build_kiosk(qtbot: QtBot, tmp_path: Path, caplog: pytest.LogCaptureFixture,
     deadline = time.monotonic() + THREAD_END_S  # told to stop: on a loaded machine a worker
     for t in ours:                              # may still finish its last job meanwhile
         t.join(max(0.0, deadline - time.monotonic()))
-    leftover = [t.name for t in ours if t.is_alive()]
-    assert not leftover, f"threads left behind: {leftover}"
+    leftover = [t for t in ours if t.is_alive()]
+    frames = sys._current_frames()
+    stacks = {t.name: "".join(traceback.format_stack(frames[t.ident])) for t in leftover
+              if t.ident in frames}
+    assert not leftover, f"threads left behind: {list(stacks) or leftover}\n" + "\n".join(
+        f"--- {name}:\n{stack}" for name, stack in stacks.items())
     expected = kiosk.expect_errors if kiosk is not None else []
     errors = [m for r in caplog.records if r.levelno >= logging.ERROR
               if not any(e in (m := r.getMessage()) for e in expected)]

@@ -20,19 +20,23 @@ from pytestqt.qtbot import QtBot
 from drivers.emv.api import Cvm
 from drivers.sim.card_terminal import SimCardTerminal
 from drivers.sim.cards import TEST_CARDS
-from kiosk.billing.money import format_money, round_to_minor
+from kiosk.billing.money import round_to_minor
 from kiosk.config import parse_config
 from kiosk.runtime import build_runtime
 from kiosk.security.invoice_token import verify
 from kiosk.security.keys import load_or_create_key
 from kiosk.session.machine import Outcome, State
+from kiosk.session.says import Say
+from kiosk.ui import driver_texts
 from kiosk.ui.bridge import Bridge
+from kiosk.ui.i18n import Figures
 from kiosk.ui.main_window import MainWindow
-from kiosk.ui.style import format_kwh
 from tests.ui.rig import WAIT_MS, Kiosk
 
 PIN_CARD = "mastercard_pin"
 OFFLINE_PIN_CARD = "visa_contact_sda_pin"
+
+EN = Figures("en")  # the figures as the English screens write them
 
 
 def _pay_with(k: Kiosk, card: str) -> None:
@@ -52,13 +56,13 @@ def test_paid_session_from_idle_to_receipt_and_back(kiosk: Kiosk) -> None:
     k.click("demo_plug_button")
     k.wait_page("charging_page")
     cost = k.label("cost_label")
-    zero = format_money(0, k.currency)
+    zero = EN.money(0, k.currency)
     k.qtbot.waitUntil(lambda: cost.text() not in ("", zero), timeout=WAIT_MS)
     live = k.session()
     assert live.state is State.CHARGING
     # the screen shows the session's own numbers (listeners run on the GUI thread)
-    assert cost.text() == format_money(live.cost_minor, k.currency)
-    assert k.label("energy_label").text() == format_kwh(live.energy_wh)
+    assert cost.text() == EN.money(live.cost_minor, k.currency)
+    assert k.label("energy_label").text() == EN.kwh(live.energy_wh)
     # the flat config tariff: energy only, so the cost is the energy at the gross price
     assert live.cost_minor == k.runtime.tariffs.price(live)
     gross = Decimal(k.runtime.config.tariff.energy_price_per_kwh) * (
@@ -71,8 +75,8 @@ def test_paid_session_from_idle_to_receipt_and_back(kiosk: Kiosk) -> None:
     assert s.state is State.RECEIPT
     assert s.outcome is Outcome.CAPTURED
     assert s.final_minor > 0
-    assert k.label("receipt_total_label").text() == format_money(s.final_minor, k.currency)
-    assert k.label("receipt_energy_label").text() == format_kwh(s.energy_wh)
+    assert k.label("receipt_total_label").text() == EN.money(s.final_minor, k.currency)
+    assert k.label("receipt_energy_label").text() == EN.kwh(s.energy_wh)
     assert k.label("receipt_card_label").text() == s.masked_pan
     assert k.label("receipt_auth_code_label").text() == s.auth_code
     record = [r for r in k.runtime.journal.outbox() if r.kind == "session"][-1]
@@ -145,8 +149,9 @@ def test_declined_card_shows_the_host_message_then_idle(k: Kiosk) -> None:
     k.wait_page("message_page")
     s = k.session()
     assert s.state is State.DECLINED
-    assert s.message
-    assert k.label("message_label").text() == s.message
+    assert s.say is Say.INSUFFICIENT_FUNDS  # the host's code 51, not its wording
+    assert k.label("message_label").text() == driver_texts.text(s.say)
+    assert s.message not in k.label("message_label").text()  # the detail is not for drivers
     assert k.button("message_ok_button").isVisible()
     record = k.runtime.journal.outbox()[-1]
     assert record.session_id == s.id and record.kind == "session"
@@ -252,11 +257,16 @@ def test_offline_pin_shows_what_the_card_says_in_large_text(k: Kiosk) -> None:
     wrong = "".join(str((int(d) + 1) % 10) for d in card.offline_pin)
     _type_pin(k, wrong)
     k.qtbot.waitUntil(notice.isVisible, timeout=WAIT_MS)
-    assert notice.text() == k.session().message == "Wrong PIN. 2 tries left."
+    s = k.session()
+    assert s.say is Say.PIN_WRONG and s.pin_tries_left == 2
+    assert notice.text() == driver_texts.text(Say.PIN_WRONG, tries_left=2)
+    assert "2" in notice.text()
     assert k.label("pin_display").text() == ""  # the pad starts again
     assert notice.fontInfo().pixelSize() >= 28  # large: read at arm's length
     _type_pin(k, wrong)
-    k.qtbot.waitUntil(lambda: "Last try" in notice.text(), timeout=WAIT_MS)
+    k.qtbot.waitUntil(lambda: k.session().pin_tries_left == 1, timeout=WAIT_MS)
+    k.qtbot.waitUntil(lambda: notice.text() == driver_texts.text(
+        Say.PIN_WRONG, tries_left=1), timeout=WAIT_MS)
     # the whole message is readable: the label is as tall as its wrapped text needs
     k.qtbot.waitUntil(lambda: notice.height() >= notice.heightForWidth(notice.width()),
                       timeout=WAIT_MS)
@@ -298,8 +308,9 @@ def test_a_card_declining_after_approval_shows_a_decline(k: Kiosk) -> None:
     k.wait_page("message_page")
     k.qtbot.waitUntil(lambda: k.session().state is State.DECLINED, timeout=WAIT_MS)
     assert k.label("message_title").text() == "Payment declined"
-    assert k.label("message_label").text() == (
-        "Your card declined the payment. Your card has not been charged.")
+    assert k.session().say is Say.DECLINED_BY_CARD
+    assert k.label("message_label").text() == driver_texts.text(Say.DECLINED_BY_CARD)
+    assert "not been charged" in k.label("message_label").text()
     assert k.session().outcome is Outcome.REVERSED
     k.click("message_ok_button")
     k.wait_page("idle_page")
@@ -315,8 +326,8 @@ def test_every_page_fits_the_kiosk_screen(k: Kiosk) -> None:
 def test_idle_page_shows_prices_and_the_hold(k: Kiosk) -> None:
     t = k.runtime.config.tariff
     assert "/ kWh" in k.label("energy_price_label").text()
-    assert f"{t.vat_percent.normalize():f} % VAT" in k.label("vat_label").text()
-    hold = format_money(k.runtime.machine.policy.hold_minor, k.currency)
+    assert f"{t.vat_percent.normalize():f}\u00a0% VAT" in k.label("vat_label").text()
+    hold = EN.money(k.runtime.machine.policy.hold_minor, k.currency)
     assert hold in k.label("hold_label").text()
     assert k.label("station_label").text() == k.runtime.config.station.name
     pay = k.button("pay_button")

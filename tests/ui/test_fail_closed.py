@@ -20,19 +20,23 @@ from pytestqt.qtbot import QtBot
 
 from drivers.sim.card_terminal import SimCardTerminal
 from drivers.sim.host import HostSimulator
-from kiosk.billing.money import format_money
 from kiosk.config import parse_config
 from kiosk.health import CHARGER, JOURNAL, MSG_CHARGER, MSG_JOURNAL, MSG_READER
 from kiosk.journal.store import JournalWriteError
 from kiosk.security.provisioning import DEMO_PIN_KEY, load_terminal_keys
 from kiosk.session import events as ev
-from kiosk.session.machine import MSG_LINK_LOST, Outcome, State
+from kiosk.session.machine import Outcome, State
+from kiosk.session.says import Say
+from kiosk.ui import driver_texts
+from kiosk.ui.i18n import Figures
 from tests.ui.rig import CONFIG, WAIT_MS, Kiosk, build_kiosk
 
 PHONE = "+49 30 1234 5678"
 OUT_OF_SERVICE = "terminal out of service"  # the health's ERROR log line, expected here
 LAB_TEXT = "LAB MODE: payment data is not encrypted"
 LONG_NAME = "Ladepark Musterstadt Hauptbahnhof Parkhaus Nord, Ebene 3, Platz 17"[:64]
+
+EN = Figures("en")  # the figures as the English screens write them
 
 
 def report(k: Kiosk, part: str, ok: bool, reason: str = "") -> None:
@@ -87,9 +91,9 @@ def test_out_of_service_shows_every_reason_and_the_phone_and_no_start(k: Kiosk) 
     oos = k.window.out_of_service_page
     show_health = oos.show_health
 
-    def spy(reasons: list[str], phone: str) -> None:
+    def spy(parts: list[str], phone: str) -> None:
         shown_on.add(threading.get_ident())
-        show_health(reasons, phone)
+        show_health(parts, phone)
 
     oos.show_health = spy  # type: ignore[method-assign]
 
@@ -208,7 +212,8 @@ def test_a_charging_driver_keeps_the_charging_page_while_out_of_service(k: Kiosk
     report(k, CHARGER, False, MSG_CHARGER)
     k.runtime.post(ev.ChargerLinkLost(1, k.runtime.clock()))
     k.qtbot.waitUntil(notice.isVisible, timeout=WAIT_MS)
-    assert notice.text() == k.session().notice == MSG_LINK_LOST
+    assert k.session().notice is Say.CHARGER_NOT_ANSWERING
+    assert notice.text() == driver_texts.text(Say.CHARGER_NOT_ANSWERING)
     assert notice.property("role") == "warning"
     assert k.page() == "charging_page"
     stop = k.button("stop_button")
@@ -218,7 +223,7 @@ def test_a_charging_driver_keeps_the_charging_page_while_out_of_service(k: Kiosk
 
     k.runtime.post(ev.ChargerLinkBack(1, k.runtime.clock()))
     k.qtbot.waitUntil(lambda: not notice.isVisible(), timeout=WAIT_MS)
-    assert k.session().notice == ""
+    assert k.session().notice is Say.NONE
     assert not k.runtime.health.in_service  # the charger's health is its own business
 
     k.click("stop_button")
@@ -240,7 +245,7 @@ def test_the_plug_page_shows_the_link_lost_notice(k: Kiosk) -> None:
     assert not notice.isVisible()
     k.runtime.post(ev.ChargerLinkLost(1, k.runtime.clock()))
     k.qtbot.waitUntil(notice.isVisible, timeout=WAIT_MS)
-    assert notice.text() == MSG_LINK_LOST
+    assert notice.text() == driver_texts.text(Say.CHARGER_NOT_ANSWERING)
     assert inside_page(k, k.button("plug_cancel_button"), "plug_page")
     k.runtime.post(ev.ChargerLinkBack(1, k.runtime.clock()))
     k.qtbot.waitUntil(lambda: not notice.isVisible(), timeout=WAIT_MS)
@@ -279,7 +284,7 @@ def test_the_receipt_says_payment_pending_until_the_bank_confirms(
     k.wait_page("receipt_page")
     s = k.session()
     assert s.state is State.RECEIPT and s.outcome is Outcome.CAPTURED
-    amount = format_money(s.final_minor, k.currency)
+    amount = EN.money(s.final_minor, k.currency)
     status = k.label("payment_status_label")
     # the first drawing of the receipt already knows (no "Paid" flash before "pending")
     assert status.text() == (f"Payment pending: your card will be charged {amount} once "
@@ -309,7 +314,7 @@ def test_a_capture_the_host_takes_at_once_shows_paid(hk: Kiosk, host: HostSimula
     k.wait_page("receipt_page")
     s = k.session()
     status = k.label("payment_status_label")
-    paid = f"Paid: your card has been charged {format_money(s.final_minor, k.currency)}."
+    paid = f"Paid: your card has been charged {EN.money(s.final_minor, k.currency)}."
     k.qtbot.waitUntil(lambda: status.text() == paid, timeout=WAIT_MS)
     assert host.ledger()[s.id].captured_minor == s.final_minor
 
@@ -349,16 +354,20 @@ def test_a_lab_host_in_clear_shows_a_warning_on_every_page(lab: Kiosk) -> None:
     banner = k.label("lab_warning")
     assert LAB_TEXT in banner.text()
     header = k.window.findChild(QWidget, "header")
-    assert header is not None and banner.parent() is header
-    # whole, even beside a long station name (which gives way), on a 1280 px screen
-    assert k.window.width() == 1280 and k.window.minimumSizeHint().width() <= 1280
-    assert banner.width() >= banner.sizeHint().width()
-    assert header.rect().contains(banner.geometry())
+    stack = k.window.findChild(QWidget, "pages")
+    assert header is not None and stack is not None
+    # a strip of its own between the header and the pages: on every page, never cut
+    assert banner.parent() is k.window and not stack.isAncestorOf(banner)
+    assert k.window.width() == 1280
+    assert banner.geometry().top() >= header.geometry().bottom()
+    assert banner.geometry().bottom() <= stack.geometry().top()
+    assert banner.width() == k.window.width()
+    assert banner.heightForWidth(banner.width()) <= banner.height()
+    # the long station name gives way in the header (elided), the clock stays
     station = k.label("station_label")
     assert station.text() == k.runtime.config.station.name
-    assert station.geometry().right() < banner.geometry().left()
     clock = k.label("clock_label")
-    assert banner.geometry().right() < clock.geometry().left()
+    assert station.geometry().right() < clock.geometry().left()
     assert clock.geometry().right() <= header.width()
     # it stays through a session: idle, card, and back
     k.wait_page("idle_page")

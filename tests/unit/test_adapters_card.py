@@ -20,10 +20,10 @@ from drivers.acquirer.api import Ack, AuthRequest, AuthResult, HostTimeout, Host
 from drivers.acquirer.pin import CounterStore, PinEncryptor
 from drivers.emv.api import (
     CardOutcome,
-    CardUnreadable,
     Completion,
     Cvm,
     Interface,
+    PinBlocked,
     PinCancelled,
     PinEntry,
     PinRequest,
@@ -34,7 +34,8 @@ from kiosk.devices.card import MSG_CARD_GONE
 from kiosk.runtime import DeviceAdapters
 from kiosk.session import effects as fx
 from kiosk.session import events as ev
-from kiosk.session.machine import MSG_CARD_DECLINED, State
+from kiosk.session.machine import State
+from kiosk.session.says import Say
 from tests.support.machine import Driver
 
 SID = "sess-1"
@@ -86,7 +87,7 @@ class ScriptedTerminal:
                     break
                 tries, wrong = tries - 1, True
                 if tries == 0:
-                    raise CardUnreadable("PIN tries exceeded")
+                    raise PinBlocked("PIN try limit exceeded")
         return self.outcome
 
     def complete(self, approved: bool, issuer_data: bytes) -> Completion:
@@ -245,7 +246,8 @@ def test_pin_tries_exceeded_fails_the_read(make: Make) -> None:
         rig.adapters.submit_pin(SID, "0000")
         rig.expect(ev.PinEntered)
     failed = rig.expect(ev.CardFailed)
-    assert failed == ev.CardFailed(SID, "PIN tries exceeded")
+    assert failed == ev.CardFailed(SID, "PinBlocked: PIN try limit exceeded", declined=True,
+                                   say=Say.PIN_BLOCKED)
 
 
 def test_cancel_wakes_the_waiting_kernel_and_frees_the_reader(make: Make) -> None:
@@ -279,7 +281,8 @@ def test_a_pin_never_entered_ends_the_wait_after_the_card_timeout(make: Make) ->
     rig.adapters(fx.ReadCard(SID, 5000))
     rig.expect(ev.PinRequested)
     failed = rig.expect(ev.CardFailed)
-    assert failed == ev.CardFailed(SID, "No PIN was entered in time.")
+    assert isinstance(failed, ev.CardFailed) and failed.say is Say.PIN_TIMEOUT
+    assert not failed.declined and failed.message.startswith("PinTimedOut: ")
     assert rig.adapters.card._pin_waits == {}
 
 
@@ -339,21 +342,24 @@ def test_a_card_declining_after_approval_asks_for_the_reversal(make: Make) -> No
     rig.read_with_pin()
     rig.adapters(fx.Authorize(SID, SID, 5000))
     declined = rig.expect(ev.CardDeclined)
-    assert declined == ev.CardDeclined(SID, message, 5000)  # what the host approved
+    # what the host approved; the card's text is the detail, the driver is told by type
+    assert declined == ev.CardDeclined(SID, message, 5000, say=Say.DECLINED_BY_CARD)
     rig.quiet()  # and no HostApproved: the charger is never enabled
     assert rig.terminal.completions == [(True, ICC_RESPONSE, "kiosk-card")]
     d = Driver().to(State.AUTHORIZING)
     d.send(declined)
     assert d.s.state is State.DECLINED
     assert d.effects[0] == fx.Settle(SID, SID, fx.SettleKind.REVERSAL, 5000)
-    assert d.s.message == f"{message} Your card has not been charged."
+    assert d.s.say is Say.DECLINED_BY_CARD and message in d.s.message
 
 
-def test_a_silent_card_decline_gets_the_standard_message(make: Make) -> None:
+def test_a_silent_card_decline_is_a_decline_by_the_card(make: Make) -> None:
     rig = make(ScriptedTerminal(completion=Completion(False)))
     rig.read_with_pin()
     rig.adapters(fx.Authorize(SID, SID, 5000))
-    assert rig.expect(ev.CardDeclined) == ev.CardDeclined(SID, MSG_CARD_DECLINED, 5000)
+    declined = rig.expect(ev.CardDeclined)
+    assert isinstance(declined, ev.CardDeclined) and declined.message
+    assert declined.say is Say.DECLINED_BY_CARD and declined.approved_minor == 5000
 
 
 def test_a_host_decline_gives_the_card_its_refusal(make: Make) -> None:
@@ -362,7 +368,8 @@ def test_a_host_decline_gives_the_card_its_refusal(make: Make) -> None:
     rig = make(host=host)
     rig.read_with_pin()
     rig.adapters(fx.Authorize(SID, SID, 5000))
-    assert rig.expect(ev.HostDeclined) == ev.HostDeclined(SID, "51", "Insufficient funds")
+    assert rig.expect(ev.HostDeclined) == ev.HostDeclined(SID, "51", "Insufficient funds",
+                                                          say=Say.INSUFFICIENT_FUNDS)
     assert rig.terminal.completions == [(False, ICC_RESPONSE, "kiosk-card")]
 
 
@@ -375,7 +382,9 @@ def test_no_host_answer_completes_the_card_with_a_refusal(
     rig = make(host=ScriptedHost(error))
     rig.read_with_pin()
     rig.adapters(fx.Authorize(SID, SID, 5000))
-    rig.expect(then)
+    answer = rig.expect(then)
+    if isinstance(answer, ev.HostDeclined):  # never reached the host: a decline to retry
+        assert answer.say is Say.SERVICE_UNREACHABLE
     assert rig.terminal.completions == [(False, b"", "kiosk-card")]
 
 
@@ -397,7 +406,8 @@ def test_a_card_another_read_replaced_cannot_agree(make: Make) -> None:
     rig.adapters(fx.ReadCard("sess-2", 5000))
     rig.expect(ev.CardRead)
     rig.adapters(fx.Authorize(SID, SID, 5000))
-    assert rig.expect(ev.CardDeclined) == ev.CardDeclined(SID, MSG_CARD_GONE, 5000)
+    assert rig.expect(ev.CardDeclined) == ev.CardDeclined(SID, MSG_CARD_GONE, 5000,
+                                                          say=Say.CARD_REMOVED)
     assert rig.terminal.completions == []
 
 

@@ -111,27 +111,33 @@ def test_random_cdr_bytes_give_typed_errors(data: bytes | str) -> None:
 
 
 def test_unit_prices_are_exact() -> None:
-    assert unit_price(Decimal("0.595"), "EUR") == "0.595 €"
-    assert unit_price(Decimal("0.6"), "EUR") == "0.60 €"
-    assert unit_price(Decimal("0.4998"), "EUR", "de") == "0,4998 €"
-    assert unit_price(Decimal(12), "JPY") == "12 JPY"
+    assert unit_price(Decimal("0.595"), "EUR") == "€0.595"
+    assert unit_price(Decimal("0.6"), "EUR") == "€0.60"
+    assert unit_price(Decimal("0.4998"), "EUR", "de") == "0,4998\u00a0€"
+    assert unit_price(Decimal("1234.5"), "EUR", "fr") == "1\u202f234,50\u00a0€"
+    assert unit_price(Decimal("0.4998"), "EUR", "nl") == "€\u00a00,4998"
+    assert unit_price(Decimal(12), "JPY") == "¥12"
 
 
 def test_demo_prices_in_english_and_german() -> None:
     (t,) = load_tariffs(RESOURCES / "tariffs" / "demo.json")
     en = price_display(t, hold_minor=5000, lang="en")
-    assert en.headline == "0.595 € / kWh"
+    assert en.headline == "€0.595 / kWh"
     assert [(i.label, i.amount, i.condition) for i in en.items] == [
-        ("Energy", "0.4998 € / kWh", "22:00–06:00"),
-        ("Idle fee", "0.119 € / min", "after 4 h · while the car stays plugged in without "
+        ("Energy", "€0.4998 / kWh", "22:00–06:00"),
+        ("Idle fee", "€0.119 / min", "after 4 h · while the car stays plugged in without "
                                        "charging"),
-        ("Energy", "0.595 € / kWh", ""),
+        ("Energy", "€0.595 / kWh", ""),
     ]
-    assert en.vat_note == "All prices incl. 19 % VAT."
-    assert "50.00 €" in en.hold_note
+    assert en.vat_note == "All prices incl. 19\u00a0% VAT."
+    assert "€50.00" in en.hold_note
     de = price_display(t, hold_minor=5000, lang="de")
-    assert de.headline == "0,595 € / kWh" and de.items[1].label == "Blockiergebühr"
-    assert "50,00 €" in de.hold_note and de.vat_note == "Alle Preise inkl. 19 % MwSt."
+    assert de.headline == "0,595\u00a0€ / kWh" and de.items[1].label == "Blockiergebühr"
+    assert "50,00\u00a0€" in de.hold_note and de.vat_note == "Alle Preise inkl. 19\u00a0% MwSt."
+    fr = price_display(t, hold_minor=5000, lang="fr")
+    assert fr.headline == "0,595\u00a0€ / kWh" and fr.items[1].label == "Frais d'occupation"
+    nl = price_display(t, hold_minor=5000, lang="nl")
+    assert nl.headline == "€\u00a00,595 / kWh" and "€\u00a050,00" in nl.hold_note
 
 
 def test_display_lists_session_fee_minimum_and_unknown_vat() -> None:
@@ -142,8 +148,8 @@ def test_display_lists_session_fee_minimum_and_unknown_vat() -> None:
                                  ], "restrictions": {"day_of_week": ["SATURDAY", "SUNDAY"]}}]}))
     d = price_display(t, hold_minor=4500, lang="en")
     items = {i.dimension: i for i in d.items}
-    assert items["FLAT"].amount == "1.00 €" and items["FLAT"].condition == "Sat, Sun"
-    assert items["TIME"].amount == "0.0595 € / min"
+    assert items["FLAT"].amount == "€1.00" and items["FLAT"].condition == "Sat, Sun"
+    assert items["TIME"].amount == "€0.0595 / min"
     assert "billed per started 15 min" in items["TIME"].condition
-    assert items["MIN"].amount == "2.00 €"
-    assert d.vat_note == "All prices incl. VAT (19 %)."
+    assert items["MIN"].amount == "€2.00"
+    assert d.vat_note == "All prices incl. VAT (19\u00a0%)."

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from drivers.emv import cvm, risk, selection, tlv
-from drivers.emv.api import CardUnreadable
+from drivers.emv.api import CardBlocked, CardNotSupported, CardUnreadable
 from drivers.emv.tvr import new_tsi, new_tvr
 
 CAPS = 0xD8  # 9F33 byte 2 of this terminal: plain + enc offline PIN, online PIN, no CVM
@@ -158,9 +158,18 @@ def test_aid_list_selection_with_partial_names_and_priorities() -> None:
 
 
 def test_a_blocked_card_and_a_card_with_nothing_we_take() -> None:
-    with pytest.raises(CardUnreadable, match="blocked"):
+    with pytest.raises(CardBlocked, match="blocked"):
         selection.contact_candidates(lambda apdu: b"\x6a\x81")
     assert selection.contact_candidates(lambda apdu: b"\x6a\x82") == []
+    visa = bytes.fromhex("A0000000031010")
+    blocked = scripted({visa: [b"\x62\x83"]})  # no PSE; its one application blocked
+    with pytest.raises(CardBlocked, match="blocked"):
+        selection.contact_candidates(blocked)
+    other = bytes.fromhex("A0000000041010")  # a blocked one and a usable one: the usable one
+    card = scripted({visa: [b"\x62\x83"], other: [fci(other, 1) + b"\x90\x00"]})
+    assert [c.aid for c in selection.contact_candidates(card)] == [other]
+    with pytest.raises(CardNotSupported, match="no contactless payment application"):
+        selection.contactless_candidates(lambda apdu: b"\x6a\x82")
 
 
 @settings(max_examples=300, deadline=None)

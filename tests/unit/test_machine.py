@@ -13,16 +13,16 @@ from kiosk.session import effects as fx
 from kiosk.session import events as ev
 from kiosk.session.machine import (
     IGNORED,
-    MSG_LINK_LOST,
     TRANSITIONS,
     Outcome,
     Session,
     SessionMachine,
     State,
     UnexpectedEvent,
-    pin_prompt,
+    pin_say,
     table_rows,
 )
+from kiosk.session.says import Say
 from tests.support.machine import T0, Driver, policy
 
 SID = "sess-1"
@@ -117,40 +117,41 @@ def test_offline_pin_goes_back_to_the_waiting_read_until_the_card_is_read() -> N
     d = Driver()
     d.send(ev.PinRequested(SID, tries_left=3))
     assert d.s.state is State.PIN_ENTRY and d.effects == [fx.AskPin(SID)]
-    assert d.s.pin_offline and d.s.message == ""
+    assert d.s.pin_offline and d.s.say is Say.NONE and d.s.pin_tries_left == 3
     assert d.s.deadline == d.now + timedelta(seconds=60)  # the PIN timeout
     d.send(ev.PinEntered(SID, offline=True), after_s=7)
     assert d.s.state is State.READING_CARD and d.effects == []  # the card checks it
     assert d.s.deadline == d.now + timedelta(seconds=60)  # the card timeout again
     d.send(ev.PinRequested(SID, tries_left=2, wrong=True))  # it was wrong
-    assert d.s.state is State.PIN_ENTRY and d.s.message == "Wrong PIN. 2 tries left."
+    assert d.s.state is State.PIN_ENTRY and d.s.say is Say.PIN_WRONG
+    assert d.s.pin_tries_left == 2
     d.send(ev.PinEntered(SID, offline=True))
-    assert d.s.state is State.READING_CARD and d.s.message == ""
+    assert d.s.state is State.READING_CARD and d.s.say is Say.NONE
     d.send(ev.CardRead(SID, "476173******0044", "tok", "visa"))
     assert d.s.state is State.AUTHORIZING and d.effects == [fx.Authorize(SID, SID, 5000)]
     assert not any(isinstance(e, fx.CancelCardRead) for e in d.all_effects)
 
 
-@pytest.mark.parametrize(("tries", "wrong", "text"), [
-    (3, False, ""), (None, False, ""),
-    (1, False, "Last try before your PIN is blocked."),
-    (2, True, "Wrong PIN. 2 tries left."),
-    (1, True, "Wrong PIN. Last try before your PIN is blocked."),
-    (None, True, "Wrong PIN. Please try again."),
+@pytest.mark.parametrize(("tries", "wrong", "say"), [
+    (3, False, Say.NONE), (None, False, Say.NONE),
+    (1, False, Say.PIN_LAST_TRY),
+    (2, True, Say.PIN_WRONG),
+    (1, True, Say.PIN_WRONG_LAST_TRY),
+    (None, True, Say.PIN_WRONG),
 ])
 def test_the_pin_page_says_what_the_card_said(tries: int | None, wrong: bool,
-                                              text: str) -> None:
-    assert pin_prompt(ev.PinRequested(SID, tries_left=tries, wrong=wrong)) == text
+                                              say: Say) -> None:
+    assert pin_say(ev.PinRequested(SID, tries_left=tries, wrong=wrong)) is say
     d = Driver()
     d.send(ev.PinRequested(SID, tries_left=tries, wrong=wrong))
-    assert d.s.message == text
+    assert d.s.say is say and d.s.pin_tries_left == tries
 
 
 def test_a_card_asking_again_while_the_pad_shows_updates_the_message() -> None:
     d = Driver()
     d.send(ev.PinRequested(SID, tries_left=3))
     d.send(ev.PinRequested(SID, tries_left=1, wrong=True))
-    assert d.s.state is State.PIN_ENTRY and d.s.message.startswith("Wrong PIN. Last try")
+    assert d.s.state is State.PIN_ENTRY and d.s.say is Say.PIN_WRONG_LAST_TRY
     assert d.effects == [fx.AskPin(SID)]
 
 
@@ -180,17 +181,19 @@ def test_leaving_an_online_pin_lets_the_card_go_too() -> None:
 def test_a_read_that_gives_up_while_the_pad_shows_is_an_error() -> None:
     d = Driver()
     d.send(ev.PinRequested(SID, tries_left=3))
-    d.send(ev.CardFailed(SID, "No PIN was entered in time."))
+    d.send(ev.CardFailed(SID, "PinTimedOut: no PIN entered within 60 s", say=Say.PIN_TIMEOUT))
     assert d.s.state is State.ERROR and d.s.outcome is Outcome.ABORTED
-    assert d.s.message == "No PIN was entered in time." and d.effects == []
+    assert d.s.say is Say.PIN_TIMEOUT and d.s.pin_tries_left is None and d.effects == []
+    assert d.s.message == "PinTimedOut: no PIN entered within 60 s"  # the detail, kept
 
 
-def test_pin_tries_exceeded_ends_the_read_with_its_message() -> None:
+def test_pin_tries_exceeded_ends_the_read_as_a_blocked_pin() -> None:
     d = Driver()
     d.send(ev.PinRequested(SID, tries_left=1))
     d.send(ev.PinEntered(SID, offline=True))
-    d.send(ev.CardFailed(SID, "PIN tries exceeded"))
-    assert d.s.state is State.ERROR and d.s.message == "PIN tries exceeded"
+    d.send(ev.CardFailed(SID, "PinBlocked: PIN try limit exceeded", declined=True,
+                         say=Say.PIN_BLOCKED))
+    assert d.s.state is State.DECLINED and d.s.say is Say.PIN_BLOCKED
     assert not any(isinstance(e, fx.Authorize) for e in d.all_effects)
 
 
@@ -236,7 +239,8 @@ def test_card_declining_after_approval_reverses_the_hold() -> None:
     # a reversal (the host answered) of what the host approved, not of the configured hold
     assert d.effects == [fx.Settle(SID, SID, fx.SettleKind.REVERSAL, 4000),
                          fx.Enqueue(SID, "session")]
-    assert d.s.message == "Your card declined the payment. Your card has not been charged."
+    assert d.s.say is Say.DECLINED_BY_CARD
+    assert "Your card declined the payment." in d.s.message  # the card's detail, kept
     d.send(ev.HostApproved(SID, "late", 5000))  # nothing enables the charger now
     d.send(ev.CardDeclined(SID, "again"))
     assert d.s.state is State.DECLINED and d.effects == []
@@ -246,13 +250,13 @@ def test_card_declining_after_approval_reverses_the_hold() -> None:
     assert d.s.state is State.DONE
 
 
-def test_card_declined_message_is_completed_and_never_empty() -> None:
+def test_a_card_decline_says_what_its_producer_chose_and_keeps_a_detail() -> None:
     d = Driver().to(State.AUTHORIZING)
-    d.send(ev.CardDeclined(SID, "Your card was removed"))
-    assert d.s.message == "Your card was removed. Your card has not been charged."
+    d.send(ev.CardDeclined(SID, "card gone", say=Say.CARD_REMOVED))
+    assert d.s.say is Say.CARD_REMOVED and "card gone" in d.s.message
     d = Driver().to(State.AUTHORIZING)
-    d.send(ev.CardDeclined(SID, "  "))
-    assert d.s.message == "Your card declined the payment. Your card has not been charged."
+    d.send(ev.CardDeclined(SID, "  "))  # no say (an older journal): declined by the card
+    assert d.s.say is Say.DECLINED_BY_CARD and d.s.message.strip()
 
 
 def test_recover_after_a_card_decline_finishes_without_a_second_settlement() -> None:
@@ -265,23 +269,32 @@ def test_recover_after_a_card_decline_finishes_without_a_second_settlement() -> 
 def test_decline_ends_without_money_and_queues_the_record() -> None:
     d = Driver().to(State.AUTHORIZING)
     d.send(ev.HostDeclined(SID, "51", "Insufficient funds"))
-    assert d.s.state is State.DECLINED and d.s.message == "Insufficient funds"
+    # no say from the producer: the response code decides, and stays in the detail
+    assert d.s.state is State.DECLINED and d.s.say is Say.INSUFFICIENT_FUNDS
+    assert "51" in d.s.message and "Insufficient funds" in d.s.message
     assert d.effects == [fx.Enqueue(SID, "session")]
     assert not any(isinstance(e, fx.Settle) for e in d.all_effects)
 
 
 def test_card_removed_shows_the_reason() -> None:
     d = Driver()
-    d.send(ev.CardFailed(SID, "The card was removed too early."))
-    assert d.s.state is State.ERROR and "removed" in d.s.message
+    d.send(ev.CardFailed(SID, "CardRemoved: card left", say=Say.CARD_REMOVED))
+    assert d.s.state is State.ERROR and d.s.say is Say.CARD_REMOVED
     assert d.s.outcome is Outcome.ABORTED
+
+
+def test_a_card_failure_without_a_say_is_an_unreadable_card() -> None:
+    d = Driver()
+    d.send(ev.CardFailed(SID, "anything at all"))  # an older journal's event
+    assert d.s.state is State.ERROR and d.s.say is Say.CARD_UNREADABLE
+    assert d.s.message == "anything at all"
 
 
 def test_a_card_that_declines_offline_is_a_decline_without_money() -> None:
     d = Driver()
     d.send(ev.CardFailed(SID, "Your card declined the payment.", declined=True))
     assert d.s.state is State.DECLINED and d.s.outcome is Outcome.DECLINED
-    assert d.s.message == "Your card declined the payment."
+    assert d.s.say is Say.DECLINED_BY_CARD
     assert d.effects == [fx.Enqueue(SID, "session")]
     assert not any(isinstance(e, fx.Authorize | fx.Settle) for e in d.all_effects)
 
@@ -296,7 +309,7 @@ def test_host_timeout_sends_a_reversal_advice() -> None:
     assert d.s.settle_kind is fx.SettleKind.ADVICE
     d.send(ev.HostApproved(SID, "late", 5000))  # a late answer changes nothing
     assert d.s.state is State.ERROR and d.effects == []
-    assert "not been charged" in d.s.message
+    assert d.s.say is Say.SERVICE_TIMEOUT
 
 
 def test_the_machine_times_out_a_silent_host_itself() -> None:
@@ -311,6 +324,7 @@ def test_car_never_plugged_in_voids_the_hold() -> None:
     d = Driver().to(State.WAIT_PLUG)
     d.send(ev.Tick(d.now + timedelta(seconds=181)), after_s=181)
     assert d.s.state is State.ERROR and d.s.stop_reason == "car not plugged in"
+    assert d.s.say is Say.NO_CAR
     assert d.effects == [fx.DisableCharger(1), fx.Settle(SID, SID, fx.SettleKind.REVERSAL, 5000),
                          fx.Enqueue(SID, "session")]
 
@@ -320,19 +334,23 @@ def test_driver_cancels_before_plugging(event: ev.Event) -> None:
     d = Driver().to(State.WAIT_PLUG)
     d.send(event)
     assert d.s.state is State.ERROR and d.s.stop_reason == "cancelled by driver"
+    assert d.s.say is Say.CANCELLED
     assert d.effects[1] == fx.Settle(SID, SID, fx.SettleKind.REVERSAL, 5000)
 
 
 def test_charger_fault_while_waiting_voids_and_while_charging_captures() -> None:
     d = Driver().to(State.WAIT_PLUG)
     d.send(ev.ChargerFault(1, "Ground fault detected", d.now))
-    assert d.s.state is State.ERROR and "Ground fault" in d.s.message
+    assert d.s.state is State.ERROR and d.s.say is Say.CHARGER_FAULT
+    assert "Ground fault" in d.s.message  # the technician's detail
     d = Driver().to(State.CHARGING)
     d.reading(3000)
     d.send(ev.ChargerFault(1, "Ground fault detected", d.now))
     assert d.s.state is State.STOPPING and d.effects == [fx.DisableCharger(1)]
+    assert d.s.say is Say.CHARGER_FAULT_STOPPED
     d.send(ev.ChargingStopped(1, 3000, d.now))
     assert d.s.state is State.RECEIPT and d.s.final_minor > 0
+    assert d.s.say is Say.CHARGER_FAULT_STOPPED  # the receipt says why charging stopped
 
 
 def test_car_unplugged_mid_charge_captures_what_was_delivered() -> None:
@@ -350,7 +368,7 @@ def test_no_energy_delivered_is_a_void() -> None:
     d.send(ev.ChargingStopped(1, 1000, d.now))
     assert d.s.state is State.ERROR and d.s.stop_reason == "stopped by driver"
     assert d.effects[0] == fx.Settle(SID, SID, fx.SettleKind.REVERSAL, 5000)
-    assert d.s.message.startswith("No energy was delivered.")
+    assert d.s.say is Say.NO_ENERGY
 
 
 def test_hold_nearly_used_stops_when_increments_are_off() -> None:
@@ -360,6 +378,7 @@ def test_hold_nearly_used_stops_when_increments_are_off() -> None:
     assert d.s.state is State.CHARGING
     d.reading(1000 + 64_200)
     assert d.s.state is State.STOPPING and d.s.stop_reason == "hold nearly used"
+    assert d.s.say is Say.HOLD_USED_UP
 
 
 def test_hold_nearly_used_asks_for_an_increment_then_stops_when_declined() -> None:
@@ -373,7 +392,9 @@ def test_hold_nearly_used_asks_for_an_increment_then_stops_when_declined() -> No
     d.reading(1000 + 96_200)  # 90 % of 75.00 €
     assert d.effects == [fx.Increment(SID, SID, 2500, 10000)]
     d.send(ev.IncrementDeclined(SID, "declined"))
-    assert d.s.state is State.STOPPING
+    assert d.s.state is State.STOPPING and d.s.say is Say.INCREMENT_DECLINED
+    d.send(ev.ChargingStopped(1, 1000 + 96_200, d.now))
+    assert d.s.state is State.RECEIPT and d.s.say is Say.INCREMENT_DECLINED
 
 
 def test_cost_never_exceeds_the_hold_in_the_capture() -> None:
@@ -398,6 +419,7 @@ def test_energy_that_costs_nothing_is_released_not_captured_as_zero() -> None:
     d.send(ev.StopRequested(SID))
     d.send(ev.ChargingStopped(1, 1005, d.now))
     assert d.s.state is State.ERROR and d.s.outcome is Outcome.REVERSED
+    assert d.s.say is Say.NOTHING_TO_PAY
     assert d.effects[0] == fx.Settle(SID, SID, fx.SettleKind.REVERSAL, 5000)
     assert not any(isinstance(e, fx.Settle) and e.kind is fx.SettleKind.CAPTURE
                    for e in d.all_effects)
@@ -414,14 +436,15 @@ def test_the_charger_link_lost_is_shown_at_once_and_cleared_when_back() -> None:
     d = Driver().to(State.CHARGING)
     d.reading(3000)
     d.send(ev.ChargerLinkLost(1, d.now))
-    assert d.s.state is State.CHARGING and d.s.notice == MSG_LINK_LOST and d.effects == []
+    assert d.s.state is State.CHARGING and d.s.notice is Say.CHARGER_NOT_ANSWERING
+    assert d.effects == [] and d.s.say is Say.NONE
     d.send(ev.ChargerLinkBack(1, d.now))
-    assert d.s.notice == ""
+    assert d.s.notice is Say.NONE
     d.send(ev.ChargerLinkLost(1, d.now))
     d.send(ev.ChargerFault(1, "The charger does not answer.", d.now))  # after link_grace_s
     assert d.s.state is State.STOPPING and d.effects == [fx.DisableCharger(1)]
     d.send(ev.ChargingStopped(1, 3000, d.now))  # the adapter's stop on the last reading
-    assert d.s.state is State.RECEIPT and d.s.notice == "" and d.s.final_minor > 0
+    assert d.s.state is State.RECEIPT and d.s.notice is Say.NONE and d.s.final_minor > 0
 
 
 def test_stop_never_confirmed_settles_on_the_last_reading() -> None:
@@ -458,14 +481,14 @@ def test_recover_before_authorization_drops_the_session(state: State) -> None:
 def test_recover_during_authorization_reverses() -> None:
     d = Driver().to(State.AUTHORIZING)
     recover(d)
-    assert d.s.state is State.ERROR
+    assert d.s.state is State.ERROR and d.s.say is Say.RESTART_DURING_PAYMENT
     assert d.effects[0] == fx.Settle(SID, SID, fx.SettleKind.ADVICE, 5000)
 
 
 def test_recover_waiting_for_the_car_voids() -> None:
     d = Driver().to(State.WAIT_PLUG)
     recover(d, charging=True, meter=1500)
-    assert d.s.state is State.ERROR
+    assert d.s.state is State.ERROR and d.s.say is Say.RESTART_BEFORE_CHARGING
     assert fx.DisableCharger(1) in d.effects
     assert fx.Settle(SID, SID, fx.SettleKind.REVERSAL, 5000) in d.effects
 
@@ -527,3 +550,17 @@ def test_random_event_streams_keep_the_money_invariants(steps, meters) -> None:
     for e in settles:
         if e.kind is fx.SettleKind.CAPTURE:
             assert 0 < e.amount_minor <= max(d.s.held_minor, 1)
+
+
+@pytest.mark.parametrize("state", [State.READING_CARD, State.WAIT_PLUG, State.CHARGING])
+def test_the_drivers_language_goes_with_the_session_and_nonsense_changes_nothing(
+        state: State) -> None:
+    d = Driver().to(state)
+    assert d.s.language == ""  # the station's
+    d.send(ev.LanguageChosen(SID, "de"))
+    assert d.s.language == "de" and d.s.state is state and d.effects == []
+    before = d.s
+    for bad in ("", "DE", "deu", "d\u00e9", "1x"):
+        assert d.send(ev.LanguageChosen(SID, bad)) is before
+    again = codec.loads(codec.dumps(d.s))
+    assert again == d.s
