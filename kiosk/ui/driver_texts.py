@@ -2,10 +2,11 @@
 
 The session says *what* happened (``Session.say``, ``Session.notice``); this catalog words it
 for the driver, in the installed language: every text is a literal inside
-``QCoreApplication.translate("DriverText", ...)`` so ``pyside6-lupdate`` extracts it, and a
-number is Qt's plural form (``%n``). The texts are plain, say what to do next and whether the
-card was charged, and never carry technical detail (that is ``Session.message``, for the log
-and the technician). ``Say.NONE`` has no words: there is nothing to tell.
+``QCoreApplication.translate("DriverText", ...)`` so ``pyside6-lupdate`` extracts it; a number
+is a ``{n}`` placeholder in a wording without plural (not Qt's ``%n``: lupdate's Python reader
+does not keep plural forms in every version). The texts are plain, say what to do next and
+whether the card was charged, and never carry technical detail (that is ``Session.message``,
+for the log and the technician). ``Say.NONE`` has no words: there is nothing to tell.
 
 The tables are built on each call, so a language switched meanwhile is used at once.
 """
@@ -170,8 +171,8 @@ def text(say: Say, *, tries_left: int | None = None) -> str:
             return _texts()[Say.PIN_WRONG_LAST_TRY]
         if tries_left is not None and tries_left > 1:
             return QCoreApplication.translate(
-                "DriverText", "Wrong PIN. Please enter it again. %n tries left.", None,
-                tries_left)
+                "DriverText", "Wrong PIN. Please enter it again. Tries left: {n}.").format(
+                    n=tries_left)
         return QCoreApplication.translate("DriverText", "Wrong PIN. Please enter it again.")
     return _texts()[say]
 

@@ -30,7 +30,6 @@ import sys
 import threading
 from collections.abc import Callable
 from datetime import datetime, tzinfo
-from functools import partial
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -70,9 +69,9 @@ from kiosk.ui.pages import (
     PlugPage,
     ReceiptPage,
     Screen,
+    bind,
     make_button,
     make_label,
-    not_the_same_card,
     set_text,
 )
 from kiosk.ui.style import (
@@ -155,9 +154,10 @@ class MainWindow(QWidget):
         self.out_of_service_page = OutOfServicePage(ui)
         self.card_page = CardPage(ui, demo=demo)
         self.pin_page = PinPage(ui)
+        self.pin_page.on_key = self._pin_key
         self.authorizing_page = AuthorizingPage(ui)
         self.plug_page = PlugPage(ui, demo=demo)
-        self.charging_page = ChargingPage(ui)
+        self.charging_page = ChargingPage(ui, demo=demo)
         self.receipt_page = ReceiptPage(ui)
         self.message_page = MessagePage(ui)
         self.pages: dict[State, Page] = {
@@ -228,7 +228,7 @@ class MainWindow(QWidget):
         if len(self.translations.offered) > 1:
             for lang in self.translations.offered:
                 btn = make_button(lang.upper(), f"lang_button_{lang}", "lang",
-                                  partial(self.set_language, lang))
+                                  bind(self.set_language, lang))
                 btn.setCheckable(True)
                 btn.setAccessibleName(LANGUAGE_NAMES[lang])
                 self.language_buttons[lang] = btn
@@ -286,6 +286,13 @@ class MainWindow(QWidget):
     def current_page_words(self) -> str:
         page = self.stack.currentWidget()
         return page.spoken() if isinstance(page, Page) else ""
+
+    def _pin_key(self, entered: int) -> None:
+        """A PIN key was pressed: a tick, and in the accessibility mode how many digits are
+        in (the PIN can be typed without seeing the screen; the digits are never said)."""
+        self.voice.cue("card")
+        self.voice.say(translate("PinPage", "PIN digits entered: {n}").format(n=entered),
+                       self.ui.lang)
 
     def more_time(self) -> None:
         shown = self._current_session()
@@ -417,7 +424,7 @@ class MainWindow(QWidget):
     @Slot()
     def _show_card_notice(self) -> None:
         if not self._closed:
-            self.charging_page.show_card_notice(not_the_same_card())
+            self.charging_page.show_card_notice(True)
 
     def _changed_soon(self) -> None:
         with self._lock:

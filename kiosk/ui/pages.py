@@ -20,8 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
@@ -56,6 +55,7 @@ from kiosk.ui.style import STANDARD, Metrics, Palette
 if TYPE_CHECKING:
     from kiosk.runtime import Runtime
 
+T = TypeVar("T")
 PIN_MIN = 4
 PIN_MAX = 12
 LTR = QBoxLayout.Direction.LeftToRight
@@ -111,6 +111,14 @@ def make_button(text: str, name: str, role: str = "secondary",
     return btn
 
 
+def bind(fn: Callable[[T], None], arg: T) -> Callable[[], None]:
+    """``fn(arg)`` as a slot without arguments. Not functools.partial: PySide6 has been seen
+    to miscount references on partial slots (a crash, "deallocating None")."""
+    def slot() -> None:
+        fn(arg)
+    return slot
+
+
 def set_text(widget: QLabel | QPushButton, text: str, accessible: str = "") -> None:
     """The text and the accessible name (what a screen reader says) together."""
     if widget.text() != text:
@@ -120,9 +128,18 @@ def set_text(widget: QLabel | QPushButton, text: str, accessible: str = "") -> N
         widget.setAccessibleName(name)
 
 
+def role_of(widget: QWidget) -> str:
+    """A widget's ``role`` ("" without one). Never ``property()`` of a name the widget lacks:
+    PySide6 returns None for it without counting the reference, and enough such calls end the
+    process ("deallocating None")."""
+    if not any(bytes(n.data()) == b"role" for n in widget.dynamicPropertyNames()):
+        return ""
+    return str(widget.property("role"))
+
+
 def set_role(widget: QWidget, role: str) -> None:
     """Change a widget's ``role`` and let the stylesheet pick its new look."""
-    if widget.property("role") == role:
+    if role_of(widget) == role:
         return
     widget.setProperty("role", role)
     widget.style().unpolish(widget)
@@ -222,7 +239,7 @@ class Page(QWidget):
         roles = {"title", "lead", "warning", "pin_notice", "notice", "amount", "big_total",
                  "price", "reason", "phone", "status_pending", "status_paid"}
         return " ".join(lbl.text().replace("\n", " ") for lbl in self.findChildren(QLabel)
-                        if lbl.isVisibleTo(self) and lbl.property("role") in roles
+                        if lbl.isVisibleTo(self) and role_of(lbl) in roles
                         and lbl.text())
 
     def retranslate(self) -> None:
@@ -285,7 +302,7 @@ class IdlePage(Page):
             self.connector_grid = row
             for i, c in enumerate(connectors):
                 btn = make_button("", f"connector_button_{c.id}", "connector",
-                                  partial(self._connector, c.id))
+                                  bind(self._connector, c.id))
                 btn.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
                 self.connector_buttons[c.id] = btn
                 row.addWidget(btn, 0, i)
@@ -302,8 +319,12 @@ class IdlePage(Page):
         self.prices_layout.setSpacing(m.px(4 if m.compact else 8))
         self.steps_label.setVisible(not m.compact)  # the steps are on the buttons' screens too
         if self.connector_buttons:
-            self.connector_grid.setSpacing(m.px(16))
-            columns = 2 if m.portrait else 4
+            self.connector_grid.setSpacing(m.px(8 if m.compact else 16))
+            # (portrait, large text) → columns
+            columns = {(True, True): 1, (True, False): 2, (False, True): 2,
+                       (False, False): 4}[(m.portrait, m.text > 1)]
+            for btn in self.connector_buttons.values():
+                btn.setFixedHeight(m.target(84 if m.compact else 120))
             for i, btn in enumerate(self.connector_buttons.values()):
                 self.connector_grid.removeWidget(btn)
                 self.connector_grid.addWidget(btn, i // columns, i % columns)
@@ -622,6 +643,9 @@ class PinPage(Page):
     def __init__(self, ui: Screen) -> None:
         super().__init__(ui, "pin_page")
         self._pin = ""
+        # each key press, for the second sense (a tick; in the accessibility mode the count is
+        # spoken, never the digit): set by the main window
+        self.on_key: Callable[[int], None] | None = None
         row = QHBoxLayout()
         self.row = row
         self.box.addLayout(row, 1)
@@ -668,6 +692,10 @@ class PinPage(Page):
         self.row.setDirection(TTB if m.portrait else LTR)
         self.row.setSpacing(m.px(48))
         self.left.setSpacing(m.px(16))
+        # Cancel at the bottom: under the text beside the pad, under the pad in portrait
+        self.left.removeWidget(self.cancel_button)
+        self.box.removeWidget(self.cancel_button)
+        (self.box if m.portrait else self.left).addWidget(self.cancel_button)
         self.pad.setSpacing(m.px(14))
         self.dots_label.setMinimumHeight(m.target(96))
         self.shield_label.setVisible(not m.compact)
@@ -695,6 +723,8 @@ class PinPage(Page):
         if len(self._pin) < PIN_MAX:
             self._pin += digit
         self._redraw()
+        if self.on_key is not None:
+            self.on_key(len(self._pin))
 
     def clear(self) -> None:
         self._pin = ""
@@ -704,7 +734,7 @@ class PinPage(Page):
         n = len(self._pin)
         self.dots_label.setText("\u25cf" * n if n else "")
         self.dots_label.setAccessibleName(
-            translate("PinPage", "%n digit(s) entered", None, n))
+            translate("PinPage", "PIN digits entered: {n}").format(n=n))
         self.ok_button.setEnabled(n >= PIN_MIN)
 
     def _ok(self) -> None:
@@ -871,7 +901,7 @@ class ChargingPage(Page):
     the title in the warning style while it lasts; so is, for a few seconds, a card presented
     that did not start this charge (:meth:`show_card_notice`)."""
 
-    def __init__(self, ui: Screen) -> None:
+    def __init__(self, ui: Screen, *, demo: bool = False) -> None:
         super().__init__(ui, "charging_page")
         top = QHBoxLayout()
         self.top = top
@@ -908,12 +938,13 @@ class ChargingPage(Page):
         below.addWidget(self.stop_hint, 1)
         self.box.addLayout(below)
         self.box.addStretch(1)
-        self._card_notice = ""
+        self._card_notice = False
         self._card_notice_timer = QTimer(self)
         self._card_notice_timer.setSingleShot(True)
         self._card_notice_timer.setInterval(CARD_NOTICE_MS)
-        self._card_notice_timer.timeout.connect(lambda: self.show_card_notice(""))
+        self._card_notice_timer.timeout.connect(lambda: self.show_card_notice(False))
 
+        self.demo_row: QHBoxLayout | None = self._add_demo_taps() if demo else None
         self.bottom = QStackedWidget()
         self.bottom.setObjectName("charging_bottom")
         self.stop_button = make_button("", "stop_button", "danger",
@@ -922,9 +953,43 @@ class ChargingPage(Page):
         self.finishing_label = make_label("", "lead", "finishing_label", wrap=True,
                                           align=Qt.AlignmentFlag.AlignCenter)
         self.bottom.addWidget(self.finishing_label)
-        self.box.addWidget(self.bottom)
+        if self.demo_row is not None:
+            self.demo_row.addWidget(self.bottom, 2)
+            self.box.addLayout(self.demo_row)
+        else:
+            self.box.addWidget(self.bottom)
         self.apply_metrics()
         self.retranslate()
+
+    def _add_demo_taps(self) -> QHBoxLayout | None:
+        """Demo: tap the card that started this charge (it stops), or another one (told)."""
+        from drivers.sim.card_terminal import SimCardTerminal
+        from drivers.sim.cards import TEST_CARDS
+
+        terminal = self.runtime.card_terminal
+        if not isinstance(terminal, SimCardTerminal):
+            return None
+        cards = list(TEST_CARDS.values())
+
+        def tap(same: bool) -> None:
+            shown = self.session.masked_pan if self.session is not None else ""
+            for card in cards:
+                mine = bool(shown) and card.pan[:6] == shown[:6] and card.pan[-4:] == shown[-4:]
+                if mine == same:
+                    terminal.present(card)
+                    return
+
+        row = QHBoxLayout()
+        self.same_card_button = make_button("", "demo_same_card_button", "demo_tap",
+                                            bind(tap, True))
+        self.other_card_button = make_button("", "demo_other_card_button", "demo_tap",
+                                             bind(tap, False))
+        column = QVBoxLayout()  # beside Stop: no height taken from the figures
+        column.addWidget(self.same_card_button)
+        column.addWidget(self.other_card_button)
+        row.addLayout(column, 1)
+        self.demo_column = column
+        return row
 
     def _metric(self, grid: QGridLayout, row: int, col: int, object_name: str) -> QLabel:
         box = QVBoxLayout()
@@ -958,6 +1023,13 @@ class ChargingPage(Page):
         self.stop_hint.setAlignment(Qt.AlignmentFlag.AlignLeft if m.portrait
                                     else Qt.AlignmentFlag.AlignRight)
         self.bottom.setFixedHeight(m.target(130))
+        if self.demo_row is not None:  # two demo taps as high as Stop; above it in portrait
+            self.demo_row.setDirection(TTB if m.portrait else LTR)
+            self.demo_row.setSpacing(m.px(16))
+            self.demo_column.setSpacing(m.px(8))
+            tap_h = max(m.touch, (m.target(130) - m.px(8)) // 2)
+            for btn in (self.same_card_button, self.other_card_button):
+                btn.setFixedHeight(tap_h)
 
     def retranslate(self) -> None:
         for label, text in zip(self.metric_names, (
@@ -968,6 +1040,9 @@ class ChargingPage(Page):
         set_text(self.stop_hint, translate(
             "ChargingPage", "To stop, tap the same card again or press Stop charging"))
         set_text(self.stop_button, translate("ChargingPage", "Stop charging"))
+        if self.demo_row is not None:
+            set_text(self.same_card_button, translate("ChargingPage", "Demo: tap the same card"))
+            set_text(self.other_card_button, translate("ChargingPage", "Demo: another card"))
         set_text(self.finishing_label, translate(
             "ChargingPage", "Stopping the charger and completing your payment. Please wait."))
         self.show_session(self.session)
@@ -996,18 +1071,19 @@ class ChargingPage(Page):
                     held=self.money(held), left=left))
         set_text(self.title_label, translate("ChargingPage", "Finishing\u2026") if finishing
                  else translate("ChargingPage", "Charging"))
-        shown = notice or (self._card_notice if not finishing else "")
+        card_notice = not_the_same_card() if self._card_notice and not finishing else ""
+        shown = notice or card_notice  # worded now: a language switched meanwhile is used
         set_text(self.notice_label, shown)
         self.notice_label.setVisible(bool(shown))
         self.stop_hint.setVisible(not finishing and not self.m.compact)  # idle page says it
         self.bottom.setCurrentWidget(self.finishing_label if finishing else self.stop_button)
         self.stop_button.setEnabled(session.state is State.CHARGING)
 
-    def show_card_notice(self, text: str) -> None:
-        """Beside the title for :data:`CARD_NOTICE_MS` (a card that is not this charge's);
-        "": gone at once."""
-        self._card_notice = text
-        if text:
+    def show_card_notice(self, on: bool) -> None:
+        """Show :func:`not_the_same_card` beside the title for :data:`CARD_NOTICE_MS`;
+        False: gone at once."""
+        self._card_notice = on
+        if on:
             self._card_notice_timer.start()
         self.show_session(self.session)
 
@@ -1074,6 +1150,7 @@ class ReceiptPage(Page):
 
         # the capture runs in the background after this page: pending until the host confirms
         self.payment_label = make_label("", "status_pending", "payment_status_label", wrap=True)
+        self.payment_label.setProperty("pending", False)  # set before anyone reads it
         self.payment_label.hide()
         self.box.addWidget(self.payment_label)
         self.box.addStretch(1)

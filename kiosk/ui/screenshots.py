@@ -21,7 +21,8 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import timedelta
 from functools import partial
@@ -42,7 +43,6 @@ from kiosk.session.machine import Session, State
 from kiosk.ui.bridge import Bridge
 from kiosk.ui.layout_check import layout_problems
 from kiosk.ui.main_window import MainWindow
-from kiosk.ui.pages import not_the_same_card
 
 CONFIG = f"""
 schema_version = 1
@@ -161,6 +161,7 @@ def shoot(outdir: Path | None, *, sizes: tuple[tuple[int, int], ...] = SIZES,
         with tempfile.TemporaryDirectory(prefix="kiosk-shots-") as tmp:
             gallery = Gallery(outdir, sizes, langs, check, accessible)
             _driver_pages(gallery, Path(tmp), host)
+            _connectors_page(gallery, Path(tmp), host)
             _lab_page(gallery, Path(tmp), host)
             return gallery.saved, gallery.problems
     finally:
@@ -199,24 +200,22 @@ class Gallery:
 
     def _draw_languages(self, window: MainWindow, stages: dict[str, Stage], langs: list[str],
                         size: str, mode: str) -> None:
-        w, h = size.split("x")
-        if True:
-            for lang in langs:
-                window.set_language(lang)
-                for name, stage in stages.items():
-                    stage()
-                    _settle()
-                    where = f"{w}x{h}/{lang}{mode}/{name}"
-                    if self.check:
-                        touch = window.ui.metrics.touch
-                        self.problems += [f"{where}: {p}"
-                                          for p in layout_problems(window, touch)]
-                    if self.outdir is not None:
-                        path = self.outdir / f"{w}x{h}" / f"{lang}{mode}" / f"{name}.png"
-                        path.parent.mkdir(parents=True, exist_ok=True)
-                        if not window.grab().save(str(path)):
-                            raise ScreenshotError(f"could not write {path}")
-                        self.saved.append(path)
+        for lang in langs:
+            window.set_language(lang)
+            for name, stage in stages.items():
+                stage()
+                _settle()
+                where = f"{size}/{lang}{mode}/{name}"
+                if self.check:
+                    touch = window.ui.metrics.touch
+                    self.problems += [f"{where}: {p}"
+                                      for p in layout_problems(window, touch)]
+                if self.outdir is not None:
+                    path = self.outdir / size / f"{lang}{mode}" / f"{name}.png"
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    if not window.grab().save(str(path)):
+                        raise ScreenshotError(f"could not write {path}")
+                    self.saved.append(path)
 
 
 def _settle() -> None:
@@ -226,50 +225,76 @@ def _settle() -> None:
         QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 5)
 
 
-def _driver_pages(gallery: Gallery, tmp: Path, host: HostSimulator) -> None:
-    runtime = build_runtime(parse_config(CONFIG + HOST_CONFIG.format(port=host.port), demo=True),
-                            journal_path=tmp / "journal.sqlite")
-    runtime.health.phone = SERVICE_PHONE
-    runtime.settlement.retry_s = RETRY_S
+@contextmanager
+def _kiosk(config: str, journal: Path) -> Iterator[tuple[Runtime, MainWindow, Shooter]]:
+    """A demo kiosk's window on ``config``, shown at the size the flows are played at; closed
+    (window, bridge, runtime) at the end."""
+    runtime = build_runtime(parse_config(config, demo=True), journal_path=journal)
     bridge = Bridge(runtime)
     window = MainWindow(runtime, demo=True, bridge=bridge)
     try:
         window.resize(*PLAY_SIZE)
         window.show()
-        s = Shooter(window)
-        _play(s, runtime, window, host)
-        # every flow is over: the window draws the kept screens, nothing else moves it
-        window.shutdown()
-        bridge.close()
-        gallery.draw(window, s.stages)
+        yield runtime, window, Shooter(window)
     finally:
         window.shutdown()
         bridge.close()
         window.close()
         runtime.close()
+
+
+def _freeze(window: MainWindow) -> None:
+    """Every flow is over: from now on the gallery alone moves the window."""
+    bridge = window.bridge
+    window.shutdown()
+    if bridge is not None:
+        bridge.close()
+
+
+def _driver_pages(gallery: Gallery, tmp: Path, host: HostSimulator) -> None:
+    with _kiosk(CONFIG + HOST_CONFIG.format(port=host.port), tmp / "journal.sqlite") as (
+            runtime, window, s):
+        runtime.health.phone = SERVICE_PHONE
+        runtime.settlement.retry_s = RETRY_S
+        _play(s, runtime, window, host)
+        _freeze(window)
+        gallery.draw(window, s.stages)
+
+
+FOUR_CONNECTORS = "".join(f"""
+[[connectors]]
+id = {i}
+label = "{label}"
+""" for i, label in enumerate("ABCD", start=1))
+
+
+def _connectors_page(gallery: Gallery, tmp: Path, host: HostSimulator) -> None:
+    """A station with four connectors, one of them charging: the idle page's buttons."""
+    config = CONFIG + HOST_CONFIG.format(port=host.port) + FOUR_CONNECTORS
+    with _kiosk(config, tmp / "connectors" / "journal.sqlite") as (runtime, window, s):
+        s.page("idle_page")
+        s.click("connector_button_2")
+        s.page("card_page")
+        s.click("demo_card_visa_contactless")
+        s.page("plug_page")
+        s.click("demo_plug_button")
+        s.page("charging_page")
+        s.click("home_button")
+        s.page("idle_page")
+        s.wait("connector B charging", lambda: (b := runtime.runner.session_on(2)) is not None
+               and b.state is State.CHARGING)
+        _freeze(window)
+        gallery.draw(window, {"idle_page_connectors": lambda: window.show_session(None)})
 
 
 def _lab_page(gallery: Gallery, tmp: Path, host: HostSimulator) -> None:
     """The idle page of a kiosk whose host link is ISO 8583 in clear (the lab switch)."""
     pin_key = tmp / DEMO_PIN_KEY  # the demo's TEST key, made by the first kiosk
     config = CONFIG + LAB_HOST_CONFIG.format(port=host.port, pin_key=pin_key)
-    runtime = build_runtime(parse_config(config, demo=True),
-                            journal_path=tmp / "lab" / "journal.sqlite")
-    bridge = Bridge(runtime)
-    window = MainWindow(runtime, demo=True, bridge=bridge)
-    try:
-        window.resize(*PLAY_SIZE)
-        window.show()
-        s = Shooter(window)
+    with _kiosk(config, tmp / "lab" / "journal.sqlite") as (_runtime, window, s):
         s.page("idle_page")
-        window.shutdown()
-        bridge.close()
+        _freeze(window)
         gallery.draw(window, {"idle_page_lab_mode": lambda: window.show_session(None)})
-    finally:
-        window.shutdown()
-        bridge.close()
-        window.close()
-        runtime.close()
 
 
 def _link_lost(s: Shooter, runtime: Runtime, notice_name: str, shot: str) -> None:
@@ -300,9 +325,9 @@ def _play(s: Shooter, runtime: Runtime, window: MainWindow, host: HostSimulator)
     s.page("charging_page")
     s.wait("a few readings", lambda: (a := runtime.active()) is not None
            and a.duration_s >= 3 and a.cost_minor > 0)
-    s.keep("charging_page")
-    s.keep("charging_page_not_the_same_card", extra=lambda: window.charging_page
-           .show_card_notice(not_the_same_card()))
+    s.keep("charging_page", before=lambda: window.charging_page.show_card_notice(False))
+    s.keep("charging_page_not_the_same_card",
+           extra=lambda: window.charging_page.show_card_notice(True))
     _link_lost(s, runtime, "charging_notice", "charging_page_link_lost")
     live = runtime.active()
     if live is not None:  # the STOPPING look, shown for a moment in real life

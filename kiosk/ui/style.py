@@ -38,9 +38,9 @@ class Metrics:
 
     @property
     def compact(self) -> bool:
-        """A small landscape panel (7" 800x480, 1024x600), or large text on a landscape
-        screen: the lines of help that repeat what the page shows give way."""
-        return not self.portrait and (self.height < 700 or self.text > 1)
+        """A small landscape panel (7" 800x480, 1024x600), or large text: the lines of help
+        that repeat what the page shows give way."""
+        return self.text > 1 or (not self.portrait and self.height < 700)
 
     @property
     def scale(self) -> float:
@@ -385,10 +385,12 @@ QScrollArea#demo_cards_scroll QScrollBar::sub-page:vertical {{
     background: none;
 }}
 QPushButton[role="demo"] {{
-    font-size: {f(18)}px;
-    font-weight: normal;
     min-height: {m.target(72)}px;
     max-height: {m.target(72)}px;
+}}
+QPushButton[role="demo"], QPushButton[role="demo_tap"] {{
+    font-size: {f(18)}px;
+    font-weight: normal;
     padding: 0 {p(8)}px;
     border: {p(2)}px dashed {c.attention};
     background: {c.amber};
@@ -420,8 +422,7 @@ QPushButton[role="pin_ok"]:disabled {{
     border-color: {c.disabled_ink};
 }}
 QPushButton[role="connector"], QPushButton[role="connector_busy"] {{
-    font-size: {f(26)}px;
-    min-height: {m.target(120)}px;
+    font-size: {f(24)}px;
     padding: 0 {p(12)}px;
 }}
 QPushButton[role="connector"] {{

@@ -76,6 +76,14 @@ Sie zahlen nur die geladene Energie.</translation>
         <translation>Laden beenden</translation>
     </message>
     <message>
+        <source>Demo: tap the same card</source>
+        <translation>Demo: dieselbe Karte</translation>
+    </message>
+    <message>
+        <source>Demo: another card</source>
+        <translation>Demo: andere Karte</translation>
+    </message>
+    <message>
         <source>Stopping the charger and completing your payment. Please wait.</source>
         <translation>Das Laden wird beendet und Ihre Zahlung abgeschlossen. Bitte warten.</translation>
     </message>
@@ -314,12 +322,9 @@ Sie zahlen nur die geladene Energie.</translation>
         <source>The amount reserved on your card is used up, so charging stopped. You pay only for the energy delivered.</source>
         <translation>Der auf Ihrer Karte reservierte Betrag ist aufgebraucht, daher wurde das Laden beendet. Sie zahlen nur die geladene Energie.</translation>
     </message>
-    <message numerus="yes">
-        <source>Wrong PIN. Please enter it again. %n tries left.</source>
-        <translation>
-            <numerusform>Falsche PIN. Bitte geben Sie sie erneut ein. Noch %n Versuch.</numerusform>
-            <numerusform>Falsche PIN. Bitte geben Sie sie erneut ein. Noch %n Versuche.</numerusform>
-        </translation>
+    <message>
+        <source>Wrong PIN. Please enter it again. Tries left: {n}.</source>
+        <translation>Falsche PIN. Bitte geben Sie sie erneut ein. Verbleibende Versuche: {n}.</translation>
     </message>
     <message>
         <source>Wrong PIN. Please enter it again.</source>
@@ -512,12 +517,9 @@ Sie zahlen nur die geladene Energie.</translation>
         <source>OK, send the PIN</source>
         <translation>OK, PIN bestätigen</translation>
     </message>
-    <message numerus="yes">
-        <source>%n digit(s) entered</source>
-        <translation>
-            <numerusform>%n Ziffer eingegeben</numerusform>
-            <numerusform>%n Ziffern eingegeben</numerusform>
-        </translation>
+    <message>
+        <source>PIN digits entered: {n}</source>
+        <translation>Eingegebene PIN-Ziffern: {n}</translation>
     </message>
     <message>
         <source>Card {pan}</source>

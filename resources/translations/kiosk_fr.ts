@@ -76,6 +76,14 @@ Vous ne payez que l&apos;énergie rechargée.</translation>
         <translation>Arrêter la recharge</translation>
     </message>
     <message>
+        <source>Demo: tap the same card</source>
+        <translation>Démo : même carte</translation>
+    </message>
+    <message>
+        <source>Demo: another card</source>
+        <translation>Démo : autre carte</translation>
+    </message>
+    <message>
         <source>Stopping the charger and completing your payment. Please wait.</source>
         <translation>Arrêt de la recharge et finalisation du paiement. Veuillez patienter.</translation>
     </message>
@@ -314,12 +322,9 @@ Vous ne payez que l&apos;énergie rechargée.</translation>
         <source>The amount reserved on your card is used up, so charging stopped. You pay only for the energy delivered.</source>
         <translation>Le montant réservé sur votre carte est épuisé, la recharge s&apos;est donc arrêtée. Vous ne payez que l&apos;énergie rechargée.</translation>
     </message>
-    <message numerus="yes">
-        <source>Wrong PIN. Please enter it again. %n tries left.</source>
-        <translation>
-            <numerusform>Code PIN incorrect. Veuillez le saisir à nouveau. %n essai restant.</numerusform>
-            <numerusform>Code PIN incorrect. Veuillez le saisir à nouveau. %n essais restants.</numerusform>
-        </translation>
+    <message>
+        <source>Wrong PIN. Please enter it again. Tries left: {n}.</source>
+        <translation>Code PIN erroné. Veuillez le saisir à nouveau. Essais restants : {n}.</translation>
     </message>
     <message>
         <source>Wrong PIN. Please enter it again.</source>
@@ -512,12 +517,9 @@ Vous ne payez que l&apos;énergie rechargée.</translation>
         <source>OK, send the PIN</source>
         <translation>OK, valider le code PIN</translation>
     </message>
-    <message numerus="yes">
-        <source>%n digit(s) entered</source>
-        <translation>
-            <numerusform>%n chiffre saisi</numerusform>
-            <numerusform>%n chiffres saisis</numerusform>
-        </translation>
+    <message>
+        <source>PIN digits entered: {n}</source>
+        <translation>Chiffres du code PIN saisis : {n}</translation>
     </message>
     <message>
         <source>Card {pan}</source>

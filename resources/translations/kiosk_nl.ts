@@ -76,6 +76,14 @@ U betaalt alleen de geladen energie.</translation>
         <translation>Laden stoppen</translation>
     </message>
     <message>
+        <source>Demo: tap the same card</source>
+        <translation>Demo: zelfde kaart</translation>
+    </message>
+    <message>
+        <source>Demo: another card</source>
+        <translation>Demo: andere kaart</translation>
+    </message>
+    <message>
         <source>Stopping the charger and completing your payment. Please wait.</source>
         <translation>Het laden wordt gestopt en uw betaling afgerond. Even geduld.</translation>
     </message>
@@ -314,12 +322,9 @@ U betaalt alleen de geladen energie.</translation>
         <source>The amount reserved on your card is used up, so charging stopped. You pay only for the energy delivered.</source>
         <translation>Het gereserveerde bedrag op uw kaart is op, daarom is het laden gestopt. U betaalt alleen voor de geladen energie.</translation>
     </message>
-    <message numerus="yes">
-        <source>Wrong PIN. Please enter it again. %n tries left.</source>
-        <translation>
-            <numerusform>Onjuiste pincode. Voer hem opnieuw in. Nog %n poging.</numerusform>
-            <numerusform>Onjuiste pincode. Voer hem opnieuw in. Nog %n pogingen.</numerusform>
-        </translation>
+    <message>
+        <source>Wrong PIN. Please enter it again. Tries left: {n}.</source>
+        <translation>Verkeerde pincode. Voer hem opnieuw in. Pogingen over: {n}.</translation>
     </message>
     <message>
         <source>Wrong PIN. Please enter it again.</source>
@@ -512,12 +517,9 @@ U betaalt alleen de geladen energie.</translation>
         <source>OK, send the PIN</source>
         <translation>OK, pincode bevestigen</translation>
     </message>
-    <message numerus="yes">
-        <source>%n digit(s) entered</source>
-        <translation>
-            <numerusform>%n cijfer ingevoerd</numerusform>
-            <numerusform>%n cijfers ingevoerd</numerusform>
-        </translation>
+    <message>
+        <source>PIN digits entered: {n}</source>
+        <translation>Ingevoerde cijfers van de pincode: {n}</translation>
     </message>
     <message>
         <source>Card {pan}</source>

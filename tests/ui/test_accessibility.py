@@ -96,3 +96,25 @@ def test_a_timeout_is_seen_and_heard_and_the_driver_can_extend_it(short: Kiosk) 
     k.wait_page("idle_page", timeout=15_000)
     assert k.runtime.active() is None or k.runtime.active().state is State.DONE  # type: ignore[union-attr]
     assert not bar.isVisible()
+
+
+def test_the_pin_pad_can_be_used_without_seeing_it_and_never_says_a_digit(k: Kiosk) -> None:
+    k.click("a11y_button")
+    k.click("pay_button")
+    k.wait_page("card_page")
+    terminal = k.runtime.card_terminal
+    from drivers.sim.card_terminal import SimCardTerminal
+    from drivers.sim.cards import TEST_CARDS
+
+    assert isinstance(terminal, SimCardTerminal)
+    terminal.present(TEST_CARDS["mastercard_pin"])
+    k.wait_page("pin_page")
+    k.window.voice.heard.clear()
+    for digit in "9876":
+        k.click(f"pin_key_{digit}")
+    heard = list(k.window.voice.heard)
+    assert heard.count(("cue", "card")) == 4
+    spoken = [text for lang, text in heard if lang != "cue"]
+    assert spoken == [f"PIN digits entered: {n}" for n in range(1, 5)]  # the count, no digit
+    k.click("pin_cancel")
+    k.wait_page("idle_page")

@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from PySide6.QtCore import QCoreApplication
 
 from kiosk.billing import figures
 from kiosk.config import SCREEN_LANGUAGES
@@ -141,12 +140,17 @@ def test_the_qm_file_is_compiled_from_the_ts_file(tmp_path: Path, lang: str) -> 
     assert qm_path(lang).read_bytes() == out.read_bytes(), "run `make translations`"
 
 
-def test_plural_forms_are_translated(qapp: object) -> None:
+def test_numbers_in_texts_are_translated_placeholders(qapp: object) -> None:
+    from kiosk.session.says import Say
+    from kiosk.ui import driver_texts
+
     t = Translations(["en", "de"])
     try:
         t.use("de")
-        one = QCoreApplication.translate("PinPage", "%n digit(s) entered", None, 1)
-        four = QCoreApplication.translate("PinPage", "%n digit(s) entered", None, 4)
-        assert "1" in one and "4" in four and one.replace("1", "") != four.replace("4", "")
+        two = driver_texts.text(Say.PIN_WRONG, tries_left=2)
+        assert "2" in two and "{n}" not in two and "PIN" in two
+        assert two != driver_texts.text(Say.PIN_WRONG, tries_left=1)  # the last try's words
+        t.use("en")
+        assert two != driver_texts.text(Say.PIN_WRONG, tries_left=2)
     finally:
         t.close()

@@ -25,7 +25,7 @@ def test_another_card_is_told_and_the_same_card_stops(kiosk: Kiosk) -> None:
     assert notice.text() == not_the_same_card()
     assert k.session().state is State.CHARGING and k.page() == "charging_page"
     assert not any(other.pan in t or other.pan[:6] in t for t in k.visible_texts())
-    k.window.charging_page.show_card_notice("")  # as its timer does
+    k.window.charging_page.show_card_notice(False)  # as its timer does
     assert not notice.isVisible()
 
     terminal.present(TEST_CARDS["visa_contactless"])
