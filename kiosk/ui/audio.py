@@ -22,6 +22,7 @@ import shutil
 import struct
 import subprocess
 import tempfile
+import threading
 import wave
 from collections import deque
 from pathlib import Path
@@ -72,21 +73,29 @@ class Voice:
         self._cues: dict[str, Path] = {}
         self._speaking: subprocess.Popen[bytes] | None = None
         self._playing: list[subprocess.Popen[bytes]] = []
+        self._lock = threading.Lock()
         if sound and self.aplay is None:
             log.info("no aplay: the kiosk gives no audio cues")
+        elif sound:  # the tones are made off the GUI thread, before the first is needed
+            threading.Thread(target=self._prepare, name="kiosk-cues", daemon=True).start()
         if self.espeak is None:
             log.info("no espeak-ng: the accessibility mode has no spoken prompts")
 
+    def _prepare(self) -> None:
+        for kind in CUES:
+            self._cue_file(kind)
+
     def _cue_file(self, kind: str) -> Path:
-        path = self._cues.get(kind)
-        if path is None:
-            if self._dir is None:
-                self._dir = tempfile.TemporaryDirectory(prefix="kiosk-cues-")
-            path = Path(self._dir.name) / f"{kind}.wav"
-            tones, length = CUES[kind]
-            _tone_wav(path, tones, length)
-            self._cues[kind] = path
-        return path
+        with self._lock:
+            path = self._cues.get(kind)
+            if path is None:
+                if self._dir is None:
+                    self._dir = tempfile.TemporaryDirectory(prefix="kiosk-cues-")
+                path = Path(self._dir.name) / f"{kind}.wav"
+                tones, length = CUES[kind]
+                _tone_wav(path, tones, length)
+                self._cues[kind] = path
+            return path
 
     def cue(self, kind: str) -> None:
         if kind not in CUES:
@@ -135,6 +144,8 @@ class Voice:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 p.wait(0.5)
         self._playing = []
-        if self._dir is not None:
-            self._dir.cleanup()
-            self._dir = None
+        with self._lock:
+            if self._dir is not None:
+                self._dir.cleanup()
+                self._dir = None
+            self._cues = {}
