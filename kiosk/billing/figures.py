@@ -26,7 +26,6 @@ __all__ = ["NBSP", "decimal", "money", "percent", "symbol"]
 
 _DECIMAL = re.compile(r"^(-?)(\d{1,15})(?:\.(\d{1,12}))?$")
 NBSP = "\u00a0"
-_NBSP = NBSP
 _NNBSP = "\u202f"  # narrow no-break space: the French thousands separator
 _MINUS = "\u2212"
 _SEPARATORS = {"en": (",", "."), "de": (".", ","), "fr": (_NNBSP, ","), "nl": (".", ",")}
@@ -80,14 +79,14 @@ def money(text: object, currency: str, lang: str, places: int, *,
     sym = symbol(currency)
     if lang == "en":
         spaced = len(sym) > 1
-        return f"{sign}{sym}{_NBSP if spaced else ''}{digits}"
+        return f"{sign}{sym}{NBSP if spaced else ''}{digits}"
     if lang == "nl":
-        return f"{sym}{_NBSP}{sign}{digits}"
-    return f"{sign}{digits}{_NBSP}{sym}"
+        return f"{sym}{NBSP}{sign}{digits}"
+    return f"{sign}{digits}{NBSP}{sym}"
 
 
 def percent(text: object, lang: str) -> str | None:
     number = decimal(text, lang, trim=True)
     if number is None:
         return None
-    return f"{number}%" if lang == "en" else f"{number}{_NBSP}%"
+    return f"{number}%" if lang == "en" else f"{number}{NBSP}%"

@@ -70,6 +70,7 @@ from kiosk.ui.pages import (
     ReceiptPage,
     Screen,
     bind,
+    countdown,
     make_button,
     make_label,
     set_text,
@@ -307,8 +308,7 @@ class MainWindow(QWidget):
         if warning is None or now < warning.warn_at:
             self.timeout_bar.hide()
             return
-        left = max(0, int((warning.deadline - now).total_seconds()))
-        clock = f"{left // 60}:{left % 60:02d}"
+        clock = countdown(warning.deadline, now)
         text = (translate("MainWindow", "This screen ends in {left}. Do you need more time?")
                 if warning.more_time else
                 translate("MainWindow", "This screen ends in {left}.")).format(left=clock)
@@ -328,31 +328,30 @@ class MainWindow(QWidget):
             return
         before, self._heard = self._heard, key
         if session is not None:
-            same = before is not None and before[0] == session.id
             cue = {State.WAIT_PLUG: "success", State.RECEIPT: "success",
                    State.DECLINED: "failure", State.ERROR: "failure"}.get(session.state)
-            if cue is None and same and before is not None and before[1] in CARD_STATES \
-                    and session.state not in CARD_STATES:
+            read = (before is not None and before[0] == session.id  # the card was just read
+                    and before[1] in CARD_STATES and session.state not in CARD_STATES)
+            if cue is None and read:
                 cue = "card"
             if cue is not None:
                 self.voice.cue(cue)
         self.voice.say(page.spoken(), self.ui.lang)
 
     # --- size and language ----------------------------------------------------------------
-    def _metrics_for(self, size: QSize) -> Metrics:
+    def _metrics_for(self, size: QSize, text: float = 1.0) -> Metrics:
         dpi = float(self.runtime.config.ui.dpi)
         if dpi <= 0:
             screen = self.screen() if self.isVisible() else QApplication.primaryScreen()
             dpi = screen.physicalDotsPerInch() if screen is not None else 96.0
             dpi = min(max(dpi, 72.0), 400.0)  # a screen that reports nonsense
-        return Metrics(size.width(), size.height(), dpi=dpi, family=self.family,
-                       text=self.ui.metrics.text if hasattr(self, "ui") else 1.0)
+        return Metrics(size.width(), size.height(), dpi=dpi, family=self.family, text=text)
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         size = event.size()
         m = self.ui.metrics
         if (size.width(), size.height()) != (m.width, m.height) and size.width() > 0:
-            self.ui.metrics = self._metrics_for(size)
+            self.ui.metrics = self._metrics_for(size, m.text)
             self._apply_metrics()
         super().resizeEvent(event)
 
@@ -363,12 +362,12 @@ class MainWindow(QWidget):
         side = m.px(24) if m.portrait else m.px(40)  # portrait: room for the station's name
         self.header_row.setContentsMargins(side, 0, side, 0)
         self.header_row.setSpacing(m.px(10) if m.portrait else m.px(16))
-        side = m.header_font(30)
-        a11y = icon("accessibility", self.ui.palette.on_header, sizes=[side])
-        a11y.addPixmap(icon_pixmap("accessibility", self.ui.palette.navy, side),  # checked
+        glyph = m.header_font(30)
+        a11y = icon("accessibility", self.ui.palette.on_header, sizes=[glyph])
+        a11y.addPixmap(icon_pixmap("accessibility", self.ui.palette.navy, glyph),  # checked
                        QIcon.Mode.Normal, QIcon.State.On)
         self.a11y_button.setIcon(a11y)
-        self.a11y_button.setIconSize(QSize(side, side))
+        self.a11y_button.setIconSize(QSize(glyph, glyph))
         self.timeout_row.setContentsMargins(m.px(40), m.px(8), m.px(40), m.px(8))
         self.timeout_row.setSpacing(m.px(16))
         self.timeout_icon.redraw(self.ui)

@@ -20,6 +20,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QLineEdit, QPushButton, QStackedWidget, QWidget
 from pytestqt.qtbot import QtBot
 
+from drivers.sim.card_terminal import SimCardTerminal
 from kiosk.config import parse_config
 from kiosk.runtime import Runtime, build_runtime
 from kiosk.session.machine import Session
@@ -101,6 +102,18 @@ class Kiosk:
         texts += [w.text() for w in self.window.findChildren(QLineEdit)]
         texts += [w.toolTip() for w in self.window.findChildren(QWidget)]
         return texts
+
+
+def cancel_card_read(k: Kiosk) -> None:
+    """Cancel on the card page once the read waits for a card. (Today a cancel that comes
+    before the reader waits is lost, and the read waits for its whole timeout: the first read
+    of a process imports the EMV kernel first. ``CardDevice.cancel_read`` races the read's
+    start; this waits it out, it is not what these tests are about.)"""
+    terminal = k.runtime.card_terminal
+    assert isinstance(terminal, SimCardTerminal)
+    k.qtbot.waitUntil(lambda: terminal.waiting, timeout=WAIT_MS)
+    k.click("cancel_button")
+    k.wait_page("idle_page")
 
 
 def build_kiosk(qtbot: QtBot, tmp_path: Path, caplog: pytest.LogCaptureFixture,

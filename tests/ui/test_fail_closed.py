@@ -29,7 +29,7 @@ from kiosk.session.machine import Outcome, State
 from kiosk.session.says import Say
 from kiosk.ui import driver_texts
 from kiosk.ui.i18n import Figures
-from tests.ui.rig import CONFIG, WAIT_MS, Kiosk, build_kiosk
+from tests.ui.rig import CONFIG, WAIT_MS, Kiosk, build_kiosk, cancel_card_read
 
 PHONE = "+49 30 1234 5678"
 OUT_OF_SERVICE = "terminal out of service"  # the health's ERROR log line, expected here
@@ -59,18 +59,6 @@ def page_widget(k: Kiosk, name: str) -> QWidget:
     page = k.window.findChild(QWidget, name)
     assert page is not None, name
     return page
-
-
-def cancel_card_read(k: Kiosk) -> None:
-    """Cancel on the card page once the read waits for a card. (Today a cancel that comes
-    before the reader waits is lost, and the read waits for its whole timeout: the first read
-    of a process imports the EMV kernel first. ``CardDevice.cancel_read`` races the read's
-    start; this waits it out, it is not what these tests are about.)"""
-    terminal = k.runtime.card_terminal
-    assert isinstance(terminal, SimCardTerminal)
-    k.qtbot.waitUntil(lambda: terminal.waiting, timeout=WAIT_MS)
-    k.click("cancel_button")
-    k.wait_page("idle_page")
 
 
 def inside_page(k: Kiosk, widget: QWidget, page_name: str) -> bool:

@@ -13,8 +13,7 @@ from pytestqt.qtbot import QtBot
 
 from kiosk.session.machine import State
 from kiosk.ui.i18n import Figures
-from tests.ui.rig import CONFIG, WAIT_MS, Kiosk, build_kiosk
-from tests.ui.test_fail_closed import cancel_card_read
+from tests.ui.rig import CONFIG, WAIT_MS, Kiosk, build_kiosk, cancel_card_read
 
 TWO_CONNECTORS = CONFIG + """
 [[connectors]]
