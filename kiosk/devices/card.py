@@ -73,6 +73,7 @@ from kiosk.session.says import Say
 log = logging.getLogger(__name__)
 
 CANCEL_REPEAT_S = 0.05  # a cancelled read is cancelled again this often until it ends
+CLOSE_WAIT_S = 5.0  # close(): how long a running read is cancelled before the worker is left
 COMPLETION_TIMEOUT_S = 10.0  # the second GENERATE AC is a few APDUs; beyond this: card gone
 MSG_CARD_GONE = "the card was gone before its final word (removed, replaced or silent)"
 IDENTIFY_WAIT_S = 30.0  # one wait for a card while charging; then the watch waits again
@@ -186,6 +187,7 @@ class CardDevice:
         self._completion_for: str | None = None  # the session whose card waits for complete()
         self._reading_for: str | None = None  # the session whose read runs now
         self._read_ended = threading.Event()
+        self._closing = False  # close() began: no queued read starts
         self._lock = threading.Lock()
         # stop with the same card: the charging sessions' tokens (session id → token)
         self._watched: dict[str, str] = {}
@@ -195,12 +197,23 @@ class CardDevice:
         self.worker = Worker("kiosk-card")
 
     def close(self) -> None:
+        """End the watch and any read, then the worker. A read still queued never starts; a
+        running one is cancelled until it has ended (a single cancel is lost when it comes
+        before the terminal waits for a card), for at most :data:`CLOSE_WAIT_S`."""
         self._end_watch()
         with self._lock:
+            self._closing = True
             waits, self._pin_waits = list(self._pin_waits.values()), {}
         for waiting in waits:
             waiting.cancel()
         self.terminal.cancel()
+        end = time.monotonic() + CLOSE_WAIT_S
+        while time.monotonic() < end:
+            with self._lock:
+                if self._reading_for is None:
+                    break
+            self.terminal.cancel()
+            self._read_ended.wait(CANCEL_REPEAT_S)
         self.worker.stop()
 
     # --- effects ---------------------------------------------------------------------------
@@ -216,6 +229,8 @@ class CardDevice:
             self._end_watch()
             return
         with self._lock:
+            if self._closing:
+                return
             self._watched = dict(tokens)
             self._watch_stop.clear()
             start = not self._watch_job
@@ -358,6 +373,8 @@ class CardDevice:
     # --- on the card worker ----------------------------------------------------------------
     def _read_card(self, e: fx.ReadCard) -> None:
         with self._lock:
+            if self._closing:  # the device is closing: a queued read never starts
+                return
             if e.session_id in self._cancelled_reads:  # cancelled while queued: never start
                 self._cancelled_reads.discard(e.session_id)
                 return
