@@ -251,6 +251,7 @@ class Runtime:
         return found
 
     def close(self) -> None:
+        self.runner.stop_thread()  # no step runs while the devices and the journal close
         if self.watch is not None:
             self.watch.close()
         if self.uploader is not None:

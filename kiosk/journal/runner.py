@@ -1,8 +1,12 @@
 """The runner: feeds events to the session machine, journals each step, then runs its effects.
 
-It owns the live sessions and runs on one thread (the Qt thread in the app, the test's thread
-headless). Devices post events from their own threads with :meth:`Runner.post`; the owner
-calls :meth:`Runner.process_pending` (the app does so when the bridge signals).
+It owns the live sessions. Devices post events from their own threads with
+:meth:`Runner.post`. Headless, the owner's thread drains them (:meth:`Runner.process_pending`,
+:meth:`Runner.wait_and_process`); in the app the runner has a thread of its own
+(:meth:`Runner.start_thread`, ``kiosk-runner``), so no journal commit ever waits on the GUI
+thread (an fsync on a slow card can take longer than a frame). One step runs at a time,
+whichever thread runs it (a lock). ``sessions`` is replaced, never changed in place, so any
+thread may read it: the dict it gets is a consistent picture.
 
 Order of a step, the heart of crash safety: decide → commit to the journal → run effects.
 
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import threading
 import uuid
 from collections.abc import Callable
 from datetime import datetime
@@ -29,6 +34,9 @@ from kiosk.session import events as ev
 from kiosk.session.machine import Outcome, Session, SessionMachine, State, UnexpectedEvent
 
 log = logging.getLogger(__name__)
+
+RUN_WAIT_S = 1.0  # the runner's thread looks at its stop flag at least this often
+STOP_WAIT_S = 5.0  # stop_thread(): how long it waits for the step that runs to end
 
 Clock = Callable[[], datetime]
 Probe = Callable[[int], tuple[bool, int | None]]  # connector → (charging now, meter Wh)
@@ -78,23 +86,29 @@ class Runner:
         self.journal_error: JournalWriteError | None = None
         self.steps = 0
         self._queue: queue.SimpleQueue[ev.Event] = queue.SimpleQueue()
+        self._lock = threading.RLock()  # one step at a time, on whichever thread
+        self._arrived = threading.Event()  # set by post(): the runner's thread drains
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
 
     # --- input -----------------------------------------------------------------------------
     def post(self, event: ev.Event) -> None:
         """Thread-safe: queue an event for the runner's thread."""
         self._queue.put(event)
+        self._arrived.set()
         if self.wakeup is not None:
             self.wakeup()
 
     def process_pending(self) -> int:
         n = 0
-        while True:
-            try:
-                event = self._queue.get_nowait()
-            except queue.Empty:
-                return n
-            self.dispatch(event)
-            n += 1
+        with self._lock:  # one drainer at a time: the events keep their order
+            while True:
+                try:
+                    event = self._queue.get_nowait()
+                except queue.Empty:
+                    return n
+                self.dispatch(event)
+                n += 1
 
     def wait_and_process(self, timeout: float) -> int:
         """Headless loops: block until one event arrives (or ``timeout``), then drain."""
@@ -102,8 +116,53 @@ class Runner:
             event = self._queue.get(timeout=timeout)
         except queue.Empty:
             return 0
-        self.dispatch(event)
-        return 1 + self.process_pending()
+        with self._lock:
+            self.dispatch(event)
+            return 1 + self.process_pending()
+
+    # --- a thread of its own (the app) -------------------------------------------------------
+    def start_thread(self) -> bool:
+        """Run the steps on the ``kiosk-runner`` thread from now on (listeners and effects run
+        there too). False when it runs already (its starter stops it)."""
+        with self._lock:
+            if self._thread is not None:
+                return False
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="kiosk-runner", daemon=True)
+            self._thread.start()
+            return True
+
+    @property
+    def threaded(self) -> bool:
+        return self._thread is not None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._arrived.wait(RUN_WAIT_S)
+            self._arrived.clear()  # before draining: a post meanwhile sets it again
+            if self._stop.is_set():
+                return
+            try:
+                self.process_pending()
+            except Exception:  # a failed step must not end the thread: the rest still runs
+                log.exception("processing session events failed")
+                self._arrived.set()
+
+    def stop_thread(self, timeout_s: float = STOP_WAIT_S) -> None:
+        """End the runner's thread after the step it runs (events still queued stay queued).
+        Safe to call twice, and from a listener (then it only tells the thread to end)."""
+        thread = self._thread
+        if thread is None:
+            return
+        self._stop.set()
+        self._arrived.set()
+        if thread is not threading.current_thread():
+            thread.join(timeout_s)
+            if thread.is_alive():
+                log.error("the runner's thread did not end within %g s", timeout_s)
+        with self._lock:
+            if self._thread is thread:
+                self._thread = None
 
     # --- sessions --------------------------------------------------------------------------
     def active(self) -> Session | None:
@@ -118,6 +177,10 @@ class Runner:
         return None
 
     def start_session(self, connector: int) -> Session:
+        with self._lock:
+            return self._start_session(connector)
+
+    def _start_session(self, connector: int) -> Session:
         if self.journal_error is not None:
             raise OutOfService(f"the journal cannot be written: {self.journal_error}")
         if any(s.state in (State.READING_CARD, State.PIN_ENTRY, State.AUTHORIZING)
@@ -134,6 +197,10 @@ class Runner:
         return new
 
     def dispatch(self, event: ev.Event) -> None:
+        with self._lock:
+            self._dispatch(event)
+
+    def _dispatch(self, event: ev.Event) -> None:
         now = self.clock()
         if self.journal_error is not None:
             # nothing can be journaled, so nothing may be decided; the chargers are off and
@@ -231,10 +298,12 @@ class Runner:
             raise
         if self.fault_hook is not None:
             self.fault_hook("after_commit", self.steps)
+        sessions = dict(self.sessions)  # a new dict: readers on other threads keep theirs
         if new.finished:
-            self.sessions.pop(new.id, None)
+            sessions.pop(new.id, None)
         else:
-            self.sessions[new.id] = new
+            sessions[new.id] = new
+        self.sessions = sessions
         log.info("%s -> %s on %s", old.state.value if old else "-", new.state.value,
                  type(event).__name__, extra={"fields": {"session": new.id, "seq": new.seq}})
         # a settlement is known as pending before anyone looks (it is journaled already)
@@ -251,10 +320,10 @@ class Runner:
     # --- start-up --------------------------------------------------------------------------
     def recover(self, probe: Probe) -> list[Session]:
         """Finish what a crash or power cut interrupted. Returns the sessions found."""
-        found = self.journal.unfinished()
-        for s in found:
-            self.sessions[s.id] = s
-        self.probe = probe
-        for s in found:
-            self._resume(s)
-        return found
+        with self._lock:
+            found = self.journal.unfinished()
+            self.sessions = {**self.sessions, **{s.id: s for s in found}}
+            self.probe = probe
+            for s in found:
+                self._resume(s)
+            return found

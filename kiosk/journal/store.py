@@ -169,6 +169,23 @@ settlements = Table(
 )
 
 InvoiceBuilder = Callable[[int], dict[str, Any]]
+
+# Journal.commit's statements (the tables above; a test checks them against the metadata)
+_INSERT_SESSION = ("INSERT INTO sessions (id, connector, state, seq, finished, created_at, "
+                   "updated_at, snapshot) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+_UPDATE_SESSION = ("UPDATE sessions SET state = ?, seq = ?, finished = ?, updated_at = ?, "
+                   "snapshot = ? WHERE id = ? AND seq = ?")
+_INSERT_TRANSITION = ("INSERT INTO transitions (session_id, seq, at, from_state, to_state, "
+                      "event, effects) VALUES (?, ?, ?, ?, ?, ?, ?)")
+_INVOICE_OF = "SELECT number FROM invoices WHERE session_id = ?"
+_LAST_INVOICE = "SELECT max(number) FROM invoices"
+_INSERT_INVOICE = ("INSERT INTO invoices (number, session_id, created_at, payload) "
+                   "VALUES (?, ?, ?, ?)")
+_INSERT_RECORD = ("INSERT OR IGNORE INTO outbox (session_id, kind, created_at, payload) "
+                  "VALUES (?, ?, ?, ?)")
+_INSERT_SETTLEMENT = ("INSERT OR IGNORE INTO settlements (session_id, ref, kind, amount_minor, "
+                      "status, attempts, next_at, created_at, done_at, response_code, "
+                      "last_error) VALUES (?, ?, ?, ?, ?, 0, ?, ?, NULL, '', '')")
 PENDING, DONE, FAILED = "pending", "done", "failed"
 
 
@@ -570,54 +587,53 @@ class Journal:
         :class:`JournalWriteError` when the file refuses the write."""
         self._refuse_if_readonly()
         snap = codec.dumps(new)
-        values = dict(
-            state=new.state.value, seq=new.seq, finished=new.finished,
-            updated_at=new.updated_at.isoformat(), snapshot=snap,
-        )
+        at = now.isoformat()
+        finished = 1 if new.finished else 0
+        updated = new.updated_at.isoformat()
         try:
+            # plain SQL on the DBAPI cursor: this runs on every step, on the GUI thread;
+            # SQLAlchemy's statement building cost about ten times the write itself
             with self.engine.begin() as conn:
+                cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
                 if old is None:
-                    conn.execute(insert(sessions).values(
-                        id=new.id, connector=new.connector,
-                        created_at=new.created_at.isoformat(), **values))
+                    cur.execute(_INSERT_SESSION, (new.id, new.connector, new.state.value,
+                                                  new.seq, finished, new.created_at.isoformat(),
+                                                  updated, snap))
                 else:
-                    res = conn.execute(update(sessions).where(
-                        sessions.c.id == new.id, sessions.c.seq == old.seq).values(**values))
-                    if res.rowcount != 1:
+                    cur.execute(_UPDATE_SESSION, (new.state.value, new.seq, finished, updated,
+                                                  snap, new.id, old.seq))
+                    if cur.rowcount != 1:
                         raise JournalConflict(
                             f"session {new.id}: stored step is not {old.seq}; refusing step "
                             f"{new.seq}")
-                conn.execute(insert(transitions).values(
-                    session_id=new.id, seq=new.seq, at=now.isoformat(),
-                    from_state=old.state.value if old else None, to_state=new.state.value,
-                    event=codec.dumps(event_), effects=codec.dumps(list(effects))))
+                cur.execute(_INSERT_TRANSITION, (
+                    new.id, new.seq, at, old.state.value if old else None, new.state.value,
+                    codec.dumps(event_), codec.dumps(list(effects))))
                 records = list(records)
-                if invoice is not None and conn.execute(select(invoices.c.number).where(
-                        invoices.c.session_id == new.id)).first() is None:
-                    last = conn.execute(select(func.max(invoices.c.number))).scalar()
+                if invoice is not None and cur.execute(
+                        _INVOICE_OF, (new.id,)).fetchone() is None:
+                    last = cur.execute(_LAST_INVOICE).fetchone()[0]
                     number = (last or 0) + 1
                     payload = invoice(number)
-                    conn.execute(insert(invoices).values(
-                        number=number, session_id=new.id, created_at=now.isoformat(),
-                        payload=json.dumps(payload, sort_keys=True)))
+                    cur.execute(_INSERT_INVOICE, (number, new.id, at,
+                                                  json.dumps(payload, sort_keys=True)))
                     ref = payload.get("number", number)
                     records = [(k, {**p, "invoice_number": ref} if "invoice_reference_id" not in p
                                 else {**p, "invoice_reference_id": ref}) for k, p in records]
                     records.append(("invoice", payload))
                 for kind, payload in records:
-                    conn.execute(insert(outbox).prefix_with("OR IGNORE").values(
-                        session_id=new.id, kind=kind, created_at=now.isoformat(),
-                        payload=self._seal_payload(new.id, kind, payload)))
+                    cur.execute(_INSERT_RECORD, (new.id, kind, at,
+                                                 self._seal_payload(new.id, kind, payload)))
                 for job in settle:
-                    conn.execute(insert(settlements).prefix_with("OR IGNORE").values(
-                        session_id=job.session_id, ref=job.ref, kind=job.kind.value,
-                        amount_minor=job.amount_minor, status=PENDING, attempts=0,
-                        next_at=now.isoformat(), created_at=now.isoformat(), done_at=None,
-                        response_code="", last_error=""))
-        except IntegrityError as exc:
+                    cur.execute(_INSERT_SETTLEMENT, (job.session_id, job.ref, job.kind.value,
+                                                     job.amount_minor, PENDING, at, at))
+                cur.close()
+        except (IntegrityError, sqlite3.IntegrityError) as exc:
             raise JournalConflict(f"session {new.id}: step {new.seq} already stored") from exc
         except DBAPIError as exc:
             raise self._write_error(exc) from exc
+        except sqlite3.Error as exc:
+            raise self._sqlite_write_error(exc) from exc
 
     def reseal_plain_rows(self) -> int:
         """Seal the plain outbox payloads and batch envelopes an older journal (or a tool that
@@ -667,6 +683,10 @@ class Journal:
             problem = str(exc) if not isinstance(exc, json.JSONDecodeError) else "not JSON"
             raise OutboxRowError(f"journal {self.path}: outbox row {row_id}: {problem}",
                                  row_id) from None
+
+    def _sqlite_write_error(self, exc: sqlite3.Error) -> JournalWriteError:
+        return JournalWriteError(f"journal {self.path}: write failed: "
+                                 f"{(str(exc).splitlines() or [type(exc).__name__])[0]}")
 
     def _write_error(self, exc: DBAPIError) -> JournalWriteError:
         return JournalWriteError(f"journal {self.path}: write failed: "

@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, TypeVar
 
 from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
     QBoxLayout,
     QFrame,
@@ -49,7 +50,7 @@ from kiosk.session.machine import Outcome, Session, State
 from kiosk.ui import driver_texts
 from kiosk.ui.assets import icon_pixmap
 from kiosk.ui.i18n import Figures, format_duration, translate
-from kiosk.ui.qr import qr_pixmap
+from kiosk.ui.qr import QrMaker
 from kiosk.ui.style import STANDARD, Metrics, Palette
 
 if TYPE_CHECKING:
@@ -1099,7 +1100,10 @@ SECONDARY_ROWS = ("auth_code", "station")  # left to the invoice on a small scre
 class ReceiptPage(Page):
     def __init__(self, ui: Screen) -> None:
         super().__init__(ui, "receipt_page")
-        self._qr_for = ""
+        self._qr_for = ""  # the link whose code is drawn or being drawn
+        self._qr_shown: tuple[str, int] = ("", 0)  # ... and the one the label shows, its size
+        self._qr = QrMaker(self)
+        self._qr.ready.connect(self._qr_ready)
         self._invoice_cache: tuple[str, dict[str, object] | None] = ("", None)
         self.title_label = make_label("", "title", "receipt_title", wrap=True)
         self.box.addLayout(titled(IconLabel("check", "green", 56, "receipt_icon"),
@@ -1228,12 +1232,28 @@ class ReceiptPage(Page):
         self.qr_label.setVisible(invoice is not None)
         self.qr_caption.setVisible(invoice is not None)
         if invoice is not None and self._qr_for != invoice["url"]:
-            self.qr_label.setPixmap(qr_pixmap(str(invoice["url"]), self.qr_size))
             self._qr_for = str(invoice["url"])
+            if self._qr_shown[0] != self._qr_for:  # not another session's code meanwhile
+                self.qr_label.clear()
+                self._qr_shown = ("", 0)
+            self._qr.draw(self._qr_for, self.qr_size)
         left = countdown(session.deadline, self.runtime.clock())
         set_text(self.timeout_label, translate(
             "ReceiptPage", "This screen closes by itself in {left}").format(left=left)
             if left else "")
+
+    def _qr_ready(self, text: str, size: int, image: QImage) -> None:
+        if text == self._qr_for and size == self.qr_size:
+            self.qr_label.setPixmap(QPixmap.fromImage(image))
+            self._qr_shown = (text, size)
+
+    def qr_drawn(self) -> bool:
+        """The receipt's QR code is on screen (or it has none): for screenshots and tests."""
+        return not self.qr_label.isVisible() or (
+            bool(self._qr_for) and self._qr_shown == (self._qr_for, self.qr_size))
+
+    def close_qr(self) -> None:
+        self._qr.close()
 
     def _show_payment(self, session: Session, amount: str) -> None:
         pending = self.runtime.settlement_pending(session.id)

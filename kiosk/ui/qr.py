@@ -1,10 +1,18 @@
-"""QR codes drawn by Qt from the matrix of the ``qrcode`` library (no image library needed)."""
+"""QR codes drawn by Qt from the matrix of the ``qrcode`` library (no image library needed);
+:class:`QrMaker` draws them on a thread of its own, so the receipt appears without waiting for
+its code (about 6 to 11 ms of Python in a session, measured in the driver's window)."""
 
 from __future__ import annotations
 
+import logging
+import queue
+import threading
+
 import qrcode
-from PySide6.QtCore import QRect, Qt
+from PySide6.QtCore import QObject, QRect, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
+
+log = logging.getLogger(__name__)
 
 MASK = 2  # one of the standard's eight (ISO/IEC 18004: column % 3 == 0)
 
@@ -40,3 +48,52 @@ def qr_image(text: str, size: int) -> QImage:
 
 def qr_pixmap(text: str, size: int) -> QPixmap:
     return QPixmap.fromImage(qr_image(text, size))
+
+
+class QrMaker(QObject):
+    """Draws QR codes on the ``kiosk-qr`` thread (a QImage may be painted on any thread; a
+    QPixmap only on the GUI thread, so the receiver makes that). :attr:`ready` carries
+    ``(text, size, image)`` to the GUI thread (queued: this object lives there). Only the
+    newest request is drawn: one still queued behind it is skipped."""
+
+    ready = Signal(str, int, QImage)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._jobs: queue.SimpleQueue[tuple[str, int] | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._newest: tuple[str, int] | None = None
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="kiosk-qr", daemon=True)
+        self._thread.start()
+
+    def draw(self, text: str, size: int) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._newest = (text, size)
+        self._jobs.put((text, size))
+
+    def _run(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            if self._overtaken(job):
+                continue
+            try:
+                image = qr_image(*job)
+            except Exception:  # a text too long for a QR code: the receipt shows none
+                log.exception("QR code not drawn")
+                continue
+            with self._lock:
+                if self._closed:  # the page is gone, or going
+                    return
+                self.ready.emit(job[0], job[1], image)
+
+    def _overtaken(self, job: tuple[str, int]) -> bool:
+        with self._lock:
+            return job != self._newest or self._closed
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        with self._lock:
+            self._closed = True
+        self._jobs.put(None)
+        self._thread.join(timeout_s)

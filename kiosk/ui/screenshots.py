@@ -205,6 +205,7 @@ class Gallery:
             for name, stage in stages.items():
                 stage()
                 _settle()
+                _drawn(window)
                 where = f"{size}/{lang}{mode}/{name}"
                 if self.check:
                     touch = window.ui.metrics.touch
@@ -222,6 +223,15 @@ def _settle() -> None:
     """Let the layouts and style changes of the last step take effect."""
     for _ in range(3):
         QCoreApplication.sendPostedEvents()
+        QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 5)
+
+
+def _drawn(window: MainWindow, timeout_s: float = 10.0) -> None:
+    """Wait for what is drawn on another thread (the receipt's QR code)."""
+    end = time.monotonic() + timeout_s
+    while not window.receipt_page.qr_drawn():
+        if time.monotonic() > end:
+            raise ScreenshotError("the receipt's QR code was not drawn in time")
         QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 5)
 
 

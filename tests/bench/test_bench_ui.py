@@ -14,10 +14,12 @@ MainWindow in demo mode on the offscreen platform, driven through object names o
   longest gap between two ticks, and its p99. Floor: the same heartbeat in the same process for
   the same wall time with the window idle (no session; its own timers still run). The three
   longest gaps are listed with the page shown before and after, the session, and what ran in
-  them: wrappers on instance attributes time the runner's steps (``Runner.dispatch``), Start
-  (``Runtime.start_session``) and the window's page updates (``MainWindow.show_session``),
-  and ``gc.callbacks`` Python's collections; "none of the wrapped calls" points elsewhere
-  (Qt's own work, another thread holding the GIL, the machine).
+  them: wrappers on instance attributes time the runner's steps (``Runner.dispatch``, on the
+  ``kiosk-runner`` thread: they stall the GUI thread only through the GIL they hold), Start
+  (``Runtime.start_session``, on the GUI thread) and the window's page updates
+  (``MainWindow.show_session``), and ``gc.callbacks`` Python's collections; "none of the
+  wrapped calls" points elsewhere (Qt's own work, another thread holding the GIL, the
+  machine).
 - **Reading → cost on screen**: while charging, a thread of the test makes the simulated
   charger report a reading every 50 ms (``SimCharger.advance``: the reading reaches the
   runtime as the charger's own once-a-second readings do, on the thread that produced it).
@@ -25,14 +27,15 @@ MainWindow in demo mode on the offscreen platform, driven through object names o
   ``ChargerDevice.post`` hook is wrapped on the instance (the device keeps its own reference
   to ``Runner.post``, so wrapping the runner's would not see it). The end is the first paint
   event of ``cost_label`` (offscreen paints do happen: verified) at which the charging page
-  shows a session whose meter has reached that reading: the path in between is the bridge's
-  queued wakeup, ``process_pending`` (machine, journal commit, listeners), the window's
-  queued refresh, ``setText`` and the paint. Floor: the same number of stamps at the same rate
-  through a bare queued Qt signal from a worker thread to a slot that sets the text of a label
-  drawn as ``cost_label`` (its role, under the window's style sheet, in a window of the same
-  size), ended by that label's paint event in the same way: ``setText`` schedules the paint,
-  as on the charging page, no forced ``repaint()`` (Qt then paints on its next update request,
-  up to 5 ms later on the offscreen platform: in both figures alike).
+  shows a session whose meter has reached that reading: the path in between is the runner's
+  thread (``process_pending``: machine, journal commit, listeners), the bridge's signal
+  queued to the GUI thread, the window's refresh, ``setText`` and the paint. Floor: the same
+  number of stamps at the same rate through a bare queued Qt signal from a worker thread to
+  a slot that sets the text of a label drawn as ``cost_label`` (its role, under the window's
+  style sheet, in a window of the same size), ended by that label's paint event in the same
+  way: ``setText`` schedules the paint, as on the charging page, no forced ``repaint()`` (Qt
+  then paints on its next update request, up to 5 ms later on the offscreen platform: in
+  both figures alike).
 
 Under ``--benchmark-disable`` (``make test``) each test runs once, briefly (one session, a
 few readings), as a smoke test of the benchmark itself.
@@ -104,11 +107,11 @@ class Gap:
 
 
 class Activities:
-    """What the GUI thread was doing, from wrappers the test puts on instance attributes:
+    """What the kiosk was doing, from wrappers the test puts on instance attributes:
     the runner's steps (``Runner.dispatch``, one per event: machine, journal commit,
-    listeners, effects), Start (``Runtime.start_session``: the first step) and the window's
-    page updates (``MainWindow.show_session``); and Python's garbage collections (on any
-    thread: they hold the GIL)."""
+    listeners, effects; on the runner's thread), Start (``Runtime.start_session``: the first
+    step) and the window's page updates (``MainWindow.show_session``); and Python's garbage
+    collections (on any thread: they hold the GIL)."""
 
     def __init__(self, k: Kiosk, monkeypatch: pytest.MonkeyPatch) -> None:
         self.spans: list[tuple[float, float, str]] = []
@@ -452,7 +455,7 @@ def test_bench_ui_reading_to_screen(benchmark: Any, k: Kiosk, activities: Activi
           f"max {ms(fmax):.2f} ms (median ×{k50 / f50:.0f}, p95 ×{k95 / f95:.0f} the floor's; "
           f"one reading every {ms(READING_EVERY_S):.0f} ms)")
     steps, shows = figures["steps"], figures["shows"]
-    print(f"  on the GUI thread, per reading: the runner's Reading step (machine, journal commit, "
+    print(f"  per reading: the runner's Reading step (its own thread: machine, journal commit, "
           f"listeners) median {ms(percentile(steps, 50)):.1f} ms, p95 "
-          f"{ms(percentile(steps, 95)):.1f} ms; the charging page's update median "
+          f"{ms(percentile(steps, 95)):.1f} ms; the charging page's update (GUI thread) median "
           f"{ms(percentile(shows, 50)):.2f} ms, p95 {ms(percentile(shows, 95)):.2f} ms")

@@ -9,6 +9,7 @@ a flow that breaks anywhere between the button and the host fails here.
 from __future__ import annotations
 
 import subprocess
+import threading
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
@@ -122,6 +123,7 @@ def test_receipt_qr_decodes_to_the_signed_invoice_url(k: Kiosk, tmp_path: Path) 
     k.qtbot.waitUntil(lambda: k.session().energy_wh > 0, timeout=WAIT_MS)
     k.click("stop_button")
     k.wait_page("receipt_page")
+    k.qtbot.waitUntil(k.window.receipt_page.qr_drawn, timeout=WAIT_MS)  # on its own thread
     s = k.session()
     png = tmp_path / "receipt.png"
     assert k.window.grab().save(str(png))
@@ -336,14 +338,19 @@ def test_idle_page_shows_prices_and_the_hold(k: Kiosk) -> None:
 
 def test_bridge_close_unhooks_from_the_runner(k: Kiosk, qtbot: QtBot) -> None:
     runner = k.runtime.runner
+    assert runner.threaded  # the kiosk's own bridge started the runner's thread
     extra = Bridge(k.runtime)
-    hooked = runner.wakeup is not None
-    assert hooked
     assert len([f for f in runner.listeners if getattr(f, "__self__", None) is extra]) == 1
     extra.close()
-    assert runner.wakeup is None
     assert not [f for f in runner.listeners if getattr(f, "__self__", None) is extra]
+    assert runner.threaded  # the thread is the first bridge's: it runs on
     extra.close()  # twice is fine
+    own = k.window.bridge
+    assert own is not None
+    k.window.shutdown()
+    own.close()
+    assert not runner.threaded
+    assert not [t for t in threading.enumerate() if t.name == "kiosk-runner"]
 
 
 def test_no_valid_tariff_disables_start(qtbot: QtBot, tmp_path: Path) -> None:
