@@ -117,7 +117,7 @@ def test_sessions_read_from_another_thread_is_always_a_whole_picture(runner: Run
                 for sid, s in live.items():  # never "changed size during iteration"
                     assert s.id == sid
                 looks[0] += 1
-            except BaseException as exc:  # noqa: BLE001 - reported below
+            except BaseException as exc:  # reported below
                 problems.append(exc)
                 return
 
