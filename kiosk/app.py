@@ -10,6 +10,7 @@ from pathlib import Path
 from kiosk.config import KioskConfig
 from kiosk.journal.store import JournalError
 from kiosk.logs import setup_logging
+from kiosk.maintenance.audit import AuditError, AuditTampered
 from kiosk.runtime import UnsupportedDevice, build_runtime
 from kiosk.security.provisioning import ProvisioningError
 
@@ -17,7 +18,7 @@ log = logging.getLogger(__name__)
 
 
 def run_app(config: KioskConfig, *, journal_path: Path | None = None,
-            quit_after: float = 0.0) -> int:
+            quit_after: float = 0.0, config_path: Path | None = None) -> int:
     """Demo or production comes from ``config.demo`` (``kiosk run --demo``). A config, device,
     journal or key problem ends here with one line on standard error and exit code 2, before
     any window opens."""
@@ -30,7 +31,12 @@ def run_app(config: KioskConfig, *, journal_path: Path | None = None,
         return 2
     try:
         runtime = build_runtime(config, journal_path=journal_path)
-    except (UnsupportedDevice, JournalError, ProvisioningError) as exc:
+    except AuditTampered as exc:
+        print(f"kiosk: the audit log was altered, the kiosk does not start: {exc}; keep the "
+              f"file for whoever investigates and move it aside to start a new log",
+              file=sys.stderr)
+        return 2
+    except (UnsupportedDevice, JournalError, ProvisioningError, AuditError) as exc:
         print(f"kiosk: {exc}", file=sys.stderr)
         return 2
     try:
@@ -39,6 +45,8 @@ def run_app(config: KioskConfig, *, journal_path: Path | None = None,
             log.info("recovered %d unfinished session(s)", recovered)
         from kiosk.ui.main_window import run_window
 
-        return run_window(runtime, demo=config.demo, quit_after=quit_after)
+        # the maintenance mode updates the config it was started from (never the demo's)
+        return run_window(runtime, demo=config.demo, quit_after=quit_after,
+                          config_path=None if config.demo else config_path)
     finally:
         runtime.close()

@@ -5,8 +5,8 @@ with the switch ``kiosk run --demo`` (with no ``--config``: the demo config
 ``resources/kiosk.toml``). A bad config or key ends with one line on standard error and exit
 code 2.
 
-Subcommands of the device issues (``card-info``, ``charger-probe``) and of billing (``price``)
-join here as they land.
+Subcommands of the device issues (``card-info``, ``charger-probe``), of billing (``price``)
+and of the maintenance mode (``technician``, ``audit``) join here as they land.
 """
 
 from __future__ import annotations
@@ -60,6 +60,38 @@ def _parser() -> argparse.ArgumentParser:
     probe.add_argument("--port", required=True, help="serial device, e.g. /dev/ttyUSB0")
     probe.add_argument("--baud", type=int, default=115200)
     probe.add_argument("--timeout", type=float, default=1.0, help="seconds per command")
+    tech = sub.add_parser("technician", help="enrol, remove, list or unlock the technicians "
+                                             "of the maintenance mode")
+    tech.add_argument("action", choices=("add", "remove", "list", "unlock"))
+    tech.add_argument("name", nargs="?", help="the technician's name (add, remove)")
+    tech.add_argument("--role", choices=("technician", "admin"), default="technician",
+                      help="admin: the operator's admin, who may also change settings")
+    tech.add_argument("--pin-stdin", action="store_true",
+                      help="read the PIN as one line on standard input (no prompt)")
+    audit = sub.add_parser("audit", help="verify or show the terminal's audit log")
+    audit.add_argument("action", choices=("verify", "show"))
+    audit.add_argument("--last", type=int, default=50, help="show: the newest N entries")
+    upd = sub.add_parser("update", help="signed config and tariff updates: make the "
+                                        "operator's key, sign, apply on a terminal, roll back")
+    upd.add_argument("action", choices=("keygen", "sign", "apply", "rollback"))
+    upd.add_argument("bundle", nargs="?", type=Path, help="apply: the .evkupdate file")
+    upd.add_argument("--kind", choices=("config", "tariff"), default="config")
+    upd.add_argument("--key", type=Path, help="sign: the operator's private key file")
+    upd.add_argument("--file", type=Path, help="sign: the new config or tariff file")
+    upd.add_argument("--terminal", default="", help="sign: the station id it is for")
+    upd.add_argument("--sequence", type=int, default=1,
+                     help="sign: higher than every update of this kind sent before")
+    upd.add_argument("--days", type=int, default=30, help="sign: how long it may be applied")
+    upd.add_argument("--out", type=Path, help="keygen: the key file; sign: the bundle file")
+    upd.add_argument("--config", type=Path, help="apply, rollback: the terminal's config file")
+    upd.add_argument("--journal", type=Path, help="journal file (overrides the config)")
+    upd.add_argument("--demo", action="store_true",
+                     help="read the config and keys as kiosk run --demo does")
+    for p_ in (tech, audit):
+        p_.add_argument("--config", type=Path, required=True, help="the config file")
+        p_.add_argument("--journal", type=Path, help="journal file (overrides the config)")
+        p_.add_argument("--demo", action="store_true",
+                        help="read the config and keys as kiosk run --demo does")
     price = sub.add_parser("price", help="price an OCPI CDR with an OCPI tariff, print the "
                                          "totals and the warnings as JSON")
     price.add_argument("--tariff", type=Path, required=True, help="OCPI 2.2.1 Tariff JSON")
@@ -104,6 +136,35 @@ def main(argv: list[str] | None = None) -> int:
             print(f"kiosk: {exc}", file=sys.stderr)
             return 2
         return _provision(cfg, args.journal)
+    if args.command == "update":
+        from kiosk.maintenance import commands as update_commands
+
+        ucfg = None
+        if args.action in ("apply", "rollback"):
+            if args.config is None:
+                print(f"kiosk: update {args.action}: --config is needed", file=sys.stderr)
+                return 2
+            try:
+                ucfg = load_config(args.config, demo=args.demo)
+            except ConfigError as exc:
+                print(f"kiosk: {exc}", file=sys.stderr)
+                return 2
+        return update_commands.update(
+            ucfg, args.journal, args.action, bundle=args.bundle, kind=args.kind,
+            key_file=args.key, content=args.file, terminal=args.terminal,
+            sequence=args.sequence, days=args.days, out=args.out, config_path=args.config)
+    if args.command in ("technician", "audit"):
+        try:
+            cfg = load_config(args.config, demo=args.demo)
+        except ConfigError as exc:
+            print(f"kiosk: {exc}", file=sys.stderr)
+            return 2
+        from kiosk.maintenance import commands
+
+        if args.command == "technician":
+            return commands.technician(cfg, args.journal, args.action, args.name, args.role,
+                                       args.pin_stdin)
+        return commands.audit(cfg, args.journal, args.action, args.last)
     if args.command == "export-batches":
         try:
             cfg = load_config(args.config, demo=args.demo)
@@ -123,7 +184,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from kiosk.app import run_app
 
-    return run_app(cfg, journal_path=args.journal, quit_after=args.quit_after)
+    return run_app(cfg, journal_path=args.journal, quit_after=args.quit_after,
+                   config_path=args.config)
 
 
 def _provision(cfg: KioskConfig, journal: Path | None) -> int:
@@ -173,6 +235,7 @@ def _export_batches(cfg: KioskConfig, journal_path: Path | None, to: Path) -> in
     import os
     from datetime import UTC, datetime
 
+    from kiosk.files import write_private_file
     from kiosk.journal.store import Journal, JournalError
     from kiosk.records.outbox import Outbox, OutboxError
     from kiosk.security.provisioning import (
@@ -206,7 +269,7 @@ def _export_batches(cfg: KioskConfig, journal_path: Path | None, to: Path) -> in
         batches = Outbox(journal, terminal, keys.signing_key,
                          lambda: datetime.now(UTC)).seal_all()
         for sequence, envelope in batches:
-            _write_atomic(to / f"{terminal}-{sequence:08d}.batch", envelope)
+            write_private_file(to / f"{terminal}-{sequence:08d}.batch", envelope)
     except (JournalError, OutboxError) as exc:
         print(f"kiosk: {exc}", file=sys.stderr)
         return 2
@@ -218,30 +281,6 @@ def _export_batches(cfg: KioskConfig, journal_path: Path | None, to: Path) -> in
     last = f" (sequences {batches[0][0]} to {batches[-1][0]})" if batches else ""
     print(f"wrote {len(batches)} batch file{'' if len(batches) == 1 else 's'} to {to}{last}")
     return 0
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """``data`` as ``path`` (0600): a temporary file in the same folder, fsynced, renamed."""
-    import os
-
-    from drivers.acquirer.pin import fsync_dir
-
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    try:
-        try:
-            os.fchmod(fd, 0o600)
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
 
 
 def _price(tariff_path: Path, cdr_path: Path, zone_name: str) -> int:

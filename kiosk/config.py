@@ -346,6 +346,16 @@ class HealthConfig(_Section):
     min_free_mb: int = Field(default=50, ge=1, le=100_000)  # the journal's disk
 
 
+class MaintenanceConfig(_Section):
+    """The technicians' mode (kiosk/maintenance): how long it stays open untouched, and the
+    operator's Ed25519 public key (64 hex digits, raw) that must have signed a config or tariff
+    update before it is taken; empty: no update is taken on site."""
+
+    idle_timeout_s: int = Field(default=120, ge=15, le=3600)
+    operator_key: Annotated[str, StringConstraints(pattern=r"^(|[0-9a-f]{64})$")] = ""
+    update_folder: FileName = ""  # where a USB stick with updates is mounted; "": none
+
+
 class LoggingConfig(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     path: FileName = ""  # empty: standard error
@@ -369,6 +379,7 @@ class KioskConfig(_Section):
     journal: JournalConfig = JournalConfig()
     ui: UiConfig = UiConfig()
     health: HealthConfig = HealthConfig()
+    maintenance: MaintenanceConfig = MaintenanceConfig()
     logging: LoggingConfig = LoggingConfig()
 
     @model_validator(mode="after")

@@ -51,8 +51,11 @@ class Health:
         self._problems: dict[str, Problem] = {}
         self.listeners: list[Listener] = []
 
-    def report(self, part: str, ok: bool, reason: str = "", detail: str = "") -> bool:
-        """Record the state of ``part``; True when that changed the terminal's health."""
+    def report(self, part: str, ok: bool, reason: str = "", detail: str = "", *,
+               planned: bool = False) -> bool:
+        """Record the state of ``part``; True when that changed the terminal's health.
+        ``planned``: out of service on purpose (a technician's maintenance, the operator's
+        switch): logged as a warning, not an error."""
         with self._lock:
             before = self._problems.get(part)
             if ok:
@@ -69,8 +72,9 @@ class Health:
             log.warning("health: %s is fine again%s", part,
                         " — terminal back in service" if in_service else "")
         else:
-            log.error("health: %s: %s (%s) — terminal out of service", part, reason,
-                      detail or reason)
+            (log.warning if planned else log.error)(
+                "health: %s: %s (%s) — terminal out of service", part, reason,
+                detail or reason)
         for listener in list(self.listeners):
             try:
                 listener(self)

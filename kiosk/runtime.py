@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -50,6 +52,9 @@ from kiosk.devices.watch import HealthWatch
 from kiosk.health import JOURNAL, MSG_JOURNAL, Health
 from kiosk.journal.runner import Busy, OutOfService, Runner
 from kiosk.journal.store import FAILED, Journal, JournalError, JournalWriteError
+from kiosk.maintenance.access import Access
+from kiosk.maintenance.audit import AuditError, AuditLog, verify_file
+from kiosk.maintenance.mode import AUDIT, MSG_AUDIT, HealthAudit, Maintenance
 from kiosk.payments.authorization import Authorizations
 from kiosk.payments.settlement import SettlementQueue
 from kiosk.records.documents import Documents
@@ -184,6 +189,9 @@ class Runtime:
     watch: HealthWatch | None = None
     uploader: Uploader | None = None
     closers: list[Callable[[], None]] = field(default_factory=list)
+    started: float = field(default_factory=time.monotonic)  # for the technician's uptime
+    audit: AuditLog | None = None  # every maintenance action and health change
+    maintenance: Maintenance | None = None  # the technicians' mode
     displays: dict[tuple[int, str], PriceDisplay] = field(default_factory=dict)
     # told (on the card worker's thread) when a card presented while charging is not the
     # card of any charging session
@@ -263,6 +271,8 @@ class Runtime:
                 close()
             except Exception:
                 log.exception("error while closing")
+        if self.audit is not None:
+            self.audit.close()
         self.journal.close()
 
 
@@ -286,10 +296,20 @@ def build_runtime(
     keys = load_terminal_keys(config, path.parent, demo=config.demo)  # before any file is made
     journal = Journal(path, outbox_key=keys.outbox_key)  # the outbox sealed at rest
     try:
+        # an altered audit log stops the kiosk (AuditTampered names the entry): someone must
+        # look before the terminal takes payments again (move the file aside: a new chain)
+        audit = AuditLog(path.parent, keys.signing_key, check="tail") if keys.signing_key \
+            else None
+    except BaseException:
+        journal.close()
+        raise
+    try:
         devices = open_devices(config, clock, card_terminal=card_terminal, charger=charger,
                                host=host)
     except BaseException:
         journal.close()
+        if audit is not None:
+            audit.close()
         raise
     health = Health(clock, phone=config.station.service_phone)
     book = TariffBook(tariffs_from(config), ZoneInfo(config.station.timezone))
@@ -336,6 +356,16 @@ def build_runtime(
                  devices.charger, devices.host, book, clock, health, settlement,
                  closers=devices.closers)
     adapters.card.on_notice = rt._card_notice
+    if audit is not None:
+        rt.audit = audit
+        audit.append("system", "started", {"version": _version(), "demo": config.demo})
+        health.listeners.append(HealthAudit(audit))
+        rt.maintenance = Maintenance(path.parent, Access(path.parent), audit, health,
+                                     lambda: len(runner.sessions),
+                                     idle_timeout_s=config.maintenance.idle_timeout_s)
+        # the whole chain, checked once after the start (opening checked only its end)
+        threading.Thread(target=_check_audit, args=(path.parent, audit, health),
+                         name="kiosk-audit-check", daemon=True).start()
     if upload and config.backoffice.uploads():
         try:
             rt.uploader = _uploader(config, journal, keys.signing_key, clock)
@@ -359,6 +389,23 @@ def build_runtime(
                                min_free_bytes=h.min_free_mb * 1024 * 1024)
         rt.watch.start()
     return rt
+
+
+def _check_audit(folder: Path, audit: AuditLog, health: Health) -> None:
+    """The full audit check: an altered log takes the terminal out of service."""
+    try:
+        n = verify_file(folder, audit.public_key)
+    except AuditError as exc:
+        log.critical("audit log: %s", exc)
+        health.report(AUDIT, False, MSG_AUDIT, str(exc))
+        return
+    log.info("audit log verified: %d entries", n)
+
+
+def _version() -> str:
+    from kiosk.maintenance.status import version
+
+    return version()
 
 
 def _uploader(config: KioskConfig, journal: Journal, signing_key: Ed25519PrivateKey | None,

@@ -66,6 +66,11 @@ class PcscCardTerminal:
         return self._watch.reader_present
 
     @property
+    def card_present(self) -> bool | None:
+        """A card sits in (or on) the reader; None before the reader was first watched."""
+        return None if self._watch is None else self._watch.card_present
+
+    @property
     def waits_for_removal(self) -> bool:
         """The card last read or identified must leave before another is identified."""
         return self._card_used

@@ -63,6 +63,12 @@ class SimCardTerminal:
             return not self._closed
 
     @property
+    def card_present(self) -> bool:
+        """A card is presented and not yet taken by a read."""
+        with self._cond:
+            return self._card is not None
+
+    @property
     def waiting(self) -> bool:
         """A read is waiting for a card (the demo shows its card buttons then)."""
         with self._cond:

@@ -48,6 +48,8 @@ class HealthWatch:
         self._thread = threading.Thread(target=self._run, name="kiosk-health", daemon=True)
         self._next_echo = 0.0
         self._echo_failing_since: float | None = None
+        # the last echo: (wall time, its round trip in ms or None when it failed, the error)
+        self.last_echo: tuple[float, float | None, str] | None = None
 
     def start(self) -> None:
         self._thread.start()
@@ -93,9 +95,11 @@ class HealthWatch:
         echo = getattr(self.host, "echo", None)
         if echo is None:  # a host without network management messages: nothing to test
             return
+        started = time.monotonic()
         try:
             echo()
         except HostError as exc:
+            self.last_echo = (time.time(), None, str(exc)[:200])
             now = time.monotonic()
             if self._echo_failing_since is None:
                 self._echo_failing_since = now
@@ -103,5 +107,6 @@ class HealthWatch:
             if now - self._echo_failing_since >= self.host_down_after_s:
                 self.health.report(HOST, False, MSG_HOST, f"echo failing: {exc}")
             return
+        self.last_echo = (time.time(), (time.monotonic() - started) * 1e3, "")
         self._echo_failing_since = None
         self.health.report(HOST, True)

@@ -30,11 +30,12 @@ import sys
 import threading
 from collections.abc import Callable
 from datetime import datetime, tzinfo
+from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from PySide6.QtCore import QEvent, QObject, QSize, QSocketNotifier, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QCloseEvent, QIcon, QResizeEvent
+from PySide6.QtGui import QCloseEvent, QIcon, QMouseEvent, QResizeEvent
 from PySide6.QtWidgets import (
     QApplication,
     QFrame,
@@ -49,6 +50,7 @@ from PySide6.QtWidgets import (
 
 from kiosk.devices.card import CardNotice
 from kiosk.health import Health
+from kiosk.maintenance.mode import DriverBusy
 from kiosk.runtime import Busy, OutOfService
 from kiosk.session import events as ev
 from kiosk.session.machine import Session, State
@@ -86,11 +88,14 @@ from kiosk.ui.style import (
 
 if TYPE_CHECKING:
     from kiosk.runtime import Runtime
+    from kiosk.ui.maintenance import MaintenanceScreen
 
 log = logging.getLogger(__name__)
 
 REFRESH_MS = 500
 LONG_PRESS_MS = 2000  # the accessibility mode's gesture: press the header this long
+MAINTENANCE_HOLD_MS = 5000  # the technicians' gesture: hold the bottom-left corner this long
+CORNER_PX = 44  # design px: the corner that gesture is held in (inside every page's margin)
 HEADER_HEIGHT = 80
 CARD_STATES = (State.READING_CARD, State.PIN_ENTRY, State.AUTHORIZING)  # the reader in use
 # a session reaching one of these turns the screen to it (several connectors)
@@ -101,9 +106,11 @@ class MainWindow(QWidget):
     _changed = Signal()  # any thread: a session step or a health change; refreshes queued
     _not_the_same_card = Signal()  # the card worker: a card that started no charging session
 
-    def __init__(self, runtime: Runtime, *, demo: bool, bridge: Bridge | None = None) -> None:
+    def __init__(self, runtime: Runtime, *, demo: bool, bridge: Bridge | None = None,
+                 config_path: Path | None = None) -> None:
         super().__init__()
         self.runtime = runtime
+        self.config_path = config_path  # for the maintenance mode's updates (None: none)
         self.demo = demo
         self.bridge = bridge
         self._lock = threading.Lock()
@@ -183,6 +190,10 @@ class MainWindow(QWidget):
         for page in self.all_pages():
             self.stack.addWidget(page)
         root.addWidget(self.stack, 1)
+        # the technicians' gesture: a hold on the bottom-left corner (MaintenanceScreen)
+        self.maintenance_hold_ms = MAINTENANCE_HOLD_MS
+        self.maintenance_screen: MaintenanceScreen | None = None
+        self.corner = CornerHold(self, self.open_maintenance)
         self._apply_metrics()
         self.retranslate()
 
@@ -362,6 +373,12 @@ class MainWindow(QWidget):
             self.ui.metrics = self._metrics_for(size, m.text)
             self._apply_metrics()
         super().resizeEvent(event)
+        self._place_corner()
+
+    def _place_corner(self) -> None:
+        side = self.ui.metrics.px(CORNER_PX)
+        self.corner.setGeometry(0, self.height() - side, side, side)
+        self.corner.raise_()
 
     def _apply_metrics(self) -> None:
         m = self.ui.metrics
@@ -381,6 +398,9 @@ class MainWindow(QWidget):
         self.timeout_icon.redraw(self.ui)
         for page in self.all_pages():
             page.apply_metrics()
+        if self.maintenance_screen is not None:
+            self.maintenance_screen.apply_metrics()
+        self._place_corner()
         self.show_session(self._current_session())
 
     def set_language(self, lang: str) -> None:
@@ -493,7 +513,9 @@ class MainWindow(QWidget):
     def show_session(self, session: Session | None, *, refused: bool = False) -> None:
         """Show the page for ``session``; for none (or a finished one) the idle page, or the
         out-of-service page while the terminal is out of service (``refused``: Start was just
-        refused for that)."""
+        refused for that). Nothing while the maintenance screen is up."""
+        if self.in_maintenance:
+            return
         if session is None or session.state is State.DONE:
             session = None
             health = self.runtime.health
@@ -526,6 +548,44 @@ class MainWindow(QWidget):
             self.stack.setCurrentWidget(page)
         self._show_timeout(session)
         self._announce(session, page)
+
+    # --- the technicians' mode ------------------------------------------------------------
+    @property
+    def in_maintenance(self) -> bool:
+        return (self.maintenance_screen is not None
+                and self.stack.currentWidget() is self.maintenance_screen)
+
+    def open_maintenance(self) -> bool:
+        """The gesture: the maintenance login, unless a driver's session runs (then nothing
+        changes for the driver; the technician hears the failure cue). True when it opened."""
+        mode = self.runtime.maintenance
+        if mode is None or self.in_maintenance:
+            return self.in_maintenance
+        try:
+            mode.enter()
+        except DriverBusy as exc:
+            log.info("maintenance not opened: %s", exc)
+            self.voice.cue("failure")
+            return False
+        if self.maintenance_screen is None:
+            from kiosk.ui.maintenance import MaintenanceScreen
+
+            screen = MaintenanceScreen(self.ui, mode, config_path=self.config_path)
+            screen.closed.connect(self._maintenance_closed)
+            self.stack.addWidget(screen)
+            self.maintenance_screen = screen
+            screen.apply_metrics()
+        self.timeout_bar.hide()
+        self.home_button.hide()
+        self.stack.setCurrentWidget(self.maintenance_screen)
+        self.maintenance_screen.open_login()
+        return True
+
+    @Slot()
+    def _maintenance_closed(self) -> None:
+        if self.maintenance_screen is not None and self.in_maintenance:
+            self.stack.setCurrentWidget(self.idle_page)
+        self.refresh()
 
     def current_page(self) -> str:
         page = self.stack.currentWidget()
@@ -581,11 +641,40 @@ class MainWindow(QWidget):
             self.bridge = None
         self.translations.close()
         self.voice.close()
+        if self.maintenance_screen is not None:
+            self.maintenance_screen.shutdown()  # its card test's thread too
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.shutdown()
         self.receipt_page.close_qr()  # after shutdown() the screens may still be drawn
         super().closeEvent(event)
+
+
+class CornerHold(QWidget):
+    """The invisible corner the technicians' gesture is held in: pressed for the window's
+    ``maintenance_hold_ms``, it calls ``on_hold``; released or left earlier, nothing."""
+
+    def __init__(self, window: MainWindow, on_hold: Callable[[], object]) -> None:
+        super().__init__(window)
+        self.setObjectName("maintenance_corner")
+        self.setAccessibleName("Maintenance: hold for 5 seconds")
+        self._window = window
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(on_hold)
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        self._timer.start(self._window.maintenance_hold_ms)
+        event.accept()
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        self._timer.stop()
+        event.accept()
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        if not self.rect().contains(event.position().toPoint()):
+            self._timer.stop()
+        event.accept()
 
 
 class ElidedLabel(QLabel):
@@ -674,14 +763,15 @@ def quit_on_signals(app: QApplication) -> Callable[[], None]:
     return undo
 
 
-def run_window(runtime: Runtime, *, demo: bool, quit_after: float = 0.0) -> int:
+def run_window(runtime: Runtime, *, demo: bool, quit_after: float = 0.0,
+               config_path: Path | None = None) -> int:
     """Show the kiosk window on ``runtime`` and run the Qt event loop until it quits (a
     SIGTERM or SIGINT quits it too)."""
     app = QApplication.instance()
     if not isinstance(app, QApplication):
         app = QApplication(sys.argv[:1])
     bridge = Bridge(runtime)
-    window = MainWindow(runtime, demo=demo, bridge=bridge)
+    window = MainWindow(runtime, demo=demo, bridge=bridge, config_path=config_path)
     undo_signals = quit_on_signals(app)
     try:
         if runtime.config.ui.fullscreen:

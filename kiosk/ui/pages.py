@@ -45,6 +45,8 @@ from kiosk.health import DISK as HEALTH_DISK
 from kiosk.health import HOST as HEALTH_HOST
 from kiosk.health import JOURNAL as HEALTH_JOURNAL
 from kiosk.health import READER as HEALTH_READER
+from kiosk.maintenance.mode import MAINTENANCE as HEALTH_MAINTENANCE
+from kiosk.maintenance.mode import OPERATOR as HEALTH_OPERATOR
 from kiosk.session import events as ev
 from kiosk.session.machine import Outcome, Session, State
 from kiosk.ui import driver_texts
@@ -875,6 +877,10 @@ def health_reason(part: str) -> str:
         HEALTH_READER: translate("OutOfServicePage",
                                  "The card reader is not available right now."),
         HEALTH_HOST: translate("OutOfServicePage", "The payment service cannot be reached."),
+        HEALTH_MAINTENANCE: translate("OutOfServicePage",
+                                      "This charging station is being serviced."),
+        HEALTH_OPERATOR: translate("OutOfServicePage",
+                                   "This charging station has been taken out of service."),
     }
     return words.get(part, translate("OutOfServicePage", "A part of the terminal is being "
                                      "checked."))

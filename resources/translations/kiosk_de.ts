@@ -487,6 +487,14 @@ Sie zahlen nur die geladene Energie.</translation>
         <translation>Der Zahlungsdienst ist nicht erreichbar.</translation>
     </message>
     <message>
+        <source>This charging station is being serviced.</source>
+        <translation>Diese Ladestation wird gerade gewartet.</translation>
+    </message>
+    <message>
+        <source>This charging station has been taken out of service.</source>
+        <translation>Diese Ladestation ist außer Betrieb genommen.</translation>
+    </message>
+    <message>
         <source>A part of the terminal is being checked.</source>
         <translation>Ein Teil des Terminals wird gerade geprüft.</translation>
     </message>

@@ -487,6 +487,14 @@ Vous ne payez que l&apos;énergie rechargée.</translation>
         <translation>Le service de paiement est injoignable.</translation>
     </message>
     <message>
+        <source>This charging station is being serviced.</source>
+        <translation>Cette borne est en cours d&apos;entretien.</translation>
+    </message>
+    <message>
+        <source>This charging station has been taken out of service.</source>
+        <translation>Cette borne a été mise hors service.</translation>
+    </message>
+    <message>
         <source>A part of the terminal is being checked.</source>
         <translation>Une partie du terminal est en cours de vérification.</translation>
     </message>

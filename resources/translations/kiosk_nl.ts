@@ -487,6 +487,14 @@ U betaalt alleen de geladen energie.</translation>
         <translation>De betaaldienst is niet bereikbaar.</translation>
     </message>
     <message>
+        <source>This charging station is being serviced.</source>
+        <translation>Dit laadstation is in onderhoud.</translation>
+    </message>
+    <message>
+        <source>This charging station has been taken out of service.</source>
+        <translation>Dit laadstation is buiten gebruik gesteld.</translation>
+    </message>
+    <message>
         <source>A part of the terminal is being checked.</source>
         <translation>Een onderdeel van de terminal wordt gecontroleerd.</translation>
     </message>

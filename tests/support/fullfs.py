@@ -35,17 +35,16 @@ def fill(folder: Path) -> Path:
     """Write until the file system is full (ENOSPC), the last few blocks too; the filler."""
     filler = folder / FILLERS[0]
     chunk = b"\0" * 65536
-    with open(filler, "wb") as f:
+    # unbuffered: a buffered file would try its last chunk again on close (ENOSPC there)
+    with open(filler, "wb", buffering=0) as f:
         try:
             while True:
                 f.write(chunk)
-                f.flush()
         except OSError as exc:
             assert exc.errno == errno.ENOSPC
-    with contextlib.suppress(OSError), open(folder / FILLERS[1], "wb") as f:
+    with contextlib.suppress(OSError), open(folder / FILLERS[1], "wb", buffering=0) as f:
         while True:
             f.write(b"\0" * 512)
-            f.flush()
     return filler
 
 
