@@ -10,8 +10,8 @@ from pathlib import Path
 from kiosk.config import KioskConfig
 from kiosk.journal.store import JournalError
 from kiosk.logs import setup_logging
-from kiosk.maintenance.audit import AuditError, AuditTampered
 from kiosk.runtime import UnsupportedDevice, build_runtime
+from kiosk.security.audit import AuditError, AuditTampered
 from kiosk.security.provisioning import ProvisioningError
 
 log = logging.getLogger(__name__)

@@ -52,14 +52,14 @@ from kiosk.devices.watch import HealthWatch
 from kiosk.health import JOURNAL, MSG_JOURNAL, Health
 from kiosk.journal.runner import Busy, OutOfService, Runner
 from kiosk.journal.store import FAILED, Journal, JournalError, JournalWriteError
-from kiosk.maintenance.access import Access
-from kiosk.maintenance.audit import AuditError, AuditLog, verify_file
 from kiosk.maintenance.mode import AUDIT, MSG_AUDIT, HealthAudit, Maintenance
 from kiosk.payments.authorization import Authorizations
 from kiosk.payments.settlement import SettlementQueue
 from kiosk.records.documents import Documents
 from kiosk.records.outbox import OutboxError
 from kiosk.records.uploader import Uploader, UploaderError, UploadStatus
+from kiosk.security.audit import AuditError, AuditLog, verify_file
+from kiosk.security.technicians import Access
 from kiosk.session import effects as fx
 from kiosk.session import events as ev
 from kiosk.session.machine import Outcome, Policy, Session, SessionMachine, State
@@ -167,8 +167,8 @@ class DeviceAdapters:
         return self.charger.probe(connector)
 
     def close(self) -> None:
+        self.payments.close()  # first: an authorization ending now still completes its card
         self.card.close()
-        self.payments.close()
         self.charger.close()
 
 

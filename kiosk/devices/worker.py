@@ -16,6 +16,9 @@ T = TypeVar("T")
 class Worker:
     def __init__(self, name: str) -> None:
         self._jobs: queue.SimpleQueue[Callable[[], object] | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._stopped = False
+        self._waiting: set[threading.Event] = set()  # call()s whose job has not run yet
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
@@ -34,10 +37,18 @@ class Worker:
             finally:
                 done.set()
 
-        self.submit(run)
-        if not done.wait(timeout_s) or not box:
-            return None
-        return box[0]
+        with self._lock:
+            if self._stopped:  # nothing runs any more: no answer, at once
+                return None
+            self._waiting.add(done)
+        try:
+            self.submit(run)
+            if not done.wait(timeout_s) or not box:
+                return None
+            return box[0]
+        finally:
+            with self._lock:
+                self._waiting.discard(done)
 
     def _run(self) -> None:
         while (job := self._jobs.get()) is not None:
@@ -47,5 +58,13 @@ class Worker:
                 log.exception("device job failed on %s", self._thread.name)
 
     def stop(self, timeout: float = 5.0) -> None:
+        """Run what is queued, then end; a call() still waiting after that gets None now
+        (its job was queued behind the end, or the worker did not end in time)."""
+        with self._lock:
+            self._stopped = True
         self._jobs.put(None)
         self._thread.join(timeout)
+        with self._lock:
+            waiting, self._waiting = list(self._waiting), set()
+        for done in waiting:
+            done.set()

@@ -48,7 +48,7 @@ def _folder_and_key(cfg: KioskConfig, journal: Path | None) -> tuple[Path, Ed255
 
 
 def _audit(folder: Path, key: Ed25519PrivateKey, action: str, details: dict[str, object]) -> None:
-    from kiosk.maintenance.audit import AuditError, AuditLog
+    from kiosk.security.audit import AuditError, AuditLog
 
     try:
         AuditLog(folder, key).append("shell", action, details)
@@ -83,7 +83,7 @@ def qr_text(data: str) -> str:
 
 def technician(cfg: KioskConfig, journal: Path | None, action: str, name: str | None,
                role: str, pin_stdin: bool) -> int:
-    from kiosk.maintenance.access import Access, AccessError, TechnicianStore, provisioning_uri
+    from kiosk.security.technicians import Access, AccessError, TechnicianStore, provisioning_uri
 
     os.umask(0o077)
     try:
@@ -113,7 +113,7 @@ def technician(cfg: KioskConfig, journal: Path | None, action: str, name: str | 
             print(f"removed {name}")
             return 0
         pin = _read_pin(pin_stdin)
-        from kiosk.maintenance.access import check_name, check_new_pin
+        from kiosk.security.technicians import check_name, check_new_pin
 
         check_name(name)
         check_new_pin(pin)
@@ -137,7 +137,7 @@ def technician(cfg: KioskConfig, journal: Path | None, action: str, name: str | 
 
 
 def audit(cfg: KioskConfig, journal: Path | None, action: str, last: int) -> int:
-    from kiosk.maintenance.audit import AuditError, AuditTampered, verify_file
+    from kiosk.security.audit import AuditError, AuditTampered, verify_file
 
     try:
         folder, key = _folder_and_key(cfg, journal)
@@ -146,7 +146,7 @@ def audit(cfg: KioskConfig, journal: Path | None, action: str, last: int) -> int
             print(f"audit log intact: {n} entr{'y' if n == 1 else 'ies'}, chain and signatures "
                   f"verified")
             return 0
-        from kiosk.maintenance.audit import AuditLog
+        from kiosk.security.audit import AuditLog
 
         for e in AuditLog(folder, key).recent(max(1, min(last, 10_000))):
             print(f"{e.seq}\t{e.at}\t{e.actor}\t{e.action}\t{e.details}")

@@ -31,8 +31,8 @@ from typing import Any, Literal
 
 from kiosk.files import FileRefused, read_regular_file, write_private_file
 from kiosk.health import Health
-from kiosk.maintenance.access import Access, AccessError, LockedOut, NotAccepted, Technician
-from kiosk.maintenance.audit import AuditLog
+from kiosk.security.audit import AuditLog
+from kiosk.security.technicians import Access, AccessError, LockedOut, NotAccepted, Technician
 
 log = logging.getLogger(__name__)
 

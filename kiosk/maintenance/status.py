@@ -20,8 +20,8 @@ from kiosk.health import CHARGER, HOST, READER
 PLANNED = ("maintenance", "operator")  # out of service on purpose: not faults
 
 if TYPE_CHECKING:
-    from kiosk.maintenance.audit import Entry
     from kiosk.runtime import Runtime
+    from kiosk.security.audit import Entry
 
 
 @dataclass(frozen=True)

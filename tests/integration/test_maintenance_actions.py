@@ -21,9 +21,9 @@ from drivers.sim.host import HostSimulator
 from kiosk.config import parse_config
 from kiosk.health import Health
 from kiosk.maintenance import actions
-from kiosk.maintenance.audit import AuditLog
 from kiosk.maintenance.mode import AUDIT, MaintenanceError
 from kiosk.runtime import Runtime, build_runtime
+from kiosk.security.audit import AuditLog
 from kiosk.security.keys import load_signing_key
 from kiosk.session import events as ev
 
@@ -43,12 +43,15 @@ def until(predicate, what: str) -> None:  # type: ignore[no-untyped-def]
 def rt(tmp_path: Path, host: HostSimulator) -> Iterator[Runtime]:
     cfg = parse_config(CONFIG.format(port=host.port, log=tmp_path / "logs" / "kiosk.log"),
                        demo=True)
+    charger = SimCharger(speed=60)  # passed in: ours to close (the runtime closes its own)
     runtime = build_runtime(cfg, journal_path=tmp_path / "data" / "journal.sqlite",
-                            card_terminal=SimCardTerminal(), charger=SimCharger(speed=60),
-                            watch=False)
+                            card_terminal=SimCardTerminal(), charger=charger, watch=False)
     runtime.runner.start_thread()  # as in the app: the steps run on the runner's thread
-    yield runtime
-    runtime.close()
+    try:
+        yield runtime
+    finally:
+        runtime.close()
+        charger.close()
 
 
 def test_the_card_test_shows_the_card_masked(rt: Runtime) -> None:

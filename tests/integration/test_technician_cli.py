@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from kiosk.config import DEFAULT_CONFIG_PATH
-from kiosk.maintenance import access
-from kiosk.maintenance.access import Access, TechnicianStore, code_at
+from kiosk.security import technicians as access
+from kiosk.security.technicians import Access, TechnicianStore, code_at
 
 ROOT = Path(__file__).resolve().parents[2]
 PIN = "482916"

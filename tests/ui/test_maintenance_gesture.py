@@ -13,7 +13,7 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 from pytestqt.qtbot import QtBot
 
-from kiosk.maintenance.access import TechnicianStore, code_at
+from kiosk.security.technicians import TechnicianStore, code_at
 from kiosk.session import events as ev
 from tests.ui.rig import WAIT_MS, Kiosk, build_kiosk
 

@@ -38,13 +38,13 @@ from drivers.charger.api import PilotState
 from drivers.sim.card_terminal import SimCardTerminal
 from drivers.sim.cards import TEST_CARDS
 from drivers.sim.charger import SimCharger
-from kiosk.maintenance.access import Access, Technician, TechnicianStore, code_at
 from kiosk.maintenance.actions import provisioning
-from kiosk.maintenance.audit import AuditLog
 from kiosk.maintenance.mode import Maintenance
 from kiosk.maintenance.updates import make_update
 from kiosk.runtime import Runtime
+from kiosk.security.audit import AuditLog
 from kiosk.security.keys import load_signing_key
+from kiosk.security.technicians import Access, Technician, TechnicianStore, code_at
 from kiosk.session import events as ev
 from kiosk.ui.assets import load_fonts
 from kiosk.ui.layout_check import layout_problems

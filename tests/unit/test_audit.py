@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kiosk.maintenance.audit import (
+from kiosk.security.audit import (
     HEAD_NAME,
     LOG_NAME,
     MAX_LINE_BYTES,

@@ -105,3 +105,32 @@ def test_no_watch_starts_after_close() -> None:
     device.close()
     device.watch_for({"s1": "token"})
     assert not device._watch_job
+
+
+def test_a_call_to_a_stopped_worker_answers_at_once() -> None:
+    from kiosk.devices.worker import Worker
+
+    w = Worker("kiosk-test")
+    assert w.call(lambda: 7, 5) == 7
+    w.stop()
+    started = time.monotonic()
+    assert w.call(lambda: 7, 30) is None
+    assert time.monotonic() - started < 1
+
+
+def test_a_call_queued_behind_the_stop_is_woken_by_it() -> None:
+    from kiosk.devices.worker import Worker
+
+    w = Worker("kiosk-test")
+    gate = threading.Event()
+    w.submit(lambda: gate.wait(10))
+    answers: list[object] = []
+    caller = threading.Thread(target=lambda: answers.append(w.call(lambda: 1, 30)))
+    caller.start()
+    assert until(lambda: bool(w._waiting))
+    stopper = threading.Thread(target=w.stop, kwargs={"timeout": 0.2})
+    stopper.start()
+    stopper.join(5)
+    caller.join(5)
+    gate.set()
+    assert not caller.is_alive() and answers in ([None], [1])

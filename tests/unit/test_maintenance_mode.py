@@ -11,8 +11,6 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from kiosk.health import HOST, Health
-from kiosk.maintenance.access import Access, LockedOut, NotAccepted, TechnicianStore, code_at
-from kiosk.maintenance.audit import AuditLog, verify_file
 from kiosk.maintenance.mode import (
     LOGIN_IDLE_S,
     MAINTENANCE,
@@ -22,6 +20,8 @@ from kiosk.maintenance.mode import (
     Maintenance,
     MaintenanceError,
 )
+from kiosk.security.audit import AuditLog, verify_file
+from kiosk.security.technicians import Access, LockedOut, NotAccepted, TechnicianStore, code_at
 
 PIN, ADMIN_PIN = "482916", "735190"
 WALL = 1_800_000_000.0

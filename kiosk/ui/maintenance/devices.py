@@ -28,8 +28,8 @@ from PySide6.QtWidgets import (
 
 from kiosk.maintenance import actions
 from kiosk.maintenance.actions import CardTest
-from kiosk.maintenance.audit import AuditError
 from kiosk.maintenance.mode import MaintenanceError
+from kiosk.security.audit import AuditError
 from kiosk.ui.maintenance.base import MntPage
 from kiosk.ui.maintenance.widgets import mnt_button, say, scroll_list, show_text
 from kiosk.ui.pages import bind, make_card, make_label, set_text

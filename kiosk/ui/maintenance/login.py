@@ -23,14 +23,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kiosk.maintenance.access import PIN_DIGITS, TOTP_DIGITS, AccessError, LockedOut, NotAccepted
 from kiosk.maintenance.mode import MaintenanceError
+from kiosk.security.technicians import PIN_DIGITS, TOTP_DIGITS, AccessError, LockedOut, NotAccepted
 from kiosk.ui.maintenance.widgets import Pad, mnt_button, say, scroll_list, show_text
 from kiosk.ui.pages import bind, make_label, set_text
 from kiosk.ui.style import Metrics
 
 if TYPE_CHECKING:
-    from kiosk.maintenance.access import Technician
+    from kiosk.security.technicians import Technician
     from kiosk.ui.maintenance.screen import MaintenanceScreen
 
 LTR = QBoxLayout.Direction.LeftToRight

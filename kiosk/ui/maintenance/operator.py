@@ -23,9 +23,9 @@ from PySide6.QtWidgets import (
 )
 
 from kiosk.maintenance import actions
-from kiosk.maintenance.audit import AuditError
 from kiosk.maintenance.mode import MaintenanceError
 from kiosk.maintenance.updates import Update, UpdateRefused, Updates, find_bundles
+from kiosk.security.audit import AuditError
 from kiosk.ui.maintenance.base import MntPage
 from kiosk.ui.maintenance.widgets import mnt_button, say, scroll_list, show_text
 from kiosk.ui.pages import IconLabel, bind, make_label

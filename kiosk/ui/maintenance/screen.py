@@ -15,8 +15,8 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QBoxLayout, QHBoxLayout, QLabel, QStackedWidget, QVBoxLayout, QWidget
 
 from kiosk.maintenance import actions
-from kiosk.maintenance.audit import AuditError
 from kiosk.maintenance.mode import MaintenanceError
+from kiosk.security.audit import AuditError
 from kiosk.ui.maintenance.base import MntPage
 from kiosk.ui.maintenance.devices import CardTestPage, ChargerTestPage
 from kiosk.ui.maintenance.info import ConfigPage, ProvisioningPage
@@ -27,8 +27,8 @@ from kiosk.ui.maintenance.widgets import maintenance_stylesheet, mnt_button, say
 from kiosk.ui.pages import Screen, make_label, set_text
 
 if TYPE_CHECKING:
-    from kiosk.maintenance.access import Technician
     from kiosk.maintenance.mode import Maintenance
+    from kiosk.security.technicians import Technician
 
 log = logging.getLogger(__name__)
 LTR = QBoxLayout.Direction.LeftToRight

@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QBoxLayout, QGridLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from kiosk.maintenance.audit import AuditError, Entry
 from kiosk.maintenance.status import Row, gather
+from kiosk.security.audit import AuditError, Entry
 from kiosk.ui.maintenance.base import MntPage
 from kiosk.ui.maintenance.widgets import FitScroll, mnt_button, scroll_list, show_text
 from kiosk.ui.pages import IconLabel, bind, make_card, make_label, set_role, set_text

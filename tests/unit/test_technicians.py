@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kiosk.maintenance import access
-from kiosk.maintenance.access import (
+from kiosk.security import technicians as access
+from kiosk.security.technicians import (
     Access,
     AccessError,
     LockedOut,
