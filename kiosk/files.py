@@ -14,6 +14,8 @@ import stat
 import threading
 from pathlib import Path
 
+from drivers.acquirer.pin import fsync_dir
+
 __all__ = ["FileRefused", "file_kind", "read_regular_file", "write_private_file"]
 
 
@@ -93,8 +95,4 @@ def write_private_file(path: Path, data: bytes) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    dfd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
+    fsync_dir(path.parent)

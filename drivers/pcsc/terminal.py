@@ -111,6 +111,23 @@ class PcscCardTerminal:
         finally:
             link.close()
 
+    def inspect_card(self, timeout_s: float, cancelled: Callable[[], bool]
+                     ) -> tuple[Transaction, Interface]:
+        """A technician's card test: a presented card read as ``kiosk card-info`` reads it
+        (selection, GPO, records, offline data authentication; no GENERATE AC, no PIN)."""
+        end = time.monotonic() + timeout_s
+        if self._card_used:
+            self._wait_until_empty(end, cancelled)
+        link = wait_for_card(self.reader_name, max(0.0, end - time.monotonic()), cancelled)
+        self._card_used = True
+        interface = Interface.CONTACTLESS if is_contactless(link.atr) else Interface.CONTACT
+        tx = Transaction(link.transmit, interface, terminal=self.terminal, ca_keys=self.ca_keys)
+        try:
+            tx.inspect()
+        finally:
+            link.close()
+        return tx, interface
+
     def _wait_until_empty(self, end: float, cancelled: Callable[[], bool]) -> None:
         """Until the card a read or an identification used has left the reader."""
 

@@ -16,7 +16,15 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from drivers import iso4217
-from drivers.emv.api import CardId, CardOutcome, CardRemoved, Completion, NoCard, PinEntry
+from drivers.emv.api import (
+    CardId,
+    CardOutcome,
+    CardRemoved,
+    Completion,
+    Interface,
+    NoCard,
+    PinEntry,
+)
 from drivers.emv.capk import CaKeyStore
 from drivers.sim.cards import SimCard
 from drivers.sim.pki import TEST_CA_KEYS_PATH
@@ -111,6 +119,23 @@ class SimCardTerminal:
         self.identified += 1
         return identify(self._transmit(app), card.interface, terminal=self.terminal,
                         currency_numeric=iso4217.NUMERIC.get(currency, "978"))
+
+    def inspect_card(self, timeout_s: float, cancelled: Callable[[], bool]
+                     ) -> tuple[Transaction, Interface]:
+        """A technician's card test: take a presented card (as :meth:`identify_card`) and
+        read it as ``kiosk card-info`` does (no GENERATE AC, no PIN)."""
+        from drivers.emv.transaction import Transaction
+
+        with self._cond:
+            self._identifying = True
+            try:
+                card, app = self._take(timeout_s, cancelled)
+            finally:
+                self._identifying = False
+        tx = Transaction(self._transmit(app), card.interface, terminal=self.terminal,
+                         ca_keys=self.ca_keys)
+        tx.inspect()
+        return tx, card.interface
 
     def _take(self, timeout_s: float, cancelled: Callable[[], bool]
               ) -> tuple[SimCard, EmvCardApp]:

@@ -18,18 +18,21 @@ from __future__ import annotations
 
 import json
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from drivers.emv.api import CardError, NoCard
 from kiosk.files import FileRefused, read_regular_file, write_private_file
+from kiosk.maintenance.card_info import describe
 from kiosk.maintenance.mode import MaintenanceError
 from kiosk.security.cards import mask_pan
 from kiosk.security.redaction import redact
 
 if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     from drivers.charger.api import ChargerStatus
     from kiosk.runtime import Runtime
 
@@ -44,6 +47,24 @@ class CardTest:
     interface: str = ""
     masked_pan: str = ""
     problem: str = ""
+    info: dict[str, Any] = field(default_factory=dict)  # as ``kiosk card-info`` prints it
+
+    def lines(self) -> list[str]:
+        """The card-info read in a few lines for the screen (applications, ODA, CVM)."""
+        i = self.info
+        out = []
+        if i.get("expiry"):
+            out.append(f"Expires: {i['expiry']}")
+        for app in i.get("applications", []):
+            chosen = " (selected)" if app.get("aid") == i.get("selected") else ""
+            out.append(f"Application: {app.get('label') or '?'} {app.get('aid')}{chosen}")
+        oda = i.get("oda") or {}
+        if oda:
+            out.append(f"Offline data authentication: {oda.get('method') or 'none'}: "
+                       f"{oda.get('result')}")
+        if i.get("cvm_list"):
+            out.append("Cardholder verification: " + "; ".join(i["cvm_list"][:4]))
+        return out
 
 
 def _no_driver(rt: Runtime) -> None:
@@ -54,26 +75,33 @@ def _no_driver(rt: Runtime) -> None:
 
 def card_test(rt: Runtime, cancelled: threading.Event, wait_s: float = CARD_TEST_WAIT_S
               ) -> CardTest:
-    """Wait for a card (up to ``wait_s``, or until ``cancelled``) and identify it. Blocks:
-    call from a thread of the screen's, not the GUI thread."""
+    """Wait for a card (up to ``wait_s``, or until ``cancelled``) and read it as
+    ``kiosk card-info`` does (selection, GPO, records, offline data authentication; no
+    payment, no PIN), or, on a terminal that cannot, identify it. Blocks: call from a thread
+    of the screen's, not the GUI thread. Runs on the card device's worker (the reader's
+    owner)."""
     _no_driver(rt)
     terminal = rt.card_terminal
+    inspect = getattr(terminal, "inspect_card", None)
     identify = getattr(terminal, "identify_card", None)
-    if identify is None:
-        return CardTest(False, problem="this card reader cannot identify cards")
+    if inspect is None and identify is None:
+        return CardTest(False, problem="this card reader cannot test cards")
 
     def job() -> CardTest:
         try:
+            if inspect is not None:
+                tx, interface = inspect(wait_s, cancelled.is_set)
+                info = describe(tx, interface)
+                return CardTest(True, str(info["scheme"]), interface.value,
+                                str(info["masked_pan"] or ""), info=info)
+            assert identify is not None
             card = identify(rt.currency, wait_s, cancelled.is_set)
+            return CardTest(True, card.scheme, card.interface.value, mask_pan(card.pan))
         except NoCard:
             return CardTest(False, problem="no card was presented" if not cancelled.is_set()
                             else "cancelled")
         except (CardError, ValueError) as exc:
             return CardTest(False, problem=f"{type(exc).__name__}: {exc}")
-        try:
-            return CardTest(True, card.scheme, card.interface.value, mask_pan(card.pan))
-        except ValueError as exc:
-            return CardTest(False, problem=f"the card's number is not a card number: {exc}")
 
     result = rt.adapters.card.worker.call(job, wait_s + 10)
     return result if result is not None else CardTest(False, problem="the reader did not "
@@ -130,19 +158,14 @@ def upload_now(rt: Runtime) -> bool:
 def export_batches(rt: Runtime, folder: Path) -> int:
     """The batches not yet acknowledged, as files in ``folder`` (as ``kiosk export-batches``)."""
     from kiosk.records.outbox import Outbox, OutboxError
-    from kiosk.security.provisioning import ProvisioningError, load_terminal_keys, terminal_id
+    from kiosk.security.provisioning import terminal_id
 
     if not folder.is_dir():
         raise MaintenanceError(f"{folder}: no USB stick (not a folder)")
-    try:
-        keys = load_terminal_keys(rt.config, rt.journal.path.parent, demo=rt.config.demo)
-    except ProvisioningError as exc:
-        raise MaintenanceError(str(exc)) from None
-    if keys.signing_key is None:  # pragma: no cover - always one
-        raise MaintenanceError("no signing key")
+    signing_key = _signing_key(rt)
     terminal = terminal_id(rt.config)
     try:
-        batches = Outbox(rt.journal, terminal, keys.signing_key,
+        batches = Outbox(rt.journal, terminal, signing_key,
                          lambda: datetime.now(UTC)).seal_all()
         for sequence, envelope in batches:
             write_private_file(folder / f"{terminal}-{sequence:08d}.batch", envelope)
@@ -193,12 +216,9 @@ class Provisioning:
         return " ".join(self.key_id[i:i + 4] for i in range(0, 16, 4))
 
 
-def provisioning(rt: Runtime) -> Provisioning:
-    from kiosk.security.provisioning import (
-        ProvisioningError,
-        load_terminal_keys,
-        terminal_identity,
-    )
+def _signing_key(rt: Runtime) -> Ed25519PrivateKey:
+    """The terminal's signing key, as the kiosk loaded it at start (checked again)."""
+    from kiosk.security.provisioning import ProvisioningError, load_terminal_keys
 
     try:
         keys = load_terminal_keys(rt.config, rt.journal.path.parent, demo=rt.config.demo)
@@ -206,5 +226,11 @@ def provisioning(rt: Runtime) -> Provisioning:
         raise MaintenanceError(str(exc)) from None
     if keys.signing_key is None:  # pragma: no cover - always one
         raise MaintenanceError("no signing key")
-    ident = terminal_identity(rt.config, keys.signing_key)
+    return keys.signing_key
+
+
+def provisioning(rt: Runtime) -> Provisioning:
+    from kiosk.security.provisioning import terminal_identity
+
+    ident = terminal_identity(rt.config, _signing_key(rt))
     return Provisioning(ident.terminal_id, ident.public_key_hex, ident.key_id)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,27 +35,15 @@ def _oda(tx: Transaction) -> dict[str, Any]:
             **({"reason": o.reason} if o.reason else {})}
 
 
-def card_info(reader: str, timeout_s: float = 20.0,
-              ca_keys: CaKeyStore | None = None) -> tuple[int, dict[str, Any]]:
-    try:
-        link = wait_for_card(reader, timeout_s, threading.Event().is_set)
-    except CardError as exc:
-        return 2, {"ok": False, "error": str(exc)}
-    interface = Interface.CONTACTLESS if is_contactless(link.atr) else Interface.CONTACT
-    tx = Transaction(link.transmit, interface, ca_keys=ca_keys)
-    try:
-        tx.inspect()
-    except CardError as exc:
-        return 2, {"ok": False, "error": str(exc)}
-    finally:
-        link.close()
+def describe(tx: Transaction, interface: Interface) -> dict[str, Any]:
+    """What an inspected card offers, as JSON-ready values; the PAN masked."""
     pan, expiry = tx.pan, tx.data.get(0x5F24, b"").hex()
     try:
         cvm_words = cvm.words(tx.data[0x8E]) if 0x8E in tx.data else []
     except cvm.CvmListError as exc:
         cvm_words = [f"unreadable: {exc}"]
     assert tx.candidate is not None  # inspect() selected one or raised
-    return 0, {
+    return {
         "ok": True,
         "interface": interface.value,
         "applications": [{"aid": c.aid.hex().upper(), "priority": c.priority, "label": c.label,
@@ -68,6 +57,23 @@ def card_info(reader: str, timeout_s: float = 20.0,
         "cvm_list": cvm_words,
         "tvr": tx.tvr.names(),
     }
+
+
+def card_info(reader: str, timeout_s: float = 20.0, ca_keys: CaKeyStore | None = None,
+              cancelled: Callable[[], bool] | None = None) -> tuple[int, dict[str, Any]]:
+    try:
+        link = wait_for_card(reader, timeout_s, cancelled or threading.Event().is_set)
+    except CardError as exc:
+        return 2, {"ok": False, "error": str(exc)}
+    interface = Interface.CONTACTLESS if is_contactless(link.atr) else Interface.CONTACT
+    tx = Transaction(link.transmit, interface, ca_keys=ca_keys)
+    try:
+        tx.inspect()
+    except CardError as exc:
+        return 2, {"ok": False, "error": str(exc)}
+    finally:
+        link.close()
+    return 0, describe(tx, interface)
 
 
 def main(reader: str, timeout_s: float, ca_keys: Path | None = None) -> int:

@@ -86,6 +86,8 @@ from typing import Any, Literal
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from drivers.acquirer.pin import fsync_dir
+
 __all__ = [
     "HEAD_NAME",
     "LOG_NAME",
@@ -269,14 +271,6 @@ def _reason(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _kind(mode: int) -> str:
     for test, name in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe"),
                        (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
@@ -379,7 +373,7 @@ def _write_head(folder: Path, seq: int, hash_hex: str, key: Ed25519PrivateKey) -
         finally:
             os.close(fd)
         os.replace(tmp, head)
-        _fsync_dir(folder)
+        fsync_dir(folder)
     except OSError as exc:
         with contextlib.suppress(OSError):
             tmp.unlink()
@@ -624,7 +618,7 @@ class AuditLog:
             st = _check_regular(fd, self._path)
             if stat.S_IMODE(st.st_mode) & 0o077:
                 os.fchmod(fd, 0o600)  # a log copied in with a wider mode
-            _fsync_dir(self._folder)
+            fsync_dir(self._folder)
             with _flocked(fd, self._path, fcntl.LOCK_EX):
                 self._load()
         except OSError as exc:

@@ -168,3 +168,20 @@ def test_the_key_used_is_the_terminals(rt: Runtime) -> None:
     assert rt.audit is not None
     assert rt.audit.public_key.public_bytes_raw() == key.public_key().public_bytes_raw()
     assert isinstance(rt.health, Health) and isinstance(rt.audit, AuditLog)
+
+
+def test_the_card_test_reads_what_card_info_reads(rt: Runtime) -> None:
+    card = TEST_CARDS["mastercard_pin"]
+    done: list[actions.CardTest] = []
+    worker = threading.Thread(target=lambda: done.append(
+        actions.card_test(rt, threading.Event(), wait_s=5)))
+    worker.start()
+    terminal = rt.card_terminal
+    assert isinstance(terminal, SimCardTerminal)
+    until(lambda: terminal._identifying, "the card test to wait for a card")
+    terminal.present(card)
+    worker.join(WAIT_S)
+    result = done[0]
+    assert result.ok and result.info["selected"] and result.info["applications"]
+    assert result.info["masked_pan"] == result.masked_pan and card.pan not in str(result.info)
+    assert any(line.startswith("Application: ") for line in result.lines())

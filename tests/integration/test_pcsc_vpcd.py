@@ -247,3 +247,26 @@ def test_reader_watch_reports_cards_and_a_lost_reader(pcscd, insert) -> None:
         assert events.get(timeout=5) is ReaderEvent.READER_LOST and not missing.reader_present
     finally:
         missing.stop()
+
+
+def test_the_technicians_card_test_on_the_pcsc_reader(insert, tmp_path: Path) -> None:
+    """The maintenance mode's card test reads the card on the kiosk's own PC/SC terminal (on
+    the card device's worker) as card-info does, masked."""
+    import threading
+
+    from kiosk.maintenance import actions
+
+    cfg = parse_config(f"schema_version = 1\n[reader]\nkind = 'pcsc'\nname = '{READER}'\n",
+                       "<test>", RESOURCES, demo=True)
+    rt = build_runtime(cfg, journal_path=tmp_path / "j.sqlite", watch=False)
+    try:
+        insert("visa_contactless")
+        result = actions.card_test(rt, threading.Event(), wait_s=10)
+    finally:
+        rt.close()
+    pan = TEST_CARDS["visa_contactless"].pan
+    assert result.ok, result.problem
+    assert result.masked_pan == pan[:6] + "******" + pan[-4:]
+    assert result.info["oda"] == {"method": "fdda", "result": "ok"}
+    assert pan not in repr(result) and pan not in "\n".join(result.lines())
+    assert any("A0000000031010 (selected)" in line for line in result.lines())

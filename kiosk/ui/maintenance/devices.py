@@ -63,8 +63,8 @@ class CardTestPage(MntPage):
         self._done.connect(self._finished, Qt.ConnectionType.QueuedConnection)
         self.lead = make_label("", "body", "mnt_card_lead", wrap=True)
         show_text(self.lead, "Tests the card reader: tap Start, then present a card. It is "
-                             "identified only: no payment, no PIN, and its number is shown "
-                             "masked.")
+                             "read as kiosk card-info reads it: no payment, no PIN, and its "
+                             "number is shown masked.")
         self.box.addWidget(self.lead)
         buttons = QHBoxLayout()
         self.buttons = buttons
@@ -132,9 +132,10 @@ class CardTestPage(MntPage):
             return  # a test cancelled by the mode closing: nothing to show
         self._join()
         if result.ok:
-            say(self.result, f"Done: card read.\nScheme: {result.scheme}\n"
-                             f"Interface: {result.interface}\nNumber: {result.masked_pan}",
-                True)
+            say(self.result, "\n".join([
+                "Done: card read.", f"Scheme: {result.scheme}",
+                f"Interface: {result.interface}", f"Number: {result.masked_pan}",
+                *result.lines()]), True)
         else:
             say(self.result, f"Not read: {result.problem}", False)
         self._buttons()
