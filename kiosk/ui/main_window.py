@@ -116,15 +116,7 @@ class MainWindow(QWidget):
         self._lock = threading.Lock()
         self._closed = False
         self._refresh_queued = False
-        self._changed.connect(self._refresh_soon, Qt.ConnectionType.QueuedConnection)
-        # the refresh after a session step runs in a later turn of the event loop than the
-        # step (a zero timer, not the queued signal: Qt delivers the posted events one after
-        # another): input and paints come in between, and the two never add up to one stall
-        self._refresh_timer = QTimer(self)
-        self._refresh_timer.setObjectName("step_refresh_timer")
-        self._refresh_timer.setSingleShot(True)
-        self._refresh_timer.setInterval(0)
-        self._refresh_timer.timeout.connect(self._refresh_now)
+        self._changed.connect(self._refresh_now, Qt.ConnectionType.QueuedConnection)
         self._not_the_same_card.connect(self._show_card_notice,
                                         Qt.ConnectionType.QueuedConnection)
         self.setObjectName("main_window")
@@ -462,11 +454,6 @@ class MainWindow(QWidget):
                 self._changed.emit()
 
     @Slot()
-    def _refresh_soon(self) -> None:
-        if not self._refresh_timer.isActive():
-            self._refresh_timer.start()
-
-    @Slot()
     def _refresh_now(self) -> None:
         with self._lock:
             self._refresh_queued = False
@@ -627,7 +614,6 @@ class MainWindow(QWidget):
         with self._lock:
             self._closed = True
         self._timer.stop()
-        self._refresh_timer.stop()
         with contextlib.suppress(ValueError):
             self.runtime.health.listeners.remove(self._on_health)
         with contextlib.suppress(ValueError):
