@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import os
 import stat
-import threading
 from pathlib import Path
 
-from drivers.acquirer.pin import fsync_dir
+from drivers.files import write_private as write_private_file
 
 __all__ = ["FileRefused", "file_kind", "read_regular_file", "write_private_file"]
 
@@ -74,25 +73,3 @@ def read_regular_file(path: Path | str, limit: int) -> bytes:
         raise FileRefused(f"cannot read: {exc.strerror or exc}") from None
     finally:
         os.close(fd)
-
-
-def write_private_file(path: Path, data: bytes) -> None:
-    """``data`` as ``path`` (0600), atomically: a temporary file in the same folder, written
-    whole, fsynced, renamed over ``path``, and the folder fsynced. Raises ``OSError``; the
-    temporary file is gone whatever happens."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    try:
-        try:
-            os.fchmod(fd, 0o600)
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)

@@ -35,6 +35,7 @@ from drivers.acquirer.dukpt import (
     tdes_ipek,
     tdes_pin_key,
 )
+from drivers.files import write_private
 
 Scheme = Literal["aes", "tdes"]
 AES_COUNTER_MAX = 0xFFFFFFFF
@@ -49,31 +50,6 @@ class OnlinePin:
 
     def __repr__(self) -> str:
         return f"OnlinePin(scheme={self.scheme}, ksn={self.ksn.hex().upper()})"
-
-
-def write_private(path: Path, data: bytes) -> None:
-    """Replace ``path`` atomically with ``data``, mode 0600: a temporary file in the same
-    folder, fsync, rename over ``path``, fsync of the folder (the rename is durable too)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-    try:
-        os.fchmod(fd, 0o600)  # an old temporary file keeps its mode through O_CREAT
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
-
-
-def fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @contextlib.contextmanager

@@ -110,12 +110,7 @@ class SimCardTerminal:
         payment. A card waiting for :meth:`complete` is left alone."""
         from drivers.emv.transaction import identify
 
-        with self._cond:
-            self._identifying = True
-            try:
-                card, app = self._take(timeout_s, cancelled)
-            finally:
-                self._identifying = False
+        card, app = self._take_to_look(timeout_s, cancelled)
         self.identified += 1
         return identify(self._transmit(app), card.interface, terminal=self.terminal,
                         currency_numeric=iso4217.NUMERIC.get(currency, "978"))
@@ -126,16 +121,21 @@ class SimCardTerminal:
         read it as ``kiosk card-info`` does (no GENERATE AC, no PIN)."""
         from drivers.emv.transaction import Transaction
 
-        with self._cond:
-            self._identifying = True
-            try:
-                card, app = self._take(timeout_s, cancelled)
-            finally:
-                self._identifying = False
+        card, app = self._take_to_look(timeout_s, cancelled)
         tx = Transaction(self._transmit(app), card.interface, terminal=self.terminal,
                          ca_keys=self.ca_keys)
         tx.inspect()
         return tx, card.interface
+
+    def _take_to_look(self, timeout_s: float, cancelled: Callable[[], bool]
+                      ) -> tuple[SimCard, EmvCardApp]:
+        """Take a presented card for an identification or an inspection (no payment)."""
+        with self._cond:
+            self._identifying = True
+            try:
+                return self._take(timeout_s, cancelled)
+            finally:
+                self._identifying = False
 
     def _take(self, timeout_s: float, cancelled: Callable[[], bool]
               ) -> tuple[SimCard, EmvCardApp]:

@@ -77,7 +77,6 @@ class Runner:
         self.sessions: dict[str, Session] = {}
         self.executor: Callable[[fx.Effect], None] | None = None
         self.listeners: list[Callable[[Session], None]] = []
-        self.wakeup: Callable[[], None] | None = None
         self.fault_hook: FaultHook | None = None
         # the journal refused a write: called at once, before anything else (chargers off)
         self.on_journal_failure: Callable[[JournalWriteError], None] | None = None
@@ -96,8 +95,6 @@ class Runner:
         """Thread-safe: queue an event for the runner's thread."""
         self._queue.put(event)
         self._arrived.set()
-        if self.wakeup is not None:
-            self.wakeup()
 
     def process_pending(self) -> int:
         n = 0

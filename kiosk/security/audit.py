@@ -86,7 +86,8 @@ from typing import Any, Literal
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from drivers.acquirer.pin import fsync_dir
+from drivers.files import fsync_dir
+from kiosk.files import write_private_file
 
 __all__ = [
     "HEAD_NAME",
@@ -104,7 +105,6 @@ __all__ = [
 
 LOG_NAME = "audit.log"
 HEAD_NAME = "audit.head"
-_HEAD_TMP = "audit.head.tmp"
 MAX_LINE_BYTES = 16 * 1024  # one line, its newline included
 MAX_FILE_BYTES = 64 * 1024 * 1024
 _MAX_HEAD_BYTES = 4096
@@ -359,24 +359,12 @@ def _flocked(fd: int, path: Path, operation: int) -> Iterator[None]:
 
 def _write_head(folder: Path, seq: int, hash_hex: str, key: Ed25519PrivateKey) -> None:
     """Replace audit.head atomically (temp file, fsync, rename, fsync of the folder)."""
-    head, tmp = folder / HEAD_NAME, folder / _HEAD_TMP
+    head = folder / HEAD_NAME
     sig = _b64(key.sign(_head_message(seq, hash_hex)))
     data = _canonical({"seq": seq, "hash": hash_hex, "sig": sig}) + b"\n"
     try:
-        tmp.unlink(missing_ok=True)  # a stale one, or something planted there
-        fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC,
-                     0o600)
-        try:
-            if os.write(fd, data) != len(data):
-                raise OSError(errno.ENOSPC, "short write (the disk is full?)")
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, head)
-        fsync_dir(folder)
+        write_private_file(head, data)
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
         raise AuditError(f"{head}: cannot write the head: {_reason(exc)}") from None
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from drivers.acquirer.dukpt import DukptError, aes_initial_key, tdes_ipek
-from drivers.acquirer.pin import fsync_dir
+from drivers.files import fsync_dir
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey

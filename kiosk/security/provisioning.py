@@ -44,8 +44,8 @@ from drivers.acquirer.pin import (
     PinKey,
     PinKeyFile,
     dump_pin_key,
-    write_private,
 )
+from drivers.files import write_private
 from kiosk.records.batch import key_id, public_key_raw
 from kiosk.security.keys import (
     KeyError_,

@@ -10,7 +10,7 @@ import threading
 
 import qrcode
 from PySide6.QtCore import QObject, QRect, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
+from PySide6.QtGui import QColor, QImage, QPainter
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +44,6 @@ def qr_image(text: str, size: int) -> QImage:
                 painter.drawRect(QRect(x * module, y * module, module, module))
     painter.end()
     return image
-
-
-def qr_pixmap(text: str, size: int) -> QPixmap:
-    return QPixmap.fromImage(qr_image(text, size))
 
 
 class QrMaker(QObject):

@@ -54,8 +54,8 @@ def rt(tmp_path: Path, host: HostSimulator) -> Iterator[Runtime]:
         charger.close()
 
 
-def test_the_card_test_shows_the_card_masked(rt: Runtime) -> None:
-    card = TEST_CARDS["visa_contactless"]
+def card_tested(rt: Runtime, card_name: str) -> actions.CardTest:
+    """The card test, on a thread as the screen runs it, with ``card_name`` presented."""
     done: list[actions.CardTest] = []
     worker = threading.Thread(target=lambda: done.append(
         actions.card_test(rt, threading.Event(), wait_s=5)))
@@ -63,9 +63,15 @@ def test_the_card_test_shows_the_card_masked(rt: Runtime) -> None:
     terminal = rt.card_terminal
     assert isinstance(terminal, SimCardTerminal)
     until(lambda: terminal._identifying, "the card test to wait for a card")
-    terminal.present(card)
+    terminal.present(TEST_CARDS[card_name])
     worker.join(WAIT_S)
-    result = done[0]
+    assert not worker.is_alive()
+    return done[0]
+
+
+def test_the_card_test_shows_the_card_masked(rt: Runtime) -> None:
+    card = TEST_CARDS["visa_contactless"]
+    result = card_tested(rt, "visa_contactless")
     assert result.ok and result.scheme == "visa" and result.interface == "contactless"
     assert result.masked_pan.endswith(card.pan[-4:]) and card.pan not in result.masked_pan
     assert result.masked_pan.startswith(card.pan[:6])
@@ -172,16 +178,7 @@ def test_the_key_used_is_the_terminals(rt: Runtime) -> None:
 
 def test_the_card_test_reads_what_card_info_reads(rt: Runtime) -> None:
     card = TEST_CARDS["mastercard_pin"]
-    done: list[actions.CardTest] = []
-    worker = threading.Thread(target=lambda: done.append(
-        actions.card_test(rt, threading.Event(), wait_s=5)))
-    worker.start()
-    terminal = rt.card_terminal
-    assert isinstance(terminal, SimCardTerminal)
-    until(lambda: terminal._identifying, "the card test to wait for a card")
-    terminal.present(card)
-    worker.join(WAIT_S)
-    result = done[0]
+    result = card_tested(rt, "mastercard_pin")
     assert result.ok and result.info["selected"] and result.info["applications"]
     assert result.info["masked_pan"] == result.masked_pan and card.pan not in str(result.info)
     assert any(line.startswith("Application: ") for line in result.lines())
