@@ -10,7 +10,7 @@ from pathlib import Path
 from kiosk.config import KioskConfig
 from kiosk.journal.store import JournalError
 from kiosk.logs import setup_logging
-from kiosk.runtime import UnsupportedDevice, build_runtime
+from kiosk.runtime import RESTART_EXIT_CODE, UnsupportedDevice, build_runtime
 from kiosk.security.audit import AuditError, AuditTampered
 from kiosk.security.provisioning import ProvisioningError
 
@@ -30,7 +30,8 @@ def run_app(config: KioskConfig, *, journal_path: Path | None = None,
               f"{exc.strerror or exc}", file=sys.stderr)
         return 2
     try:
-        runtime = build_runtime(config, journal_path=journal_path)
+        runtime = build_runtime(config, journal_path=journal_path,
+                                config_path=None if config.demo else config_path)
     except AuditTampered as exc:
         print(f"kiosk: the audit log was altered, the kiosk does not start: {exc}; keep the "
               f"file for whoever investigates and move it aside to start a new log",
@@ -46,7 +47,11 @@ def run_app(config: KioskConfig, *, journal_path: Path | None = None,
         from kiosk.ui.main_window import run_window
 
         # the maintenance mode updates the config it was started from (never the demo's)
-        return run_window(runtime, demo=config.demo, quit_after=quit_after,
+        code = run_window(runtime, demo=config.demo, quit_after=quit_after,
                           config_path=None if config.demo else config_path)
+        if code == RESTART_EXIT_CODE:
+            print(f"kiosk: restarting to take an update ({runtime.restart_reason}); exit status "
+                  f"{RESTART_EXIT_CODE}: the service starts the kiosk again", file=sys.stderr)
+        return code
     finally:
         runtime.close()

@@ -354,6 +354,16 @@ class MaintenanceConfig(_Section):
     idle_timeout_s: int = Field(default=120, ge=15, le=3600)
     operator_key: Annotated[str, StringConstraints(pattern=r"^(|[0-9a-f]{64})$")] = ""
     update_folder: FileName = ""  # where a USB stick with updates is mounted; "": none
+    # ask the back office for signed updates this often (when it uploads there and an
+    # operator_key is set); 0: never (updates come by USB only)
+    update_poll_s: int = Field(default=900, ge=0, le=86_400)
+
+    @field_validator("update_poll_s")
+    @classmethod
+    def _poll(cls, value: int) -> int:
+        if 0 < value < 30:
+            raise ValueError("0 (never) or at least 30 seconds")
+        return value
 
 
 class LoggingConfig(_Section):

@@ -10,6 +10,10 @@ in tests. The parts:
 * :class:`~kiosk.records.uploader.Uploader` sends the outbox's batches to the back office in the
   background (when ``backoffice.url`` is set and not ``offline``), kicked when a session queues
   records;
+* :class:`~kiosk.maintenance.remote.RemoteUpdates` asks the back office for signed config and
+  tariff updates (outside demo, with the config file to update); one applied asks for a
+  restart (:meth:`Runtime.request_restart`: the window quits with :data:`RESTART_EXIT_CODE`
+  when no driver's session runs, and the service starts the kiosk again);
 * :class:`~kiosk.health.Health` says whether the terminal is in service;
 * stop with the same card: while a session charges and nobody is starting one, the card
   device identifies a presented card and stops the session it started
@@ -53,6 +57,7 @@ from kiosk.health import JOURNAL, MSG_JOURNAL, Health
 from kiosk.journal.runner import Busy, OutOfService, Runner
 from kiosk.journal.store import FAILED, Journal, JournalError, JournalWriteError
 from kiosk.maintenance.mode import AUDIT, MSG_AUDIT, HealthAudit, Maintenance
+from kiosk.maintenance.remote import RemoteUpdates
 from kiosk.payments.authorization import Authorizations
 from kiosk.payments.settlement import SettlementQueue
 from kiosk.records.documents import Documents
@@ -192,6 +197,8 @@ class Runtime:
     started: float = field(default_factory=time.monotonic)  # for the technician's uptime
     audit: AuditLog | None = None  # every maintenance action and health change
     maintenance: Maintenance | None = None  # the technicians' mode
+    remote_updates: RemoteUpdates | None = None  # signed updates from the back office
+    restart_reason: str = ""  # an update was applied: restart when no driver's session runs
     displays: dict[tuple[int, str], PriceDisplay] = field(default_factory=dict)
     # told (on the card worker's thread) when a card presented while charging is not the
     # card of any charging session
@@ -251,6 +258,27 @@ class Runtime:
         return None if self.uploader is None else self.uploader.status()
 
     # --- life -----------------------------------------------------------------------------
+    def request_restart(self, reason: str) -> None:
+        """An update was applied (it takes effect at the next start): the window restarts the
+        kiosk (exit status :data:`RESTART_EXIT_CODE`) as soon as no driver's session runs and
+        the maintenance mode is closed. Audited; asking again keeps the first reason."""
+        if self.restart_reason:
+            return
+        self.restart_reason = reason or "restart asked"
+        log.warning("restart asked: %s", self.restart_reason)
+        if self.audit is not None:
+            try:
+                self.audit.append("system", "restart asked", {"reason": self.restart_reason})
+            except (AuditError, ValueError) as exc:
+                log.error("audit: %s", exc)
+
+    def may_restart(self) -> bool:
+        """A restart was asked, no driver's session runs and the maintenance mode is not
+        open."""
+        mode = self.maintenance
+        return (bool(self.restart_reason) and not self.runner.sessions
+                and (mode is None or mode.state == "closed"))
+
     def recover(self) -> int:
         found = len(self.runner.recover(self.adapters.probe))
         self.settlement.kick()
@@ -262,6 +290,8 @@ class Runtime:
         self.runner.stop_thread()  # no step runs while the devices and the journal close
         if self.watch is not None:
             self.watch.close()
+        if self.remote_updates is not None:
+            self.remote_updates.close()
         if self.uploader is not None:
             self.uploader.close()
         self.settlement.close()
@@ -276,6 +306,9 @@ class Runtime:
         self.journal.close()
 
 
+RESTART_EXIT_CODE = 75  # kiosk run's exit status when it quits to take an update (EX_TEMPFAIL)
+
+
 def build_runtime(
     config: KioskConfig,
     *,
@@ -286,10 +319,13 @@ def build_runtime(
     host: PaymentHost | None = None,
     watch: bool = True,
     upload: bool = True,
+    config_path: Path | None = None,
 ) -> Runtime:
     """The kiosk of ``config``. Devices passed in (tests) replace the configured ones;
     ``watch=False`` leaves out the background health checks (reader, disk, host echo);
-    ``upload=False`` the uploader (records stay in the outbox)."""
+    ``upload=False`` the uploader (records stay in the outbox) and the back office's updates;
+    ``config_path``: the file ``config`` was read from, which updates from the back office
+    replace (None: none are asked for)."""
     from kiosk.security.provisioning import load_terminal_keys
 
     path = journal_path or config.journal_path()
@@ -377,9 +413,13 @@ def build_runtime(
             raise
         runner.listeners.append(_kick_when_records_queued(rt.uploader))
         settlement.on_finished = rt.uploader.kick  # the settlement record is queued
+    if rt.uploader is not None and config_path is not None and _asks_for_updates(config):
+        rt.remote_updates = _remote_updates(rt, config_path, keys.signing_key, path.parent)
     settlement.start()
     if rt.uploader is not None:
         rt.uploader.start()
+    if rt.remote_updates is not None:
+        rt.remote_updates.start()
     if watch:
         h = config.health
         rt.watch = HealthWatch(health, journal_dir=path.parent,
@@ -419,6 +459,35 @@ def _uploader(config: KioskConfig, journal: Journal, signing_key: Ed25519Private
                     ca_file=b.ca_file or None, interval_s=b.upload_interval_s,
                     retry_s=b.upload_retry_s, retry_max_s=b.upload_retry_max_s,
                     timeout_s=b.timeout_s)
+
+
+def _asks_for_updates(config: KioskConfig) -> bool:
+    m = config.maintenance
+    return not config.demo and bool(m.operator_key) and m.update_poll_s > 0
+
+
+def _remote_updates(rt: Runtime, config_path: Path, signing_key: Ed25519PrivateKey | None,
+                    data_dir: Path) -> RemoteUpdates:
+    from kiosk.maintenance.updates import Update, Updates
+    from kiosk.security.provisioning import terminal_id
+
+    assert signing_key is not None  # the uploader runs, so there is one
+    config = rt.config
+
+    def applied(update: Update) -> None:
+        rt.request_restart(f"the {update.kind} update {update.sequence} from the back office")
+
+    b = config.backoffice
+    try:
+        return RemoteUpdates(
+            Updates(data_dir, config_path, config, clock=rt.clock),
+            terminal_id=terminal_id(config), signing_key=signing_key, url=b.url,
+            ca_file=b.ca_file or None, clock=rt.clock,
+            interval_s=config.maintenance.update_poll_s, timeout_s=b.timeout_s,
+            audit=rt.audit, on_applied=applied)
+    except UploaderError as exc:  # the uploader was built from the same settings just now
+        rt.close()
+        raise UnsupportedDevice(str(exc)) from None
 
 
 def _kick_when_records_queued(uploader: Uploader) -> Callable[[Session], None]:

@@ -13,11 +13,19 @@ created and migrated when opened:
 - ``import FILE...`` imports upload envelopes (files of at most 2 MiB, regular files only):
   one line per file, ``FILE: stored|replay|held|rejected: ...``; exit status 0 unless one
   was rejected (2).
+- ``update publish FILE... --operator-key HEX`` stores the operator's signed config and tariff
+  bundles (``kiosk update sign``) for the terminals they name (:mod:`kiosk.backoffice.updates`:
+  the signature by that key, the validity, the terminal registered and active, a sequence
+  above the last published; files of at most 2 MiB, regular files only): one line per file,
+  ``FILE: published|already published|refused: ...``; exit status 0 unless one was refused
+  (2). ``update list [--terminal ID]`` (``valid``, ``expired`` or ``withdrawn``);
+  ``update withdraw ID KIND SEQUENCE`` takes one back (kept, never offered again).
 
 - ``serve`` runs the service (:mod:`kiosk.backoffice.serve`): the terminals' uploads
-  (``POST /v1/batches``), the invoice pages and the OCPI CDRs module, over TLS (``--tls-cert``,
-  ``--tls-key``) unless ``--plain-http`` behind a TLS-terminating proxy; ``--workers N``
-  processes share one PostgreSQL. SIGTERM stops it gracefully (exit status 0).
+  (``POST /v1/batches``) and update polls (``POST /v1/updates``), the invoice pages and the
+  OCPI CDRs module, over TLS (``--tls-cert``, ``--tls-key``) unless ``--plain-http`` behind a
+  TLS-terminating proxy; ``--workers N`` processes share one PostgreSQL. SIGTERM stops it
+  gracefully (exit status 0).
 
 Every failure is one line ``kiosk-backoffice: ...`` and exit status 2, never a traceback.
 """
@@ -41,10 +49,11 @@ def default_db() -> str:
 
 
 SERVE_HELP = f"""\
-Serve the back office: the terminals' uploads (POST /v1/batches), the invoice pages and
-the OCPI 2.2.1 CDRs module. TLS by default: --tls-cert and --tls-key (PEM; the key
-unencrypted, readable only by the service's user). The terminals pin the CA that signed
-the certificate (backoffice.ca_file) and check its name against backoffice.url's host.
+Serve the back office: the terminals' uploads (POST /v1/batches) and their polls for
+updates (POST /v1/updates), the invoice pages and the OCPI 2.2.1 CDRs module. TLS by
+default: --tls-cert and --tls-key (PEM; the key unencrypted, readable only by the service's
+user). The terminals pin the CA that signed the certificate (backoffice.ca_file) and check
+its name against backoffice.url's host.
 
 On SQLite (the embedded default, one process), one command:
 
@@ -112,8 +121,24 @@ def _parser() -> argparse.ArgumentParser:
     osub.add_parser("list", parents=[db_opt], help="the parties and their tokens' state")
     orev = osub.add_parser("revoke", parents=[db_opt], help="revoke a party's token")
     orev.add_argument("name")
-    srv = sub.add_parser("serve", parents=[db_opt], help="run the service (uploads, invoice "
-                         "pages, OCPI) over TLS, on SQLite or PostgreSQL",
+    upd = sub.add_parser("update", help="the operator's signed config and tariff bundles for "
+                                         "the terminals to fetch")
+    usub = upd.add_subparsers(dest="action", required=True)
+    upub = usub.add_parser("publish", parents=[db_opt],
+                           help="store signed bundles (kiosk update sign) for their terminals")
+    upub.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    upub.add_argument("--operator-key", required=True, metavar="HEX",
+                      help="the operator's public key, 64 hex digits (the terminals' "
+                           "maintenance.operator_key): only bundles it signed are published")
+    ulist = usub.add_parser("list", parents=[db_opt], help="the published bundles")
+    ulist.add_argument("--terminal", metavar="ID", help="only this terminal's")
+    uwd = usub.add_parser("withdraw", parents=[db_opt],
+                          help="take a published bundle back: it is no longer offered")
+    uwd.add_argument("id", metavar="ID", help="the terminal")
+    uwd.add_argument("kind", choices=("config", "tariff"))
+    uwd.add_argument("sequence", type=int)
+    srv = sub.add_parser("serve", parents=[db_opt], help="run the service (uploads, updates, "
+                         "invoice pages, OCPI) over TLS, on SQLite or PostgreSQL",
                          description=SERVE_HELP,
                          formatter_class=argparse.RawDescriptionHelpFormatter)
     srv.add_argument("--host", default="127.0.0.1",
@@ -194,6 +219,8 @@ def _run(args: argparse.Namespace, db: Database) -> int:
         return 0
     if args.command == "ocpi-token":
         return _ocpi_token(args, db)
+    if args.command == "update":
+        return _update(args, db)
     return _import(db, args.files)
 
 
@@ -227,6 +254,47 @@ def _ocpi_token(args: argparse.Namespace, db: Database) -> int:
             print(f"{party.name}\t{party.status}\t{party.created_at}"
                   + (f"\trevoked {party.revoked_at}" if party.revoked_at else ""))
     return 0
+
+
+def _update(args: argparse.Namespace, db: Database) -> int:
+    from kiosk.backoffice import updates
+
+    if args.action == "withdraw":
+        u = updates.withdraw(db, args.id, args.kind, args.sequence)
+        print(f"{u.terminal_id} {u.kind} sequence {u.sequence}: withdrawn at {u.withdrawn_at}")
+        return 0
+    if args.action == "list":
+        from datetime import UTC, datetime
+
+        at = datetime.now(UTC)
+        for u in updates.list_updates(db, args.terminal):
+            print(f"{u.terminal_id}\t{u.kind}\t{u.sequence}\t{u.state(at)}\t"
+                  f"published {u.published_at}\texpires {u.expires_at}\t{u.sha256}"
+                  + (f"\twithdrawn {u.withdrawn_at}" if u.withdrawn_at else ""))
+        return 0
+    return _publish(db, args.files, updates.check_operator_key(args.operator_key))
+
+
+def _publish(db: Database, files: list[Path], operator_key: str) -> int:
+    from datetime import UTC, datetime
+
+    from kiosk.backoffice.updates import PublishError, publish
+    from kiosk.config import one_line
+    from kiosk.files import FileRefused, read_regular_file
+    from kiosk.maintenance.updates import BUNDLE_MAX_BYTES
+
+    refused = 0
+    for path in files:
+        name = one_line(str(path), 200)
+        try:
+            data = read_regular_file(path, BUNDLE_MAX_BYTES)
+            done = publish(db, data, operator_key, now=datetime.now(UTC))
+        except (FileRefused, PublishError) as exc:
+            print(f"{name}: refused: {one_line(str(exc))}")
+            refused += 1
+            continue
+        print(f"{name}: {one_line(done.line(), 400)}")
+    return 2 if refused else 0
 
 
 def _import(db: Database, files: list[Path]) -> int:

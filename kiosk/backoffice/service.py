@@ -1,4 +1,5 @@
-"""The back office service (FastAPI): uploads from terminals, invoice pages, OCPI CDRs.
+"""The back office service (FastAPI): uploads from terminals, their updates, invoice pages,
+OCPI CDRs.
 
 Stateless: everything lives in the database (:mod:`kiosk.backoffice.storage`), so several
 processes (``kiosk-backoffice serve --workers N``, or several machines behind a load balancer)
@@ -16,6 +17,18 @@ Routes:
   within ``body_timeout_s`` (a stalled client), 409 a sequence already stored with other
   content, 413 too large, 415 not JSON, 422 any other rejection, 503 the database failing
   (nothing stored; the terminal sends it again).
+- ``POST /v1/updates``: a terminal's poll for its signed config and tariff bundles
+  (:mod:`kiosk.records.update_poll`, at most :data:`~kiosk.records.update_poll.MAX_POLL_BYTES`),
+  answered by :func:`kiosk.backoffice.updates.answer_poll`. The terminal is authenticated by
+  the poll's Ed25519 signature (its registered key) and its time must be within
+  :data:`~kiosk.records.update_poll.MAX_SKEW` of the back office's clock. 200: the answer
+  (``evkiosk-updates/1``, the bundles' exact bytes; ``Cache-Control: no-store``); otherwise
+  JSON ``{"status", "reason", "refusal"}``: 403 an unknown or revoked terminal, another key
+  than the registered one or a signature that does not verify (``not_authentic``: who asks
+  is not shown to be the terminal), 408 a stalled body, 413 too large, 415 not JSON, 422 not
+  a poll (``invalid``) or an authentic poll whose time is off (``clock``: the terminal's
+  clock is wrong, or the poll is a replay; the terminal can act on it), 503 the database
+  failing.
 - ``GET /healthz``: the database answers (for a load balancer).
 - the invoice pages (:mod:`kiosk.backoffice.invoices`) and the OCPI 2.2.1 CDRs module
   (:mod:`kiosk.backoffice.ocpi`), each a router of its own.
@@ -31,6 +44,7 @@ import re
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -41,7 +55,9 @@ from starlette.concurrency import run_in_threadpool
 
 from kiosk.backoffice.importer import ImportResult, Refusal, import_envelope
 from kiosk.backoffice.storage import Database, _reason
+from kiosk.backoffice.updates import PollRefusal, answer_poll
 from kiosk.records.batch import MAX_ENVELOPE_BYTES
+from kiosk.records.update_poll import MAX_POLL_BYTES
 
 __all__ = ["ServiceSettings", "create_app", "read_body"]
 
@@ -121,6 +137,18 @@ def _refused(reason: str, code: int, *, status: str = "rejected",
                         headers=headers)
 
 
+_POLL_STATUS = {PollRefusal.INVALID: 422, PollRefusal.UNKNOWN_TERMINAL: 403,
+                PollRefusal.REVOKED: 403, PollRefusal.NOT_AUTHENTIC: 403,
+                PollRefusal.CLOCK: 422}
+
+
+def _poll_refused(reason: str, code: int, *, status: str = "rejected",
+                  refusal: str | None = PollRefusal.INVALID.value,
+                  headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"status": status, "reason": reason, "refusal": refusal}, code,
+                        headers=headers)
+
+
 def create_app(db: Database, settings: ServiceSettings | None = None) -> FastAPI:
     """The service over an open database (the caller closes it)."""
     settings = settings or ServiceSettings()
@@ -161,6 +189,33 @@ def create_app(db: Database, settings: ServiceSettings | None = None) -> FastAPI
         if result.status == "rejected":
             log.warning("upload rejected: %s", result.line()[:300])
         return JSONResponse(_answer(result), _status_code(result))
+
+    @app.post("/v1/updates")
+    async def post_updates(request: Request) -> Response:
+        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if ctype != "application/json":
+            return _poll_refused("Content-Type: application/json expected", 415)
+        try:
+            data = await read_body(request, MAX_POLL_BYTES, settings.body_timeout_s)
+        except BodyTooLarge as exc:
+            return _poll_refused(str(exc), 413)
+        except BodyTooSlow as exc:
+            return _poll_refused(str(exc), 408, status="error", refusal=None,
+                                 headers={"Connection": "close"})
+        try:
+            result = await run_in_threadpool(answer_poll, db, data, datetime.now(UTC))
+        except SQLAlchemyError as exc:
+            log.error("update poll: database: %s", _reason(exc))
+            return _poll_refused("database unavailable", 503, status="error", refusal=None)
+        if result.refusal is not None:
+            log.warning("update poll rejected (%s): %s", result.refusal.value, result.reason)
+            return _poll_refused(result.reason, _POLL_STATUS[result.refusal],
+                                 refusal=result.refusal.value)
+        if result.offers:
+            log.info("updates offered to %s: %s", result.terminal_id,
+                     ", ".join(f"{o.kind} {o.sequence}" for o in result.offers))
+        return Response(result.body, 200, media_type="application/json",
+                        headers={"Cache-Control": "no-store"})
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:

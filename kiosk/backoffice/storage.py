@@ -9,10 +9,13 @@ Tables: ``terminals`` (the registry), ``batches`` (every stored upload, its enve
 received), ``records`` (one row per record id per terminal, with the time it was stored),
 ``held_batches`` (verified batches that arrived after a gap, kept aside until the missing ones
 come), ``invoices`` (terminal and invoice number → the invoice record and its link token, for
-the invoice pages), ``ocpi_tokens`` (the SHA-256 of each OCPI credentials token). Idempotency is the
-database's: UNIQUE(terminal_id, sequence) on batches and held batches, UNIQUE(terminal_id,
-record_id) on records, one transaction per batch. On SQLite every transaction begins with
-``BEGIN IMMEDIATE`` (writers wait for each other instead of failing on a stale snapshot).
+the invoice pages), ``ocpi_tokens`` (the SHA-256 of each OCPI credentials token), ``updates``
+(the operator's signed config and tariff bundles, byte for byte, each for one terminal; handed
+out by :mod:`kiosk.backoffice.updates`). Idempotency is the database's: UNIQUE(terminal_id,
+sequence) on batches and held batches, UNIQUE(terminal_id, record_id) on records,
+UNIQUE(terminal_id, kind, sequence) on updates, one transaction per batch. On SQLite every
+transaction begins with ``BEGIN IMMEDIATE`` (writers wait for each other instead of failing on
+a stale snapshot).
 """
 
 from __future__ import annotations
@@ -50,10 +53,10 @@ from kiosk.migrate import upgrade_to_head
 
 __all__ = ["KNOWN_REVISIONS", "SCHEMA_REVISION", "STORED_AT_LOCK", "Database", "StorageError",
            "batches", "held_batches", "invoices", "metadata", "now", "ocpi_tokens", "open_db",
-           "records", "terminals"]
+           "records", "terminals", "updates"]
 
-SCHEMA_REVISION = "bo0002"  # the Alembic head; not a journal revision ("0001"...)
-KNOWN_REVISIONS = ("bo0001", "bo0002")
+SCHEMA_REVISION = "bo0003"  # the Alembic head; not a journal revision ("0001"...)
+KNOWN_REVISIONS = ("bo0001", "bo0002", "bo0003")
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_S = 30.0
 _PG_MIGRATION_LOCK = 0x65766B62  # pg_advisory_xact_lock key: one migrating process at a time
@@ -143,7 +146,28 @@ ocpi_tokens = Table(  # bo0002: the OCPI credentials tokens of the eMSPs and hub
     UniqueConstraint("name", name="uq_ocpi_tokens_name"),
     CheckConstraint("status IN ('active', 'revoked')", name="ck_ocpi_tokens_status"),
 )
-TABLES = ("terminals", "batches", "records", "held_batches", "invoices", "ocpi_tokens")
+updates = Table(  # bo0003: signed update bundles for the terminals (kiosk.backoffice.updates)
+    "updates", metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("terminal_id", String(36), ForeignKey("terminals.id"), nullable=False),
+    Column("kind", String(16), nullable=False),  # config | tariff
+    Column("sequence", BigInteger, nullable=False),
+    Column("bundle", LargeBinary, nullable=False),  # the exact bytes published (signed)
+    Column("sha256", String(64), nullable=False),  # hex, of the bundle's bytes
+    Column("issued_at", String(40), nullable=False),  # as in the bundle
+    Column("expires_at", String(40), nullable=False),  # as in the bundle
+    # expires_at in UTC, fixed width (isoformat, microseconds, "+00:00"): compared as text in
+    # SQL, which orders these as time on SQLite and PostgreSQL alike
+    Column("expires_utc", String(32), nullable=False),
+    Column("published_at", String(40), nullable=False),
+    Column("withdrawn_at", String(40), nullable=True),  # taken back: never offered again
+    # its index serves the lookup (terminal_id, kind, sequence > have, newest first)
+    UniqueConstraint("terminal_id", "kind", "sequence",
+                     name="uq_updates_terminal_kind_sequence"),
+    CheckConstraint("kind IN ('config', 'tariff')", name="ck_updates_kind"),
+)
+TABLES = ("terminals", "batches", "records", "held_batches", "invoices", "ocpi_tokens",
+          "updates")
 
 
 class StorageError(Exception):

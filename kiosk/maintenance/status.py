@@ -116,6 +116,16 @@ def gather(rt: Runtime, recent: list[Entry] | None = None) -> list[Row]:
                 + (f"; last error: {upload.last_error}" if upload.last_error else ""))
         rows.append(Row("backoffice", "Back office", text, not upload.last_error))
 
+    remote = rt.remote_updates
+    if remote is not None:
+        asked = remote.status()
+        text = ("not asked yet" if asked.last_check is None else
+                f"asked {_ago(asked.last_check, now)}: {asked.last_result}")
+        if rt.restart_reason:
+            text += f"; restarts when idle for {rt.restart_reason}"
+        rows.append(Row("updates", "Updates from the back office", text,
+                        asked.failures == 0 and not asked.refused))
+
     folder = rt.journal.path.parent
     try:
         usage = shutil.disk_usage(folder)

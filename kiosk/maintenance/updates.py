@@ -107,8 +107,8 @@ from kiosk.config import (
 from kiosk.files import FileRefused, read_regular_file, write_private_file
 
 __all__ = ["BUNDLE_MAX_BYTES", "CONTENT_MAX_BYTES", "FORMAT", "KINDS", "STATE_FILE",
-           "SUFFIX", "Update", "UpdateRefused", "Updates", "check_content", "find_bundles",
-           "make_update", "read_update", "signed_message"]
+           "SUFFIX", "Update", "UpdateRefused", "Updates", "bundle_terminal", "check_content",
+           "find_bundles", "make_update", "read_update", "signed_message"]
 
 FORMAT = "evkiosk-update/1"
 SUFFIX = ".evkupdate"
@@ -319,6 +319,12 @@ def _fields(obj: dict[str, Any]) -> tuple[str, str, int, datetime, datetime, byt
     if len(sig) != 64:
         raise ValueError(f"sig: {len(sig)} bytes, an Ed25519 signature is 64")
     return kind, terminal, sequence, issued, expires, content, sha, sig
+
+
+def bundle_terminal(data: bytes) -> str:
+    """The terminal a bundle names, once its form is checked (not its signature: that is
+    :func:`read_update`'s, which then needs this terminal). Raises ``ValueError`` saying why."""
+    return _fields(_parse(data))[1]
 
 
 def _operator_key(key_hex: str, source: str) -> Ed25519PublicKey:

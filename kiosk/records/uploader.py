@@ -70,7 +70,8 @@ from kiosk.records.batch import BatchError, open_envelope, verify
 from kiosk.records.outbox import DEFAULT_MAX_RECORDS, Outbox, OutboxError
 
 __all__ = ["MAX_ANSWER_BYTES", "Answer", "AnswerError", "UploadStatus", "Uploader",
-           "UploaderError", "parse_answer", "pinned_context"]
+           "UploaderError", "backoffice_client", "parse_answer", "pinned_context",
+           "post_bounded", "transport_problem"]
 
 log = logging.getLogger(__name__)
 
@@ -243,27 +244,11 @@ class Uploader:
         self.terminal_id = self.outbox.terminal_id
         self._public = signing_key.public_key()
         self.clock = clock
-        base = url.rstrip("/")
-        if base.startswith("https://"):
-            if not ca_file:
-                raise UploaderError("backoffice.ca_file: needed with an https:// URL")
-            verify_tls: ssl.SSLContext | bool = pinned_context(ca_file)
-        elif base.startswith("http://"):
-            verify_tls = False  # demo only (the config refuses it outside demo)
-        else:
-            raise UploaderError(f"backoffice.url: {one_line(url, 80)!r}: not http(s)://")
+        base, self._client = backoffice_client(url, ca_file, timeout_s, "evkiosk-uploader/1")
         self.endpoint = base + PATH
         self.interval_s, self.retry_s, self.retry_max_s = interval_s, retry_s, retry_max_s
         self.timeout_s = timeout_s
         self.max_records = max_records
-        self._client = httpx.Client(
-            verify=verify_tls, trust_env=False, follow_redirects=False,
-            timeout=httpx.Timeout(connect=timeout_s, read=timeout_s, write=timeout_s,
-                                  pool=timeout_s),
-            # a connection per exchange: no idle connection for a load balancer to cut
-            limits=httpx.Limits(max_connections=1, max_keepalive_connections=0),
-            headers={"User-Agent": "evkiosk-uploader/1", "Accept": "application/json",
-                     "Accept-Encoding": "identity"})
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._cond = threading.Condition()
@@ -453,7 +438,7 @@ class Uploader:
         except httpx.TimeoutException as exc:
             return "unavailable", f"no answer in time ({type(exc).__name__})", 0
         except httpx.HTTPError as exc:
-            return "unavailable", _transport_problem(exc), 0
+            return "unavailable", transport_problem(exc), 0
         if code in REFUSED_HTTP or code in (200, 202) or code == 503:
             try:
                 answer = parse_answer(code, ctype, body)
@@ -485,28 +470,8 @@ class Uploader:
         return "sent", answer.status, ack
 
     def _post(self, envelope: bytes) -> tuple[int, str, bytes]:
-        deadline = time.monotonic() + TOTAL_TIMEOUTS * self.timeout_s
-        with self._client.stream("POST", self.endpoint, content=envelope,
-                                 headers={"Content-Type": "application/json"}) as resp:
-            declared = resp.headers.get("content-length")
-            if declared is not None and (not declared.isdigit()
-                                         or int(declared) > MAX_ANSWER_BYTES):
-                raise AnswerError("body", f"Content-Length {one_line(declared, 24)}: more "
-                                          f"than {MAX_ANSWER_BYTES} bytes")
-            encoding = resp.headers.get("content-encoding", "identity").strip().lower()
-            if encoding not in ("", "identity"):
-                raise AnswerError("Content-Encoding", f"{one_line(encoding, 24)} (identity "
-                                                      f"was asked for)")
-            chunks: list[bytes] = []
-            size = 0
-            for chunk in resp.iter_raw():
-                size += len(chunk)
-                if size > MAX_ANSWER_BYTES:
-                    raise AnswerError("body", f"more than {MAX_ANSWER_BYTES} bytes")
-                if time.monotonic() > deadline:
-                    raise httpx.ReadTimeout("the answer took too long", request=resp.request)
-                chunks.append(chunk)
-            return resp.status_code, resp.headers.get("content-type", ""), b"".join(chunks)
+        return post_bounded(self._client, self.endpoint, envelope, MAX_ANSWER_BYTES,
+                            TOTAL_TIMEOUTS * self.timeout_s)
 
     # --- bookkeeping -----------------------------------------------------------------------
     def _pending(self) -> int:
@@ -556,7 +521,62 @@ class Uploader:
             self._cond.notify_all()
 
 
-def _transport_problem(exc: httpx.HTTPError) -> str:
+def backoffice_client(url: str, ca_file: Path | str | None, timeout_s: float,
+                      agent: str) -> tuple[str, httpx.Client]:
+    """The base URL (no trailing slash) and an HTTP client for the back office: with an
+    https:// URL it trusts only ``ca_file`` (:func:`pinned_context`); http:// is the demo's
+    (the config refuses it outside demo). No proxy or CA from the environment, no redirect,
+    no compressed answer, every wait bounded by ``timeout_s``, a connection per exchange.
+    Raises :class:`UploaderError`."""
+    base = url.rstrip("/")
+    if base.startswith("https://"):
+        if not ca_file:
+            raise UploaderError("backoffice.ca_file: needed with an https:// URL")
+        verify_tls: ssl.SSLContext | bool = pinned_context(ca_file)
+    elif base.startswith("http://"):
+        verify_tls = False  # demo only (the config refuses it outside demo)
+    else:
+        raise UploaderError(f"backoffice.url: {one_line(url, 80)!r}: not http(s)://")
+    client = httpx.Client(
+        verify=verify_tls, trust_env=False, follow_redirects=False,
+        timeout=httpx.Timeout(connect=timeout_s, read=timeout_s, write=timeout_s,
+                              pool=timeout_s),
+        # a connection per exchange: no idle connection for a load balancer to cut
+        limits=httpx.Limits(max_connections=1, max_keepalive_connections=0),
+        headers={"User-Agent": agent, "Accept": "application/json",
+                 "Accept-Encoding": "identity"})
+    return base, client
+
+
+def post_bounded(client: httpx.Client, url: str, body: bytes, max_answer: int,
+                 total_s: float) -> tuple[int, str, bytes]:
+    """POST ``body`` as JSON: (HTTP status, Content-Type, the answer's bytes), the answer read
+    up to ``max_answer`` bytes (more is an :class:`AnswerError`) and the whole exchange within
+    ``total_s`` (``httpx.ReadTimeout`` past it); a compressed answer is refused."""
+    deadline = time.monotonic() + total_s
+    with client.stream("POST", url, content=body,
+                       headers={"Content-Type": "application/json"}) as resp:
+        declared = resp.headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > max_answer):
+            raise AnswerError("body", f"Content-Length {one_line(declared, 24)}: more than "
+                                      f"{max_answer} bytes")
+        encoding = resp.headers.get("content-encoding", "identity").strip().lower()
+        if encoding not in ("", "identity"):
+            raise AnswerError("Content-Encoding", f"{one_line(encoding, 24)} (identity was "
+                                                  f"asked for)")
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in resp.iter_raw():
+            size += len(chunk)
+            if size > max_answer:
+                raise AnswerError("body", f"more than {max_answer} bytes")
+            if time.monotonic() > deadline:
+                raise httpx.ReadTimeout("the answer took too long", request=resp.request)
+            chunks.append(chunk)
+        return resp.status_code, resp.headers.get("content-type", ""), b"".join(chunks)
+
+
+def transport_problem(exc: httpx.HTTPError) -> str:
     """A connection failure in words; a certificate that is not from the pinned CA (or not for
     the URL's host) says so."""
     cause: BaseException | None = exc

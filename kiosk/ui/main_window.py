@@ -51,7 +51,7 @@ from PySide6.QtWidgets import (
 from kiosk.devices.card import CardNotice
 from kiosk.health import Health
 from kiosk.maintenance.mode import DriverBusy
-from kiosk.runtime import Busy, OutOfService
+from kiosk.runtime import RESTART_EXIT_CODE, Busy, OutOfService
 from kiosk.session import events as ev
 from kiosk.session.machine import Session, State
 from kiosk.ui.assets import icon, icon_pixmap, load_fonts
@@ -113,6 +113,10 @@ class MainWindow(QWidget):
         self.config_path = config_path  # for the maintenance mode's updates (None: none)
         self.demo = demo
         self.bridge = bridge
+        self._restarting = False  # quitting to take an update (refresh -> _restart)
+        # run_window's window quits the event loop to restart when an update asks for it; a
+        # window made elsewhere (tests, screenshots) does not unless told
+        self.quit_to_restart = False
         self._lock = threading.Lock()
         self._closed = False
         self._refresh_queued = False
@@ -462,8 +466,23 @@ class MainWindow(QWidget):
         self.refresh()
 
     def refresh(self) -> None:
+        if self.quit_to_restart and self.runtime.may_restart():  # an update, nobody using it
+            self._restart()
+            return
         self.clock_label.setText(self.ui.fig.time(self.runtime.clock().astimezone(self._tz)))
         self.show_session(self._current_session())
+
+    def _restart(self) -> None:
+        """Quit the event loop with :data:`~kiosk.runtime.RESTART_EXIT_CODE` (the service
+        starts the kiosk again, which then runs with the update)."""
+        if self._restarting:
+            return
+        self._restarting = True
+        log.warning("restarting: %s", self.runtime.restart_reason)
+        self._timer.stop()
+        app = QApplication.instance()
+        if app is not None:
+            app.exit(RESTART_EXIT_CODE)
 
     def _current_session(self) -> Session | None:
         """The session this screen is for. One connector: the live one. Several: the one at
@@ -758,6 +777,7 @@ def run_window(runtime: Runtime, *, demo: bool, quit_after: float = 0.0,
         app = QApplication(sys.argv[:1])
     bridge = Bridge(runtime)
     window = MainWindow(runtime, demo=demo, bridge=bridge, config_path=config_path)
+    window.quit_to_restart = True
     undo_signals = quit_on_signals(app)
     try:
         if runtime.config.ui.fullscreen:

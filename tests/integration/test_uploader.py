@@ -19,13 +19,12 @@ import socket
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from sqlalchemy import func, select, update
 
 from drivers.sim.card_terminal import SimCardTerminal
@@ -44,8 +43,7 @@ from kiosk.runtime import Runtime, build_runtime
 from kiosk.security.provisioning import load_terminal_keys
 from kiosk.session import events as ev
 from kiosk.session.machine import State
-from tests.support import backoffice as support
-from tests.support.backoffice import free_port, make_pki, running_service
+from tests.support.backoffice import TlsServer, make_pki, running_service
 from tests.support.fullfs import fill, unfill
 from tests.support.production import host_ca_pem, production_config
 from tests.support.rig import Rig
@@ -254,46 +252,6 @@ async def hang(scope: Scope, receive: Receive, send: Send, inner: App) -> None:
     """Read the batch, never answer (ended when the server shuts down)."""
     await _drain(receive)
     await asyncio.sleep(3600)
-
-
-@dataclass
-class TlsServer:
-    """An ASGI app under uvicorn in a thread, over TLS with ``pki``, on ``port``; stop() and
-    start() again on the same port (with another ``pki`` if wanted)."""
-
-    app: App
-    pki: support.TestPki
-    port: int = field(default_factory=free_port)
-    _server: uvicorn.Server | None = None
-    _thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        return f"https://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="critical",
-                                access_log=False, lifespan="on",
-                                ssl_certfile=str(self.pki.cert_file),
-                                ssl_keyfile=str(self.pki.key_file), timeout_graceful_shutdown=1)
-        server = uvicorn.Server(config)
-        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-        thread = threading.Thread(target=server.run, name=f"scripted:{self.port}", daemon=True)
-        thread.start()
-        end = time.monotonic() + WAIT_S
-        while not server.started:
-            assert thread.is_alive(), "the test server did not start"
-            assert time.monotonic() < end, "the test server did not start in time"
-            thread.join(0.01)
-        self._server, self._thread = server, thread
-
-    def stop(self) -> None:
-        if self._server is None or self._thread is None:
-            return
-        self._server.should_exit = True
-        self._thread.join(WAIT_S)
-        assert not self._thread.is_alive(), "the test server did not stop"
-        self._server = self._thread = None
 
 
 @dataclass

@@ -14,10 +14,11 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from cryptography import x509
@@ -29,6 +30,8 @@ from kiosk.backoffice.service import ServiceSettings, create_app
 from kiosk.backoffice.storage import Database
 
 START_TIMEOUT_S = 30.0
+App = Callable[[MutableMapping[str, Any], Callable[[], Awaitable[MutableMapping[str, Any]]],
+                Callable[[MutableMapping[str, Any]], Awaitable[None]]], Awaitable[None]]
 
 
 def free_port() -> int:
@@ -157,3 +160,43 @@ def running_service(db: Database, tmp: Path, *, tls: bool = True,
         yield handle
     finally:
         handle.stop()
+
+
+@dataclass
+class TlsServer:
+    """An ASGI app under uvicorn in a thread, over TLS with ``pki``, on ``port``; stop() and
+    start() again on the same port (with another ``pki`` if wanted)."""
+
+    app: App
+    pki: TestPki
+    port: int = field(default_factory=free_port)
+    _server: uvicorn.Server | None = None
+    _thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="critical",
+                                access_log=False, lifespan="on",
+                                ssl_certfile=str(self.pki.cert_file),
+                                ssl_keyfile=str(self.pki.key_file), timeout_graceful_shutdown=1)
+        server = uvicorn.Server(config)
+        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        thread = threading.Thread(target=server.run, name=f"scripted:{self.port}", daemon=True)
+        thread.start()
+        end = time.monotonic() + START_TIMEOUT_S
+        while not server.started:
+            assert thread.is_alive(), "the test server did not start"
+            assert time.monotonic() < end, "the test server did not start in time"
+            thread.join(0.01)
+        self._server, self._thread = server, thread
+
+    def stop(self) -> None:
+        if self._server is None or self._thread is None:
+            return
+        self._server.should_exit = True
+        self._thread.join(START_TIMEOUT_S)
+        assert not self._thread.is_alive(), "the test server did not stop"
+        self._server = self._thread = None

@@ -9,10 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import QEventLoop, QPoint, Qt, QTimer
 from PySide6.QtTest import QTest
 from pytestqt.qtbot import QtBot
 
+from kiosk.runtime import RESTART_EXIT_CODE
 from kiosk.security.technicians import TechnicianStore, code_at
 from kiosk.session import events as ev
 from tests.ui.rig import WAIT_MS, Kiosk, build_kiosk
@@ -76,3 +77,34 @@ def test_a_technicians_login_takes_the_terminal_out_of_service_for_drivers(k: Ki
     k.qtbot.waitUntil(lambda: not k.window.in_maintenance, timeout=WAIT_MS)
     k.qtbot.waitUntil(lambda: k.runtime.health.in_service, timeout=WAIT_MS)
     k.qtbot.waitUntil(lambda: k.page() == "idle_page", timeout=WAIT_MS)
+
+
+def test_an_update_restarts_the_kiosk_only_when_nobody_uses_it(k: Kiosk) -> None:
+    """An applied update asks for a restart: not while a driver's session runs, not while the
+    maintenance mode is open; then the window quits its event loop with the restart status
+    (the service starts the kiosk again)."""
+    rt = k.runtime
+    k.wait_page("idle_page")
+    k.window.start_session(1)
+    s = rt.runner.active()
+    assert s is not None
+    rt.request_restart("the tariff update 3 from the back office")
+    rt.request_restart("another")  # the first reason stays
+    assert rt.restart_reason == "the tariff update 3 from the back office"
+    assert not rt.may_restart()  # the driver first
+    rt.post(ev.Cancelled(s.id))
+    k.qtbot.waitUntil(lambda: rt.runner.active() is None, timeout=WAIT_MS)
+    assert rt.may_restart()
+    mode = rt.maintenance
+    assert mode is not None
+    mode.enter()
+    assert not rt.may_restart()  # the technician's mode is up
+    mode.close("cancel")
+    assert rt.may_restart()
+    audit = mode.audit
+    assert [e.details for e in audit.entries() if e.action == "restart asked"] == [
+        {"reason": "the tariff update 3 from the back office"}]
+    loop = QEventLoop()
+    QTimer.singleShot(0, lambda: setattr(k.window, "quit_to_restart", True))
+    QTimer.singleShot(WAIT_MS, lambda: loop.exit(1))  # a deadline, never reached
+    assert loop.exec() == RESTART_EXIT_CODE

@@ -515,7 +515,8 @@ def test_updates_list_apply_and_roll_back_for_the_admin(rig: Rig) -> None:
     assert rig.config_path.read_text() == old
     rig.click("mnt_update_apply_1")
     message = rig.text("mnt_update_message")
-    assert message.startswith("Done") and "takes effect when the kiosk restarts" in message
+    assert message.startswith("Done") and "kiosk restarts to take it" in message
+    assert rig.k.runtime.restart_reason == "the config update 1 from the USB stick"
     assert rig.config_path.read_text() == new
     rig.click("mnt_update_apply_1")  # once only
     assert "replayed or older" in rig.text("mnt_update_message")

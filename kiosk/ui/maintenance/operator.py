@@ -1,5 +1,6 @@
 """What changes the terminal beyond a test: ``mnt_updates_page`` (signed config and tariff
-updates from the USB stick, and their rollback: the operator's admin only),
+updates from the USB stick and from the back office, and their rollback: the operator's admin
+only; an update or a rollback done here restarts the kiosk when the mode closes),
 ``mnt_records_page`` (upload now, export the batches and the logs to the USB stick) and
 ``mnt_service_page`` (the operator's out-of-service switch). Each action is audited before
 it runs (:meth:`Maintenance.act`), and its result or the reason it was refused is shown on the
@@ -27,6 +28,7 @@ from kiosk.maintenance.mode import MaintenanceError
 from kiosk.maintenance.updates import Update, UpdateRefused, Updates, find_bundles
 from kiosk.security.audit import AuditError
 from kiosk.ui.maintenance.base import MntPage
+from kiosk.ui.maintenance.status import zone
 from kiosk.ui.maintenance.widgets import mnt_button, say, scroll_list, show_text
 from kiosk.ui.pages import IconLabel, bind, make_label
 
@@ -75,15 +77,21 @@ class UpdatesPage(MntPage):
         self.message = make_label("", "mnt_note", "mnt_update_message", wrap=True)
         self.message.hide()
         admin.addWidget(self.message)
+        # the back office's updates (kiosk.maintenance.remote): what the last poll brought
+        self.remote = make_label("", "mnt_name", "mnt_update_remote", wrap=True)
+        admin.addWidget(self.remote)
         buttons = QBoxLayout(LTR)
         self.buttons = buttons
         self.refresh_button = mnt_button("Look again", "mnt_update_refresh", "secondary", "act",
                                          self.look_again)
+        self.remote_button = mnt_button("Ask the back office", "mnt_update_remote_check",
+                                        "secondary", "act", self.ask_backoffice)
         self.rollback_config = mnt_button("Roll back the config", "mnt_update_rollback_config",
                                           "secondary", "act", bind(self.rollback, "config"))
         self.rollback_tariff = mnt_button("Roll back the tariff", "mnt_update_rollback_tariff",
                                           "secondary", "act", bind(self.rollback, "tariff"))
-        for btn in (self.refresh_button, self.rollback_config, self.rollback_tariff):
+        for btn in (self.refresh_button, self.remote_button, self.rollback_config,
+                    self.rollback_tariff):
             buttons.addWidget(btn)
         buttons.addStretch(1)
         admin.addLayout(buttons)
@@ -118,10 +126,51 @@ class UpdatesPage(MntPage):
                                  "config file (kiosk run --config FILE).")
             self.admin.hide()
             return
-        show_text(self.note, "Signed config and tariff updates from the USB stick. An update "
-                             "takes effect when the kiosk restarts.")
+        show_text(self.note, "Signed config and tariff updates from the USB stick or the back "
+                             "office. An update takes effect when the kiosk restarts: it "
+                             "restarts by itself when maintenance closes.")
         self.admin.show()
         self.list_bundles()
+        self.show_remote()
+
+    def tick(self) -> None:
+        if self.admin.isVisible():
+            self.show_remote()
+
+    def show_remote(self) -> None:
+        remote = self.rt.remote_updates
+        self.remote_button.setVisible(remote is not None)
+        if remote is None:
+            show_text(self.remote, "Back office: not asked for updates (it needs "
+                                   "backoffice.url, maintenance.operator_key and "
+                                   "maintenance.update_poll_s).")
+            return
+        st = remote.status()
+        if st.checking:
+            line = "Back office: asking now…"
+        elif st.last_check is None:
+            line = "Back office: not asked yet."
+        else:
+            tz = zone(self.rt.config.station.timezone)
+            when = st.last_check.astimezone(tz).strftime("%d %b %H:%M:%S")
+            line = f"Back office, asked at {when}: {st.last_result}"
+        if st.applied:
+            line += f"\nApplied since the start: {', '.join(st.applied[-4:])}."
+        if self.rt.restart_reason:
+            line += "\nThe kiosk restarts when maintenance closes."
+        show_text(self.remote, line)
+
+    def ask_backoffice(self) -> None:
+        remote = self.rt.remote_updates
+        if remote is None:
+            return
+
+        def do() -> str:
+            remote.check_now()
+            return "Asking the back office for updates."
+        self.owner.attempt(self.message, "ask the back office for updates", {}, do,
+                           role="admin")
+        self.show_remote()
 
     def look_again(self) -> None:
         self.owner.touch()
@@ -181,8 +230,10 @@ class UpdatesPage(MntPage):
                 got: Update = updates.apply_file(path)
             except UpdateRefused as exc:
                 raise MaintenanceError(str(exc)) from None
+            self.rt.request_restart(f"the {got.kind} update {got.sequence} from the USB "
+                                    f"stick")
             return (f"Done: {path.name}: the {got.kind} update, sequence {got.sequence}, is "
-                    f"in place. It takes effect when the kiosk restarts.")
+                    f"in place. The kiosk restarts to take it when maintenance closes.")
         self.owner.attempt(self.message, "update", {"bundle": path.name[:200]}, do,
                             role="admin")
 
@@ -195,8 +246,9 @@ class UpdatesPage(MntPage):
                 updates.rollback(kind)
             except UpdateRefused as exc:
                 raise MaintenanceError(str(exc)) from None
-            return (f"Done: the previous {kind} is back in place. It takes effect when the "
-                    f"kiosk restarts.")
+            self.rt.request_restart(f"the {kind} rolled back")
+            return (f"Done: the previous {kind} is back in place. The kiosk restarts to take "
+                    f"it when maintenance closes.")
         self.owner.attempt(self.message, "update rollback", {"kind": kind}, do, role="admin")
 
     def closing(self) -> None:
