@@ -546,9 +546,10 @@ class Updates:
         write_private_file(target, data)
         os.chmod(target, mode)
 
-    def apply_file(self, bundle_path: Path) -> Update:
-        """Read a bundle file (a regular file of at most 2 MiB) and apply it."""
-        source = str(bundle_path)
+    def apply_file(self, bundle_path: Path, source: str | None = None) -> Update:
+        """Read a bundle file (a regular file of at most 2 MiB) and apply it; ``source`` names
+        it in the messages (default: its path)."""
+        source = source or str(bundle_path)
         try:
             data = read_regular_file(bundle_path, BUNDLE_MAX_BYTES)
         except FileRefused as exc:

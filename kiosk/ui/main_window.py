@@ -583,14 +583,21 @@ class MainWindow(QWidget):
             screen.apply_metrics()
         self.timeout_bar.hide()
         self.home_button.hide()
+        self._driver_header(False)  # the staff's screens are English only, not for drivers
         self.stack.setCurrentWidget(self.maintenance_screen)
         self.maintenance_screen.open_login()
         return True
+
+    def _driver_header(self, shown: bool) -> None:
+        """The header's language and accessibility buttons (off while maintenance is up)."""
+        for btn in (self.a11y_button, *self.language_buttons.values()):
+            btn.setVisible(shown)
 
     @Slot()
     def _maintenance_closed(self) -> None:
         if self.maintenance_screen is not None and self.in_maintenance:
             self.stack.setCurrentWidget(self.idle_page)
+        self._driver_header(True)
         self.refresh()
 
     def current_page(self) -> str:

@@ -1,5 +1,6 @@
-"""Screenshots of every driver screen in every size and language:
-``python -m kiosk.ui.screenshots OUTDIR [--size WxH ...] [--lang xx ...] [--check]``.
+"""Screenshots of every driver screen in every size and language, and of the technicians'
+maintenance screens: ``python -m kiosk.ui.screenshots OUTDIR [--size WxH ...] [--lang xx ...]
+[--check] [--only-maintenance | --no-maintenance]``.
 
 Builds the kiosk on its simulators (a throw-away journal, a payment host simulator on loopback),
 plays the demo flows once through the real buttons (a paid session whose capture the host first
@@ -7,11 +8,22 @@ refuses, a PIN card, an offline PIN wrong twice, a declined card, an unreadable 
 keeping each screen as a *stage* (the session snapshot it showed, or the terminal's health);
 then draws every stage at every screen size (800x480, 1024x600, 1280x800, 1920x1080 and
 1080x1920 portrait) in every language the station offers and saves
-``OUTDIR/<W>x<H>/<lang>/<screen>.png``. ``--check`` also lists every label whose text is cut
-off or elided, every control outside the window and every touch target below 9 mm
-(:mod:`kiosk.ui.layout_check`) and exits 1 when there is any. Last, the idle page of a kiosk on
-a lab host link in clear (the header's warning). Run it headless with
-``QT_QPA_PLATFORM=offscreen``.
+``OUTDIR/<W>x<H>/<lang>/<screen>.png``. Then the idle page of a station with four connectors,
+and of a kiosk on a lab host link in clear (the header's warning).
+
+Last, the maintenance screens (:mod:`kiosk.ui.maintenance`, English only) of a four-connector
+station with five technicians enrolled and a USB folder holding two bundles signed by a
+throw-away operator key: the login's steps (the names, the PIN, "Not accepted.", the code),
+then, logged in as the operator's admin, every page, those with a result on it (a card read, a
+current set, the other terminal's bundle refused, an export), at every size, saved as
+``OUTDIR/maintenance/<W>x<H>/<page>.png``. The mode, its login and its audit log run on fixed
+clocks and the runtime's clock starts at :data:`MNT_START`, so the countdown, the entries'
+times, the header's time and the tariff are the same on every run (the temporary folder's name,
+the uptime and the terminal's keys are not).
+
+``--check`` also lists every label whose text is cut off or elided, every control outside the
+window and every touch target below 9 mm (:mod:`kiosk.ui.layout_check`) and exits 1 when there
+is any. Run it headless with ``QT_QPA_PLATFORM=offscreen``.
 """
 
 from __future__ import annotations
@@ -24,10 +36,12 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from PySide6.QtCore import QCoreApplication, QEventLoop
 from PySide6.QtWidgets import QApplication, QLabel, QPushButton
 
@@ -36,13 +50,19 @@ from drivers.sim.cards import TEST_CARDS
 from drivers.sim.host import HostSimulator
 from kiosk.config import RESOURCES, parse_config
 from kiosk.health import HOST, MSG_HOST
-from kiosk.runtime import Runtime, build_runtime
-from kiosk.security.provisioning import DEMO_PIN_KEY
+from kiosk.maintenance.mode import Maintenance
+from kiosk.maintenance.updates import make_update
+from kiosk.runtime import Clock, Runtime, build_runtime
+from kiosk.security.audit import AuditLog
+from kiosk.security.keys import load_signing_key
+from kiosk.security.provisioning import DEMO_PIN_KEY, SIGNING_KEY
+from kiosk.security.technicians import Access, TechnicianStore, code_at
 from kiosk.session import events as ev
 from kiosk.session.machine import Session, State
 from kiosk.ui.bridge import Bridge
 from kiosk.ui.layout_check import layout_problems
 from kiosk.ui.main_window import MainWindow
+from kiosk.ui.maintenance.widgets import say
 
 CONFIG = f"""
 schema_version = 1
@@ -102,18 +122,22 @@ class Shooter:
     def page(self, name: str, timeout: float = 15.0) -> None:
         self.wait(name, lambda: self.window.current_page() == name, timeout)
 
-    def click(self, name: str) -> None:
+    def click(self, name: str, pump_s: float = 0.05) -> None:
         btn = self.window.findChild(QPushButton, name)
         if btn is None or not btn.isVisible() or not btn.isEnabled():
             raise ScreenshotError(f"no visible, enabled button {name!r} "
                                   f"on {self.window.current_page()}")
         btn.click()
-        self.pump(0.05)
+        if pump_s > 0:
+            self.pump(pump_s)
 
     def pin(self, digits: str) -> None:
+        self.pin_pad("pin_key", digits, "pin_ok")
+
+    def pin_pad(self, prefix: str, digits: str, ok: str = "") -> None:
         for digit in digits:
-            self.click(f"pin_key_{digit}")
-        self.click("pin_ok")
+            self.click(f"{prefix}_{digit}")
+        self.click(ok or f"{prefix}_ok")
 
     def label(self, name: str) -> QLabel:
         lbl = self.window.findChild(QLabel, name)
@@ -146,10 +170,11 @@ def _pending(runtime: Runtime, pending: bool) -> Stage:
 
 
 def shoot(outdir: Path | None, *, sizes: tuple[tuple[int, int], ...] = SIZES,
-          langs: tuple[str, ...] = (), check: bool = False,
-          accessible: bool = True) -> tuple[list[Path], list[str]]:
-    """Every screen at every size and language; returns the files saved (none when
-    ``outdir`` is None) and, with ``check``, the layout problems found."""
+          langs: tuple[str, ...] = (), check: bool = False, accessible: bool = True,
+          driver: bool = True, maintenance: bool = True) -> tuple[list[Path], list[str]]:
+    """Every screen at every size and language (``driver``: the driver's screens,
+    ``maintenance``: the technicians' screens, in English only); returns the files saved
+    (none when ``outdir`` is None) and, with ``check``, the layout problems found."""
     if outdir is not None:
         outdir.mkdir(parents=True, exist_ok=True)
     app = QApplication.instance()
@@ -160,9 +185,12 @@ def shoot(outdir: Path | None, *, sizes: tuple[tuple[int, int], ...] = SIZES,
     try:
         with tempfile.TemporaryDirectory(prefix="kiosk-shots-") as tmp:
             gallery = Gallery(outdir, sizes, langs, check, accessible)
-            _driver_pages(gallery, Path(tmp), host)
-            _connectors_page(gallery, Path(tmp), host)
-            _lab_page(gallery, Path(tmp), host)
+            if driver:
+                _driver_pages(gallery, Path(tmp), host)
+                _connectors_page(gallery, Path(tmp), host)
+                _lab_page(gallery, Path(tmp), host)
+            if maintenance:
+                _maintenance_pages(gallery, Path(tmp), host)
             return gallery.saved, gallery.problems
     finally:
         host.stop()
@@ -197,6 +225,26 @@ class Gallery:
                 self._draw_languages(window, stages, langs, f"{w}x{h}",
                                      "-a11y" if accessible else "")
             window.set_accessible(False)
+
+    def draw_maintenance(self, window: MainWindow, stages: dict[str, Stage]) -> None:
+        """The maintenance screen's stages at every size: English only, one look."""
+        for w, h in self.sizes:
+            window.resize(w, h)
+            _settle()
+            size = f"{w}x{h}"
+            for name, stage in stages.items():
+                stage()
+                _settle()
+                if self.check:
+                    touch = window.ui.metrics.touch
+                    self.problems += [f"maintenance/{size}/{name}: {p}"
+                                      for p in layout_problems(window, touch)]
+                if self.outdir is not None:
+                    path = self.outdir / "maintenance" / size / f"{name}.png"
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    if not window.grab().save(str(path)):
+                        raise ScreenshotError(f"could not write {path}")
+                    self.saved.append(path)
 
     def _draw_languages(self, window: MainWindow, stages: dict[str, Stage], langs: list[str],
                         size: str, mode: str) -> None:
@@ -236,12 +284,16 @@ def _drawn(window: MainWindow, timeout_s: float = 10.0) -> None:
 
 
 @contextmanager
-def _kiosk(config: str, journal: Path) -> Iterator[tuple[Runtime, MainWindow, Shooter]]:
-    """A demo kiosk's window on ``config``, shown at the size the flows are played at; closed
-    (window, bridge, runtime) at the end."""
-    runtime = build_runtime(parse_config(config, demo=True), journal_path=journal)
+def _kiosk(config: str, journal: Path, *, clock: Clock | None = None,
+           config_path: Path | None = None) -> Iterator[tuple[Runtime, MainWindow, Shooter]]:
+    """A demo kiosk's window on ``config`` (``clock``: the runtime's, default the real one;
+    ``config_path``: the file it was read from, for the maintenance's updates), shown at the
+    size the flows are played at; closed (window, bridge, runtime) at the end."""
+    parsed = parse_config(config, demo=True)
+    runtime = (build_runtime(parsed, journal_path=journal) if clock is None
+               else build_runtime(parsed, journal_path=journal, clock=clock))
     bridge = Bridge(runtime)
-    window = MainWindow(runtime, demo=True, bridge=bridge)
+    window = MainWindow(runtime, demo=True, bridge=bridge, config_path=config_path)
     try:
         window.resize(*PLAY_SIZE)
         window.show()
@@ -305,6 +357,154 @@ def _lab_page(gallery: Gallery, tmp: Path, host: HostSimulator) -> None:
         s.page("idle_page")
         _freeze(window)
         gallery.draw(window, {"idle_page_lab_mode": lambda: window.show_session(None)})
+
+
+# --- the technicians' maintenance screens ----------------------------------------------------
+MNT_START = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)  # 10:30 at the demo station (Berlin)
+AUDIT_STEP_S = 7.0  # the maintenance audit log's clock: this much later at each entry
+TECHNICIANS = (("alice", "technician"), ("bob", "admin"), ("carol", "technician"),
+               ("dave.mueller", "technician"), ("erik_the-long-named", "technician"))
+TECH_PIN = "246810"  # every technician's PIN on the throw-away terminal
+ADMIN = "bob"  # logs in: the updates page is the admin's
+MNT_CONFIG = """
+[maintenance]
+operator_key = "{key}"
+update_folder = "{usb}"
+"""
+MNT_CARD = "visa_contactless"
+
+
+def _started_at(start: datetime) -> Clock:
+    """A clock that starts at ``start`` and runs at the real pace: the header's time and the
+    tariff valid now are the same on every run."""
+    t0 = time.monotonic()
+    return lambda: start + timedelta(seconds=time.monotonic() - t0)
+
+
+class _Steps:
+    """A clock that says ``start``, then ``step_s`` later at each call (the audit entries'
+    times, the same on every run)."""
+
+    def __init__(self, start: datetime, step_s: float) -> None:
+        self.start = start
+        self.step_s = step_s
+        self.calls = 0
+
+    def __call__(self) -> datetime:
+        self.calls += 1
+        return self.start + timedelta(seconds=self.step_s * self.calls)
+
+
+def _bundles(usb: Path, key: Ed25519PrivateKey, station: str, config: bytes) -> None:
+    """Two signed bundles on the USB folder: a config for this terminal, and a tariff for
+    another one (refused when applied: a stick carried from another kiosk)."""
+    now = datetime.now(UTC)  # the bundles' validity is checked on the real clock
+    valid = {"issued_at": now - timedelta(minutes=1), "expires_at": now + timedelta(days=1)}
+    tariff = (RESOURCES / "tariffs" / "demo.json").read_bytes()
+    other = "DEMO-0002" if station != "DEMO-0002" else "DEMO-0003"
+    (usb / f"{station}-config-000001.evkupdate").write_bytes(
+        make_update(key, "config", station, 1, config, **valid))
+    (usb / f"{other}-tariff-000002.evkupdate").write_bytes(
+        make_update(key, "tariff", other, 2, tariff, **valid))
+
+
+def _maintenance_pages(gallery: Gallery, tmp: Path, host: HostSimulator) -> None:
+    """Every maintenance page on a four-connector station, its technicians enrolled and a
+    USB folder with two update bundles signed by the operator's (throw-away) key."""
+    folder = tmp / "maintenance"
+    folder.mkdir(mode=0o700)  # the data folder: the kiosk's own
+    usb = folder / "usb"
+    usb.mkdir()
+    operator = Ed25519PrivateKey.generate()
+    public = operator.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
+    config = (CONFIG + HOST_CONFIG.format(port=host.port)
+              + MNT_CONFIG.format(key=public, usb=usb) + FOUR_CONNECTORS)
+    config_path = folder / "kiosk.toml"
+    config_path.write_text(config)
+    store = TechnicianStore(folder)
+    secret = {name: store.add(name, role, TECH_PIN).totp_secret
+              for name, role in TECHNICIANS}[ADMIN]
+    with _kiosk(config, folder / "journal.sqlite", clock=_started_at(MNT_START),
+                config_path=config_path) as (runtime, window, s):
+        s.page("idle_page")
+        _bundles(usb, operator, runtime.config.station.id, config_path.read_bytes())
+        # the mode on fixed clocks (the runtime's own mode and audit log keep the real ones):
+        # the idle countdown, the code, the audit entries' times are the same on every run
+        audit = AuditLog(folder / "maintenance-audit", load_signing_key(folder / SIGNING_KEY),
+                         clock=_Steps(MNT_START, AUDIT_STEP_S))
+        wall = MNT_START.timestamp()
+        try:
+            runtime.maintenance = Maintenance(
+                folder, Access(folder, clock=lambda: wall), audit, runtime.health,
+                lambda: len(runtime.runner.sessions),
+                idle_timeout_s=runtime.config.maintenance.idle_timeout_s,
+                clock=lambda: 0.0, wall=lambda: wall)
+            _maintain(gallery, s, runtime, code_at(secret, wall))
+        finally:
+            window.shutdown()  # the mode closes (audited) before its log does
+            audit.close()
+
+
+def _maintain(gallery: Gallery, s: Shooter, runtime: Runtime, code: str) -> None:
+    """The login's steps drawn, then the admin logs in (with ``code``) and each page gets a
+    result to show before every page is drawn."""
+    window = s.window
+    if not window.open_maintenance() or window.maintenance_screen is None:
+        raise ScreenshotError("the maintenance login did not open")
+    screen = window.maintenance_screen
+    login = screen.login_page
+
+    def step(pin: str = "", typed: str = "", message: str = "", *,
+             named: bool = True) -> Stage:
+        """The login from its start: a name tapped, then the PIN's and the code's digits."""
+        def stage() -> None:
+            login.start()
+            if not named:
+                return
+            s.click(f"mnt_tech_{TECHNICIANS[0][0]}", 0)
+            for digit in pin:
+                s.click(f"mnt_pin_{digit}", 0)
+            if typed:
+                s.click("mnt_pin_ok", 0)
+                for digit in typed:
+                    s.click(f"mnt_code_{digit}", 0)
+            if message:  # what a wrong PIN or code brings back (a real one counts to a lockout)
+                say(login.message, message, False)
+        return stage
+
+    gallery.draw_maintenance(window, {
+        "login_names": step(named=False),
+        "login_pin": step(TECH_PIN[:3]),
+        "login_pin_not_accepted": step(message="Not accepted."),
+        "login_code": step(TECH_PIN, "12"),
+    })
+
+    window.resize(*PLAY_SIZE)
+    _settle()
+    login.start()
+    s.click(f"mnt_tech_{ADMIN}")
+    s.pin_pad("mnt_pin", TECH_PIN)
+    s.pin_pad("mnt_code", code)
+    s.wait("the status page", lambda: screen.current_page() == "mnt_status_page")
+    # a result on the pages that have one
+    screen.show_page("card")
+    s.click("mnt_card_start")
+    terminal = runtime.card_terminal
+    if isinstance(terminal, SimCardTerminal):
+        terminal.present(TEST_CARDS[MNT_CARD])
+    s.wait("the card test's result", lambda: not screen.card_page.running)
+    screen.show_page("charger")
+    s.click("mnt_current_up_1")
+    s.click("mnt_current_up_1")
+    s.click("mnt_current_set_1")
+    screen.show_page("updates")
+    s.click("mnt_update_apply_2")  # another terminal's: refused
+    screen.show_page("records")
+    s.click("mnt_export_batches")
+    screen.show_page("service")
+    s.click("mnt_service_reason_1")
+    gallery.draw_maintenance(window, {key: partial(screen.show_page, key)
+                                      for key in screen.pages})
 
 
 def _link_lost(s: Shooter, runtime: Runtime, notice_name: str, shot: str) -> None:
@@ -482,10 +682,17 @@ def main(argv: list[str] | None = None) -> int:
                    help="only this language (repeatable)")
     p.add_argument("--check", action="store_true",
                    help="list clipped text, controls off screen, small touch targets")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--only-maintenance", action="store_true",
+                       help="only the technicians' maintenance screens")
+    which.add_argument("--no-maintenance", action="store_true",
+                       help="only the driver's screens")
     args = p.parse_args(argv)
     try:
         saved, problems = shoot(args.outdir, sizes=tuple(args.size) or SIZES,
-                                langs=tuple(args.lang), check=args.check)
+                                langs=tuple(args.lang), check=args.check,
+                                driver=not args.only_maintenance,
+                                maintenance=not args.no_maintenance)
     except ScreenshotError as exc:
         print(f"screenshots: {exc}", file=sys.stderr)
         return 1

@@ -88,9 +88,8 @@ class ConfigPage(MntPage):
         tariff.addWidget(self.items)
         self.vat = make_label("", "mnt_name", "mnt_tariff_vat", wrap=True)
         tariff.addWidget(self.vat)
-        tariff.addStretch(1)
         self.tariff_card = make_card(tariff, "mnt_tariff")
-        row.addWidget(self.tariff_card, 2)
+        row.addWidget(self.tariff_card, 2, Qt.AlignmentFlag.AlignTop)  # as high as its text
 
         right = QVBoxLayout()
         self.right = right

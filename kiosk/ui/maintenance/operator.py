@@ -29,7 +29,7 @@ from kiosk.maintenance.updates import Update, UpdateRefused, Updates, find_bundl
 from kiosk.security.audit import AuditError
 from kiosk.ui.maintenance.base import MntPage
 from kiosk.ui.maintenance.status import zone
-from kiosk.ui.maintenance.widgets import mnt_button, say, scroll_list, show_text
+from kiosk.ui.maintenance.widgets import FitScroll, mnt_button, say, show_text
 from kiosk.ui.pages import IconLabel, bind, make_label
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ class UpdatesPage(MntPage):
 
     def __init__(self, screen: MaintenanceScreen) -> None:
         super().__init__(screen, "mnt_updates_page")
-        self.note = make_label("", "lead", "mnt_update_note", wrap=True)
+        self.note = make_label("", "body", "mnt_update_note", wrap=True)
         self.box.addWidget(self.note)
         self.admin = QWidget()
         self.admin.setObjectName("mnt_update_admin")
@@ -71,9 +71,11 @@ class UpdatesPage(MntPage):
         self.list_box = QVBoxLayout(inner)
         self.list_box.setContentsMargins(0, 0, 0, 0)
         self.list_box.addStretch(1)
-        self.list = scroll_list("mnt_update_list", inner)
+        # as high as its rows while there is room (the message and the buttons right below
+        # them), scrolling only when there are more than the screen holds
+        self.list = FitScroll("mnt_update_list", inner)
         self.list.verticalScrollBar().valueChanged.connect(screen.touch)
-        admin.addWidget(self.list, 1)
+        admin.addWidget(self.list)
         self.message = make_label("", "mnt_note", "mnt_update_message", wrap=True)
         self.message.hide()
         admin.addWidget(self.message)
@@ -95,6 +97,7 @@ class UpdatesPage(MntPage):
             buttons.addWidget(btn)
         buttons.addStretch(1)
         admin.addLayout(buttons)
+        admin.addStretch(1)
         self.box.addWidget(self.admin, 1)
         self.bundles: list[Path] = []
         self.rows: list[QWidget] = []
@@ -141,9 +144,8 @@ class UpdatesPage(MntPage):
         remote = self.rt.remote_updates
         self.remote_button.setVisible(remote is not None)
         if remote is None:
-            show_text(self.remote, "Back office: not asked for updates (it needs "
-                                   "backoffice.url, maintenance.operator_key and "
-                                   "maintenance.update_poll_s).")
+            show_text(self.remote, "Back office: this terminal does not ask it for "
+                                   "updates (see the [maintenance] settings).")
             return
         st = remote.status()
         if st.checking:
@@ -218,6 +220,7 @@ class UpdatesPage(MntPage):
             row.show()
             self.rows.append(row)
         self.list.setVisible(bool(self.bundles))
+        self.list.updateGeometry()  # another number of rows: another height
 
     def apply(self, n: int) -> None:
         path = self.bundles[n - 1]
@@ -227,7 +230,7 @@ class UpdatesPage(MntPage):
             if updates is None:
                 raise MaintenanceError("updates are not available without a config file")
             try:
-                got: Update = updates.apply_file(path)
+                got: Update = updates.apply_file(path, path.name)
             except UpdateRefused as exc:
                 raise MaintenanceError(str(exc)) from None
             self.rt.request_restart(f"the {got.kind} update {got.sequence} from the USB "
