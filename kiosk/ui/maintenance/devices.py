@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QBoxLayout,
+    QGridLayout,
     QHBoxLayout,
     QSizePolicy,
     QSpacerItem,
@@ -181,7 +182,7 @@ class _Connector:
         self.amps = min(16, c.max_current_a)
         box = QVBoxLayout()
         self.box = box
-        head = QHBoxLayout()
+        head = QBoxLayout(LTR)  # the status beside the name; under it in a narrow card
         self.head = head
         self.name = make_label(f"Connector {c.label}", "mnt_big", f"mnt_charger_name_{c.id}")
         head.addWidget(self.name, 0, Qt.AlignmentFlag.AlignTop)
@@ -252,13 +253,13 @@ class ChargerTestPage(MntPage):
         self.box.addWidget(self.message)
         inner = QWidget()
         inner.setObjectName("mnt_charger_connectors")
-        self.list_box = QVBoxLayout(inner)
+        # one card per connector: one column, two on a large landscape screen with more than
+        # two connectors (apply_metrics lays them out), so four fit without scrolling
+        self.list_box = QGridLayout(inner)
         self.connectors: dict[int, _Connector] = {}
         for c in self.rt.config.connectors:
-            row = _Connector(self, c)
-            self.connectors[c.id] = row
-            self.list_box.addWidget(row.card)
-        self.list_box.addStretch(1)
+            self.connectors[c.id] = _Connector(self, c)
+        self.columns = 0
         self.list = scroll_list("mnt_charger_list", inner)
         self.list.verticalScrollBar().valueChanged.connect(screen.touch)
         self.box.addWidget(self.list, 1)
@@ -268,16 +269,33 @@ class ChargerTestPage(MntPage):
         m = self.m
         self.list_box.setContentsMargins(0, 0, m.px(24) if len(self.connectors) > 1 else 0, 0)
         self.list_box.setSpacing(m.px(12))
+        columns = 2 if not m.portrait and not m.compact and len(self.connectors) > 2 else 1
+        if columns != self.columns:
+            self._lay_out(columns)
         for row in self.connectors.values():
             v = m.px(8 if m.compact else 14)
             row.box.setContentsMargins(m.px(20), v, m.px(20), v)
             row.box.setSpacing(m.px(8))
-            row.head.setSpacing(m.px(20))
-            row.controls.setDirection(TTB if m.portrait else LTR)
-            row.controls.setSpacing(m.px(12) if m.portrait else m.px(40))
+            row.head.setDirection(TTB if columns > 1 else LTR)
+            row.head.setSpacing(m.px(4) if columns > 1 else m.px(20))
+            row.controls.setDirection(TTB if m.portrait or columns > 1 else LTR)
+            row.controls.setSpacing(m.px(12) if m.portrait or columns > 1 else m.px(40))
             row.switch.setSpacing(m.px(12))
             row.current.setSpacing(m.px(12))
             row.value.setMinimumWidth(m.px(90))
+
+    def _lay_out(self, columns: int) -> None:
+        grid = self.list_box
+        for row in self.connectors.values():
+            grid.removeWidget(row.card)
+        for r in range(grid.rowCount()):
+            grid.setRowStretch(r, 0)
+        for n, row in enumerate(self.connectors.values()):
+            grid.addWidget(row.card, n // columns, n % columns, Qt.AlignmentFlag.AlignTop)
+        for c in range(2):
+            grid.setColumnStretch(c, 1 if c < columns else 0)
+        grid.setRowStretch((len(self.connectors) + columns - 1) // columns, 1)  # the rest
+        self.columns = columns
 
     def shown(self) -> None:
         self.tick()

@@ -64,8 +64,8 @@ class _Step(QWidget):
             self.outer.removeWidget(self.restart)
             if m.portrait:
                 self.outer.insertWidget(1, self.restart)
-            else:
-                self.left.addWidget(self.restart)
+            else:  # under the display, before the stretch: beside the pad it belongs to
+                self.left.insertWidget(2, self.restart)
         # portrait: what is left over goes below, not between the display and the pad
         self.outer.setStretch(0, 0 if m.portrait else 1)
         self.outer.setStretch(self.outer.count() - 1, 1 if m.portrait else 0)
