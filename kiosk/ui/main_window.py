@@ -114,9 +114,9 @@ class MainWindow(QWidget):
         self.demo = demo
         self.bridge = bridge
         self._restarting = False  # quitting to take an update (refresh -> _restart)
-        # run_window's window quits the event loop to restart when an update asks for it; a
-        # window made elsewhere (tests, screenshots) does not unless told
-        self.quit_to_restart = False
+        # how the window quits to restart when an update asks for it (run_window: the event
+        # loop's exit); None: it does not (tests, screenshots, unless they say how)
+        self.quit_to_restart: Callable[[int], object] | None = None
         self._lock = threading.Lock()
         self._closed = False
         self._refresh_queued = False
@@ -466,7 +466,7 @@ class MainWindow(QWidget):
         self.refresh()
 
     def refresh(self) -> None:
-        if self.quit_to_restart and self.runtime.may_restart():  # an update, nobody using it
+        if self.quit_to_restart is not None and self.runtime.may_restart():  # nobody uses it
             self._restart()
             return
         self.clock_label.setText(self.ui.fig.time(self.runtime.clock().astimezone(self._tz)))
@@ -480,9 +480,8 @@ class MainWindow(QWidget):
         self._restarting = True
         log.warning("restarting: %s", self.runtime.restart_reason)
         self._timer.stop()
-        app = QApplication.instance()
-        if app is not None:
-            app.exit(RESTART_EXIT_CODE)
+        if self.quit_to_restart is not None:
+            self.quit_to_restart(RESTART_EXIT_CODE)
 
     def _current_session(self) -> Session | None:
         """The session this screen is for. One connector: the live one. Several: the one at
@@ -784,7 +783,7 @@ def run_window(runtime: Runtime, *, demo: bool, quit_after: float = 0.0,
         app = QApplication(sys.argv[:1])
     bridge = Bridge(runtime)
     window = MainWindow(runtime, demo=demo, bridge=bridge, config_path=config_path)
-    window.quit_to_restart = True
+    window.quit_to_restart = app.exit
     undo_signals = quit_on_signals(app)
     try:
         if runtime.config.ui.fullscreen:

@@ -105,6 +105,8 @@ def test_an_update_restarts_the_kiosk_only_when_nobody_uses_it(k: Kiosk) -> None
     assert [e.details for e in audit.entries() if e.action == "restart asked"] == [
         {"reason": "the tariff update 3 from the back office"}]
     loop = QEventLoop()
-    QTimer.singleShot(0, lambda: setattr(k.window, "quit_to_restart", True))
+    # the loop's own exit, not the application's: QCoreApplication.exit() would end every
+    # later event loop of the test process at once
+    QTimer.singleShot(0, lambda: setattr(k.window, "quit_to_restart", loop.exit))
     QTimer.singleShot(WAIT_MS, lambda: loop.exit(1))  # a deadline, never reached
     assert loop.exec() == RESTART_EXIT_CODE
