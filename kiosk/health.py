@@ -38,6 +38,7 @@ class Problem:
     reason: str  # safe to show
     detail: str  # for the log and the technician
     since: datetime
+    planned: bool = False  # out of service on purpose (maintenance, the operator's switch)
 
 
 Listener = Callable[["Health"], None]
@@ -66,7 +67,8 @@ class Health:
                 if before is not None and before.reason == reason:
                     return False
                 self._problems[part] = Problem(part, reason, detail or reason,
-                                               before.since if before else self.clock())
+                                               before.since if before else self.clock(),
+                                               planned)
             in_service = not self._problems
         if ok:
             log.warning("health: %s is fine again%s", part,

@@ -15,6 +15,8 @@ in tests. The parts:
   restart (:meth:`Runtime.request_restart`: the window quits with :data:`RESTART_EXIT_CODE`
   when no driver's session runs, and the service starts the kiosk again);
 * :class:`~kiosk.health.Health` says whether the terminal is in service;
+  :class:`~kiosk.records.health_upload.HealthUpload` queues each change of it as a record for
+  the back office (uploaded or exported like the sessions' records), kicking the uploader;
 * stop with the same card: while a session charges and nobody is starting one, the card
   device identifies a presented card and stops the session it started
   (:meth:`~kiosk.devices.card.CardDevice.watch_for`); another card is a
@@ -61,6 +63,7 @@ from kiosk.maintenance.remote import RemoteUpdates
 from kiosk.payments.authorization import Authorizations
 from kiosk.payments.settlement import SettlementQueue
 from kiosk.records.documents import Documents
+from kiosk.records.health_upload import HealthUpload
 from kiosk.records.outbox import OutboxError
 from kiosk.records.uploader import Uploader, UploaderError, UploadStatus
 from kiosk.security.audit import AuditError, AuditLog, verify_file
@@ -198,6 +201,7 @@ class Runtime:
     audit: AuditLog | None = None  # every maintenance action and health change
     maintenance: Maintenance | None = None  # the technicians' mode
     remote_updates: RemoteUpdates | None = None  # signed updates from the back office
+    health_upload: HealthUpload | None = None  # each health change queued as a record
     restart_reason: str = ""  # an update was applied: restart when no driver's session runs
     displays: dict[tuple[int, str], PriceDisplay] = field(default_factory=dict)
     # told (on the card worker's thread) when a card presented while charging is not the
@@ -288,6 +292,8 @@ class Runtime:
 
     def close(self) -> None:
         self.runner.stop_thread()  # no step runs while the devices and the journal close
+        if self.health_upload in self.health.listeners:  # closing is no change of health
+            self.health.listeners.remove(self.health_upload)
         if self.watch is not None:
             self.watch.close()
         if self.remote_updates is not None:
@@ -387,10 +393,16 @@ def build_runtime(
 
     runner.on_journal_back = journal_back
     health.listeners.append(_charger_off_when_out_of_service(adapters, runner))
+    # after the chargers' listener (they go off first); records leave by upload or by USB
+    # export, so always. Once now: a part that failed while the devices opened is recorded too
+    health_upload = HealthUpload(journal, station_id=config.station.id, clock=clock)
+    health.listeners.append(health_upload)
+    health_upload.started(health)  # a new timeline: the last run's problems ended with it
+    health_upload(health)
     runner.listeners.append(_stop_with_the_same_card(adapters.card, runner))
     rt = Runtime(config, journal, machine, runner, adapters, devices.card_terminal,
                  devices.charger, devices.host, book, clock, health, settlement,
-                 closers=devices.closers)
+                 closers=devices.closers, health_upload=health_upload)
     adapters.card.on_notice = rt._card_notice
     if audit is not None:
         rt.audit = audit
@@ -413,6 +425,7 @@ def build_runtime(
             raise
         runner.listeners.append(_kick_when_records_queued(rt.uploader))
         settlement.on_finished = rt.uploader.kick  # the settlement record is queued
+        health_upload.kick = rt.uploader.kick  # a health record is queued
     if rt.uploader is not None and config_path is not None and _asks_for_updates(config):
         rt.remote_updates = _remote_updates(rt, config_path, keys.signing_key, path.parent)
     settlement.start()

@@ -424,7 +424,8 @@ class CardDevice:
             self._complete_card(e.session_id, False, b"")  # we are on the card worker
             return
         self.post(ev.CardRead(e.session_id, ident.masked_pan, ident.token, ident.scheme,
-                              needs_online_pin=outcome.cvm is Cvm.ONLINE_PIN))
+                              needs_online_pin=outcome.cvm is Cvm.ONLINE_PIN,
+                              interface=outcome.interface.value))
 
     def _wait_for_pin(self, session_id: str, req: PinRequest) -> str:
         """The kernel's :data:`PinEntry` (card worker thread): ask the driver, wait."""

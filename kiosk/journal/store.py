@@ -7,7 +7,10 @@ returned from survives a power cut. Schema changes go through Alembic migrations
 Tables: ``sessions`` (the latest snapshot of each session), ``transitions`` (every
 event → snapshot step with its effects, append-only, unique per session and step) and
 ``outbox`` (records for the back office, written in the same transaction as the transition
-that produced them, unique per session and kind, so a replay never duplicates one) and
+that produced them, unique per session and kind, so a replay never duplicates one; a record of
+no session, a change of the terminal's health, is queued alone by :meth:`Journal.queue_record`
+under a record id of its own in ``session_id``, which is why that column has no foreign key
+since 0005) and
 ``invoices`` (one per captured session; the number is allocated inside the commit that stores
 the invoice, so numbers have no gaps and are never reused, even across a crash) and
 ``settlements`` (the capture, reversal or reversal advice each ended session owes the host,
@@ -46,6 +49,7 @@ import binascii
 import json
 import logging
 import os
+import re
 import sqlite3
 import stat
 from collections.abc import Callable, Iterator, Sequence
@@ -85,8 +89,9 @@ from kiosk.session.effects import Effect, Settle
 from kiosk.session.events import Event
 from kiosk.session.machine import Session
 
-SCHEMA_REVISION = "0004"  # the Alembic head; a test checks they agree
-KNOWN_REVISIONS = ("0001", "0002", "0003", "0004")  # every migration, oldest first; checked too
+SCHEMA_REVISION = "0005"  # the Alembic head; a test checks they agree
+# every migration, oldest first; checked too
+KNOWN_REVISIONS = ("0001", "0002", "0003", "0004", "0005")
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 READONLY_MAX_BYTES = 4 << 30  # open_readonly: a journal of years is far smaller
 SQLITE_MAGIC = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite database
@@ -125,7 +130,8 @@ transitions = Table(
 outbox = Table(
     "outbox", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("session_id", String(64), ForeignKey("sessions.id"), nullable=False),
+    # a session's id, or a record id of no session (queue_record): no foreign key (0005)
+    Column("session_id", String(64), nullable=False),
     Column("kind", String(32), nullable=False),
     Column("payload", Text, nullable=False),
     Column("created_at", String(40), nullable=False),
@@ -187,6 +193,9 @@ _INSERT_SETTLEMENT = ("INSERT OR IGNORE INTO settlements (session_id, ref, kind,
                       "status, attempts, next_at, created_at, done_at, response_code, "
                       "last_error) VALUES (?, ?, ?, ?, ?, 0, ?, ?, NULL, '', '')")
 PENDING, DONE, FAILED = "pending", "done", "failed"
+# queue_record: the forms a row of no session may take (what the batch format carries)
+_RECORD_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+_RECORD_KIND = re.compile(r"[a-z]{1,16}")
 
 
 class JournalError(Exception):
@@ -635,6 +644,37 @@ class Journal:
         except sqlite3.Error as exc:
             raise self._sqlite_write_error(exc) from exc
 
+    def queue_record(self, record_session_id: str, kind: str, payload: dict[str, Any],
+                     at: datetime) -> None:
+        """Queue one record that belongs to no session (a change of the terminal's health) for
+        the back office, in a transaction of its own: one outbox row under
+        ``record_session_id`` (a record id of its own, 1 to 64 of ``A-Z a-z 0-9 . _ -``, e.g.
+        ``health-…``; the batch's record id is ``<record_session_id>:<kind>``), sealed like
+        every row, created ``at``.
+
+        Raises :class:`JournalConflict` when a record of that id and kind is queued already
+        (nothing changes), :class:`JournalWriteError` when the file refuses the write, and
+        ValueError for an id or kind of another form (a row the batches could not carry)."""
+        if not isinstance(record_session_id, str) or not _RECORD_ID.fullmatch(record_session_id):
+            raise ValueError("a record id is 1 to 64 letters, digits, '.', '_' or '-'")
+        if not isinstance(kind, str) or not _RECORD_KIND.fullmatch(kind):
+            raise ValueError("a record kind is 1 to 16 lower-case letters")
+        if at.tzinfo is None:
+            raise ValueError("a record's time is an aware datetime")
+        self._refuse_if_readonly()
+        sealed = self._seal_payload(record_session_id, kind, payload)
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(outbox).values(session_id=record_session_id, kind=kind,
+                                                   created_at=at.isoformat(), payload=sealed))
+        except IntegrityError as exc:
+            raise JournalConflict(f"journal {self.path}: record {record_session_id}:{kind} "
+                                  f"queued already") from exc
+        except DBAPIError as exc:
+            raise self._write_error(exc) from exc
+        except sqlite3.Error as exc:
+            raise self._sqlite_write_error(exc) from exc
+
     def reseal_plain_rows(self) -> int:
         """Seal the plain outbox payloads and batch envelopes an older journal (or a tool that
         opened it without the key) left, in one transaction; how many. The plain text is
@@ -814,6 +854,16 @@ class Journal:
         with self.engine.connect() as conn:
             rows = conn.execute(q).all()
         return [self._outbox_row(r) for r in rows]
+
+    def last_record(self, kind: str, session_prefix: str = "") -> OutboxRow | None:
+        """The newest queued record of ``kind`` (whose session id starts with
+        ``session_prefix``), opened; None when there is none."""
+        q = (self._outbox_select().where(outbox.c.kind == kind)
+             .where(outbox.c.session_id.startswith(session_prefix, autoescape=True))
+             .order_by(outbox.c.id.desc()).limit(1))
+        with self.engine.connect() as conn:
+            row = conn.execute(q).first()
+        return None if row is None else self._outbox_row(row)
 
     def _outbox_select(self) -> Select[Any]:
         cols = [outbox.c.id, outbox.c.session_id, outbox.c.kind, outbox.c.payload,

@@ -34,7 +34,8 @@ class Documents:
 
     def record(self, s: Session) -> dict[str, Any]:
         return session_record(s, station_id=self.config.station.id,
-                              currency=self.config.station.currency)
+                              currency=self.config.station.currency,
+                              timezone=self.config.station.timezone or "UTC")
 
     def invoice_for(self, s: Session) -> Callable[[int], dict[str, Any]]:
         """How to build ``s``'s invoice once the journal has given it a number."""

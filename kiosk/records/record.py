@@ -6,14 +6,17 @@ minor units; the same ``final_minor`` is on the screen, in the capture and in th
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from kiosk.session.machine import Session
 
-RECORD_VERSION = 2  # 2: the settlement kind (the queue reports its end apart)
+RECORD_VERSION = 3  # 2: the settlement kind (the queue reports its end apart); 3: say,
+# interface, ended_at, parking_since, timezone (the back office's analytics), health records
 
 
-def session_record(s: Session, *, station_id: str, currency: str) -> dict[str, Any]:
+def session_record(s: Session, *, station_id: str, currency: str,
+                   timezone: str = "UTC") -> dict[str, Any]:
     def iso(value: object) -> str | None:
         return value.isoformat() if value is not None else None  # type: ignore[attr-defined]
 
@@ -40,4 +43,20 @@ def session_record(s: Session, *, station_id: str, currency: str) -> dict[str, A
         "settlement": s.settle_kind.value if s.settle_kind else "",  # queued with this record
         "stop_reason": s.stop_reason,
         "message": s.message,
+        "say": s.say.value,  # machine-readable: why it ended as it did (kiosk.session.says)
+        "interface": s.interface,  # contact | contactless | ""
+        "ended_at": iso(s.updated_at),  # this snapshot: the session's end
+        "parking_since": iso(s.parking_since),  # the car stopped drawing, still plugged in
+        "timezone": timezone,  # the station's (IANA), for the hours of the analytics
     }
+
+
+def health_record(*, station_id: str, at: datetime, part: str, ok: bool, planned: bool,
+                  in_service: bool, faulted: bool, detail: str) -> dict[str, Any]:
+    """A change of the terminal's health (kind ``audit``, event ``health``): the back office's
+    availability figures. ``part`` changed to ``ok`` (``planned``: a technician's maintenance or
+    the operator's switch); after it the terminal is ``in_service`` or not, and ``faulted``
+    when an unplanned problem stands. ``detail`` is the technician's line (never card data)."""
+    return {"record_version": RECORD_VERSION, "event": "health", "station_id": station_id,
+            "at": at.isoformat(), "part": part, "ok": ok, "planned": planned,
+            "in_service": in_service, "faulted": faulted, "detail": detail[:300]}

@@ -35,6 +35,7 @@ class CardRead(Event):
     token: str
     scheme: str
     needs_online_pin: bool = False
+    interface: str = ""  # "contact" | "contactless" (the record's, for analytics); "": unknown
 
 
 @register

@@ -117,6 +117,7 @@ class Session:
     masked_pan: str = ""
     token: str = ""
     scheme: str = ""
+    interface: str = ""  # how the card was read: "contact" | "contactless"; "": not (yet)
     pin_offline: bool = False  # the PIN pad serves the card read (the card checks the PIN)
     auth_code: str = ""
     held_minor: int = 0  # what the host holds for us (authorized total)
@@ -412,8 +413,8 @@ class SessionMachine:
 
     # --- card and PIN ----------------------------------------------------------------------
     def _card_read(self, s: Session, e: ev.CardRead) -> Result:
-        s = replace(s, masked_pan=e.masked_pan, token=e.token, scheme=e.scheme, message="",
-                    say=Say.NONE, pin_tries_left=None)
+        s = replace(s, masked_pan=e.masked_pan, token=e.token, scheme=e.scheme,
+                    interface=e.interface, message="", say=Say.NONE, pin_tries_left=None)
         if e.needs_online_pin:
             return replace(s, state=S.PIN_ENTRY, pin_offline=False,
                            deadline=_later(s, self.policy.pin_timeout_s)), [fx.AskPin(s.id)]

@@ -211,10 +211,10 @@ def test_an_empty_file_stays_empty(capsys: pytest.CaptureFixture[str], tmp_path:
 @pytest.mark.parametrize(("sql", "message"), [
     ("UPDATE alembic_version SET version_num = '0099'",
      "not a journal of a known revision (found '0099'; this kiosk knows 0001, 0002, 0003, "
-     "0004)"),
+     "0004, 0005)"),
     ("UPDATE alembic_version SET version_num = 3", "not a journal of a known revision"),
     ("DELETE FROM alembic_version", "not a kiosk journal (no alembic_version row)"),
-    ("INSERT INTO alembic_version VALUES ('0002')", "found '0004', '0002'"),
+    ("INSERT INTO alembic_version VALUES ('0002')", "found '0005', '0002'"),
     ("DROP TABLE outbox", "cannot read the outbox: no such table: outbox"),
 ])
 def test_a_journal_of_an_unknown_revision_is_refused(

@@ -204,7 +204,7 @@ def test_a_new_journal_says_in_one_line_which_migrations_ran(
     alembic, ours = _migration_records(caplog)
     assert alembic == []  # not "Context impl SQLiteImpl.", not "Running upgrade -> 0001" ...
     assert ours == [f"journal {tmp_path / 'j.sqlite'}: schema migrated from nothing (a new "
-                    f"journal) to 0004 (ran 0001, 0002, 0003, 0004)"]
+                    f"journal) to 0005 (ran 0001, 0002, 0003, 0004, 0005)"]
     assert [r.levelname for r in caplog.records if r.name == "kiosk.journal.store"] == ["INFO"]
     assert logging.getLogger("alembic").level == level  # put back
     caplog.clear()
@@ -228,7 +228,8 @@ def test_an_older_journal_says_which_migrations_ran(tmp_path: Path,
     caplog.set_level(logging.DEBUG)
     Journal(path).close()
     assert _migration_records(caplog) == (
-        [], [f"journal {path}: schema migrated from 0001 to 0004 (ran 0002, 0003, 0004)"])
+        [], [f"journal {path}: schema migrated from 0001 to 0005 (ran 0002, 0003, 0004, "
+             f"0005)"])
 
 
 def test_a_fifo_is_never_opened_as_the_journal(tmp_path: Path) -> None:
@@ -310,3 +311,136 @@ def test_a_0003_journal_reads_read_only_and_migrates_with_its_plain_rows(tmp_pat
         assert j.pending_count() == 1 and j.last_batch_sequence() == 0
     finally:
         j.close()
+
+
+# --- 0005: outbox rows of no session (health records) ----------------------------------------
+
+def _journal_at(path: Path, revision: str) -> None:
+    from alembic import command
+    from sqlalchemy import create_engine
+
+    engine = create_engine(f"sqlite:///{path}")
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+    engine.dispose()
+
+
+def _outbox_rows(path: Path) -> list[tuple[object, ...]]:
+    con = sqlite3.connect(path)
+    try:  # typeof(): the values as SQLite stores them, not only as Python reads them back
+        return con.execute("SELECT id, session_id, kind, payload, created_at, sent_at, "
+                           "batch_seq, typeof(payload), typeof(batch_seq) FROM outbox "
+                           "ORDER BY id").fetchall()
+    finally:
+        con.close()
+
+
+def test_a_0004_journal_is_migrated_rows_kept_byte_for_byte_and_the_foreign_key_gone(
+        tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    _journal_at(path, "0004")
+    con = sqlite3.connect(path)
+    with con:
+        con.execute("INSERT INTO sessions VALUES ('s1', 1, 'IDLE', 1, 1, 'x', 'x', '{}')")
+        con.execute("INSERT INTO batches VALUES (1, 'DEMO-0001', 't', 'envelope', NULL)")
+        con.executemany(
+            "INSERT INTO outbox (id, session_id, kind, payload, created_at, sent_at, batch_seq) "
+            "VALUES (?, 's1', ?, ?, '2026-01-01T00:00:00+00:00', ?, ?)",
+            [(3, "session", '{"old":1}', None, 1), (7, "cdr", '{"ü":"\\u00fc"}', "t", None),
+             (9, "invoice", "aesgcm1:AAAA", None, None)])
+        assert con.execute("PRAGMA foreign_key_list(outbox)").fetchall() != []
+    con.close()
+    before = _outbox_rows(path)
+    j = Journal(path, outbox_key=None)
+    try:
+        assert _outbox_rows(path) == before  # ids, texts and NULLs as they were
+        con = sqlite3.connect(path)
+        try:
+            assert con.execute("PRAGMA foreign_key_list(outbox)").fetchall() == []
+            assert con.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+            indexes = {r[1] for r in con.execute("PRAGMA index_list(outbox)")}
+            assert "ix_outbox_batch_seq" in indexes
+            assert con.execute("SELECT version_num FROM alembic_version").fetchall() == [
+                (SCHEMA_REVISION,)]
+        finally:
+            con.close()
+        with j.engine.connect() as conn:
+            assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+        assert j.pending_count() == 2
+        # the unique (session, kind) still holds, for every row
+        con = sqlite3.connect(path)
+        try:
+            with pytest.raises(sqlite3.IntegrityError, match="UNIQUE"):
+                con.execute("INSERT INTO outbox (session_id, kind, payload, created_at) VALUES "
+                            "('s1', 'session', '{}', 't')")
+        finally:
+            con.close()
+    finally:
+        j.close()
+
+
+def test_the_0005_migration_goes_down_again(tmp_path: Path) -> None:
+    """The downgrade puts the foreign key back (a record of no session has none to keep)."""
+    from alembic import command
+
+    path = tmp_path / "j.sqlite"
+    j = Journal(path, outbox_key=None)
+    d = Driver()
+    j.commit(None, d.s, ev.Started(1), [], d.now, [("session", {"a": 1})])
+    j.queue_record("health-1", "audit", {"event": "health"}, T0)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with j.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0004")
+    j.close()
+    con = sqlite3.connect(path)
+    try:
+        assert [r[2] for r in con.execute("PRAGMA foreign_key_list(outbox)")] == ["sessions"]
+        assert [r[:3] for r in con.execute("SELECT id, session_id, kind FROM outbox")] == [
+            (1, d.s.id, "session")]
+    finally:
+        con.close()
+
+
+def test_a_record_of_no_session_is_queued_sealed_once(tmp_path: Path) -> None:
+    from kiosk.journal.store import JournalWriteError, open_text, outbox_aad
+
+    key = bytes(range(32))
+    j = Journal(tmp_path / "j.sqlite", outbox_key=key)
+    try:
+        payload = {"event": "health", "part": "charger", "ok": False}
+        j.queue_record("health-20261125T090000000000Z-0123456789ab", "audit", payload, T0)
+        [row] = j.outbox()
+        assert (row.session_id, row.kind, row.payload, row.created_at, row.batch_seq) == (
+            "health-20261125T090000000000Z-0123456789ab", "audit", payload, T0.isoformat(),
+            None)
+        con = sqlite3.connect(j.path)
+        stored = con.execute("SELECT payload FROM outbox").fetchone()[0]
+        con.close()
+        assert stored.startswith("aesgcm1:") and "charger" not in stored
+        assert open_text(key, outbox_aad(row.session_id, "audit"), stored) == (
+            '{"event":"health","ok":false,"part":"charger"}')
+        assert j.session(row.session_id) is None  # no session behind it
+        with pytest.raises(JournalConflict, match="queued already"):
+            j.queue_record(row.session_id, "audit", {"event": "other"}, T0)
+        assert [r.payload for r in j.outbox()] == [payload]
+        for bad in ("", "x" * 65, "health:1", "health 1", "héalth"):
+            with pytest.raises(ValueError, match="record id"):
+                j.queue_record(bad, "audit", payload, T0)
+        with pytest.raises(ValueError, match="kind"):
+            j.queue_record("health-2", "Audit", payload, T0)
+        with pytest.raises(ValueError, match="aware"):
+            j.queue_record("health-2", "audit", payload, T0.replace(tzinfo=None))
+        assert len(j.outbox()) == 1
+    finally:
+        j.close()
+    ro = Journal.open_readonly(tmp_path / "j.sqlite", outbox_key=key)
+    try:
+        with pytest.raises(JournalWriteError, match="opened read-only"):
+            ro.queue_record("health-3", "audit", payload, T0)
+    finally:
+        ro.close()
