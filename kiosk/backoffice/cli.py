@@ -8,8 +8,14 @@ The back office's database (``--db URL``, else ``$EVKIOSK_BACKOFFICE_DB``, else
 ``sqlite:///<cwd>/backoffice.sqlite``; ``postgresql+psycopg://USER@HOST/DB`` in production) is
 created and migrated when opened:
 
-- ``terminal add ID --public-key HEX`` registers a terminal with the raw Ed25519 public key
-  ``kiosk provision`` prints; ``terminal list``; ``terminal revoke ID``.
+- ``terminal add ID --public-key HEX [--site NAME]`` registers a terminal with the raw Ed25519
+  public key ``kiosk provision`` prints, and the site it stands at (the analytics group by it);
+  ``terminal site ID NAME`` sets or changes the site (``""`` clears it); ``terminal list``;
+  ``terminal revoke ID``.
+- ``demo-data --stations N --sessions M [--seed S] [--from DATE] [--days D]`` fills the
+  database with a realistic demo fleet's sessions and health changes, through the import
+  (:mod:`kiosk.backoffice.demo_data`); for demo databases only (its terminals' keys are
+  derived from their ids).
 - ``import FILE...`` imports upload envelopes (files of at most 2 MiB, regular files only):
   one line per file, ``FILE: stored|replay|held|rejected: ...``; exit status 0 unless one
   was rejected (2).
@@ -20,6 +26,12 @@ created and migrated when opened:
   ``FILE: published|already published|refused: ...``; exit status 0 unless one was refused
   (2). ``update list [--terminal ID]`` (``valid``, ``expired`` or ``withdrawn``);
   ``update withdraw ID KIND SEQUENCE`` takes one back (kept, never offered again).
+
+- ``report --out DIR [--from DATE] [--to DATE] [--station ID]`` writes the billing analytics
+  (:mod:`kiosk.backoffice.analytics`): ``DIR/index.html`` (self-contained, charts inline as
+  SVG, every figure with its definition, period and thresholds), one CSV per table and
+  ``DIR/charts/*.svg``. The dates are UTC days, both included (``--to`` the last day); the
+  default is the 30 days before today (UTC).
 
 - ``serve`` runs the service (:mod:`kiosk.backoffice.serve`): the terminals' uploads
   (``POST /v1/batches``) and update polls (``POST /v1/updates``), the invoice pages and the
@@ -105,6 +117,11 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("id")
     add.add_argument("--public-key", required=True, metavar="HEX",
                      help="the raw 32-byte Ed25519 public key in hex (kiosk provision)")
+    add.add_argument("--site", metavar="NAME", help="the site it stands at (1 to 64 characters)")
+    tsite = tsub.add_parser("site", parents=[db_opt],
+                            help="set or change the site a terminal stands at")
+    tsite.add_argument("id")
+    tsite.add_argument("name", help='the site (1 to 64 characters); "" clears it')
     tsub.add_parser("list", parents=[db_opt], help="the registered terminals")
     rev = tsub.add_parser("revoke", parents=[db_opt],
                           help="revoke a terminal: its uploads are rejected from now on")
@@ -112,6 +129,8 @@ def _parser() -> argparse.ArgumentParser:
     imp = sub.add_parser("import", parents=[db_opt],
                          help="import upload envelopes from files (e.g. a USB stick)")
     imp.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    _demo_parser(sub, db_opt)
+    _report_parser(sub, db_opt)
     tok = sub.add_parser("ocpi-token", help="the credentials tokens of the OCPI parties (eMSPs, "
                                             "roaming hubs) that fetch CDRs")
     osub = tok.add_subparsers(dest="action", required=True)
@@ -121,6 +140,17 @@ def _parser() -> argparse.ArgumentParser:
     osub.add_parser("list", parents=[db_opt], help="the parties and their tokens' state")
     orev = osub.add_parser("revoke", parents=[db_opt], help="revoke a party's token")
     orev.add_argument("name")
+    ops = sub.add_parser("operator", help="who may read the analytics (/analytics)")
+    psub = ops.add_subparsers(dest="action", required=True)
+    padd = psub.add_parser("add", parents=[db_opt],
+                           help="add an operator; the password is asked twice (12 to 128 "
+                                "characters), kept only as an scrypt hash")
+    padd.add_argument("name", help="1 to 64 of A-Z a-z 0-9 . _ @ -")
+    padd.add_argument("--password-stdin", action="store_true",
+                      help="read the password from the first line of standard input")
+    psub.add_parser("list", parents=[db_opt], help="the operators and their state")
+    prev = psub.add_parser("revoke", parents=[db_opt], help="revoke an operator")
+    prev.add_argument("name")
     upd = sub.add_parser("update", help="the operator's signed config and tariff bundles for "
                                          "the terminals to fetch")
     usub = upd.add_subparsers(dest="action", required=True)
@@ -207,20 +237,29 @@ def _run(args: argparse.Namespace, db: Database) -> int:
     if args.command == "terminal":
         if args.action == "add":
             t = registry.add_terminal(db, registry.check_terminal_id(args.id),
-                                      registry.parse_public_key(args.public_key))
-            print(f"{t.id}: added, key_id {t.key_id}")
+                                      registry.parse_public_key(args.public_key), args.site)
+            print(f"{t.id}: added, key_id {t.key_id}" + (f", site {t.site}" if t.site else ""))
+        elif args.action == "site":
+            t = registry.set_site(db, args.id, args.name)
+            print(f"{t.id}: " + (f"site {t.site}" if t.site else "no site"))
         elif args.action == "revoke":
             t = registry.revoke_terminal(db, args.id)
             print(f"{t.id}: revoked at {t.revoked_at}")
         else:
             for t in registry.list_terminals(db):
-                print(f"{t.id}\t{t.status}\t{t.key_id}\t{t.added_at}"
+                print(f"{t.id}\t{t.status}\t{t.key_id}\t{t.added_at}\tsite {t.site or '-'}"
                       + (f"\trevoked {t.revoked_at}" if t.revoked_at else ""))
         return 0
     if args.command == "ocpi-token":
         return _ocpi_token(args, db)
     if args.command == "update":
         return _update(args, db)
+    if args.command == "operator":
+        return _operator(args, db)
+    if args.command == "demo-data":
+        return _demo_data(args, db)
+    if args.command == "report":
+        return _report(args, db)
     return _import(db, args.files)
 
 
@@ -253,6 +292,30 @@ def _ocpi_token(args: argparse.Namespace, db: Database) -> int:
         for party in ocpi_tokens.list_tokens(db):
             print(f"{party.name}\t{party.status}\t{party.created_at}"
                   + (f"\trevoked {party.revoked_at}" if party.revoked_at else ""))
+    return 0
+
+
+def _operator(args: argparse.Namespace, db: Database) -> int:
+    from kiosk.backoffice import operators
+
+    if args.action == "add":
+        if args.password_stdin:
+            password = sys.stdin.readline().rstrip("\r\n")
+        else:
+            import getpass
+
+            password = getpass.getpass(f"password for {args.name}: ")
+            if getpass.getpass("again: ") != password:
+                raise ValueError("the two passwords differ")
+        op = operators.add_operator(db, args.name, password)
+        print(f"{op.name}: added; /analytics asks for this name and password")
+    elif args.action == "revoke":
+        operators.revoke_operator(db, args.name)
+        print(f"{args.name}: revoked")
+    else:
+        for op in operators.list_operators(db):
+            print(f"{op.name}\t{op.status}\t{op.created_at}"
+                  + (f"\trevoked {op.revoked_at}" if op.revoked_at else ""))
     return 0
 
 
@@ -316,6 +379,98 @@ def _import(db: Database, files: list[Path]) -> int:
         rejected += result.status == "rejected"
         print(f"{name}: {one_line(result.line(), 400)}")
     return 2 if rejected else 0
+
+
+def _demo_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser],
+                 db_opt: argparse.ArgumentParser) -> None:
+    demo = sub.add_parser(
+        "demo-data", parents=[db_opt], help="fill the database with a demo fleet's sessions "
+        "and health changes (for demo databases only)",
+        description="Make a realistic demo fleet (stations at a few sites, 1 to 4 connectors, "
+        "daily and weekly patterns, seasons, growth, congested and idle stations, repeat "
+        "customers, failures, outages and maintenance) and import its records through the "
+        "same path as the terminals' uploads: signed batches of at most 500 records, each "
+        "terminal's sequence continuing from what is stored. The same for the same "
+        "--stations, --sessions, --seed, --from and --days. The "
+        "demo terminals are registered (or reused) with keys derived from their ids: never "
+        "run it on a production database.")
+    demo.add_argument("--stations", type=int, default=20, metavar="N",
+                      help="stations (terminals), default 20")
+    demo.add_argument("--sessions", type=int, default=10_000, metavar="M",
+                      help="charging sessions in all, default 10000")
+    demo.add_argument("--seed", type=int, default=1, metavar="S", help="default 1")
+    demo.add_argument("--from", dest="start", default=None, metavar="DATE",
+                      help="the first day, YYYY-MM-DD (default: DAYS days before today, UTC)")
+    demo.add_argument("--days", type=int, default=90, metavar="D", help="default 90")
+
+
+def _demo_data(args: argparse.Namespace, db: Database) -> int:
+    import time
+    from datetime import UTC, date, datetime, timedelta
+
+    from kiosk.backoffice.demo_data import DemoPlan, make_demo
+
+    try:
+        start = (date.fromisoformat(args.start) if args.start is not None
+                 else datetime.now(UTC).date() - timedelta(days=args.days))
+    except ValueError:
+        raise ValueError("--from: not a date (YYYY-MM-DD)") from None
+    plan = DemoPlan(stations=args.stations, sessions=args.sessions, seed=args.seed,
+                    start=start, days=args.days)
+    began = time.monotonic()
+    done = make_demo(db, plan)
+    seconds = max(time.monotonic() - began, 1e-9)
+    print(done.line())
+    print(f"{done.sessions:,} sessions in {seconds:.1f} s ({done.sessions / seconds:,.0f} "
+          f"sessions/s)")
+    return 0
+
+
+def _report_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser],
+                   db_opt: argparse.ArgumentParser) -> None:
+    rep = sub.add_parser(
+        "report", parents=[db_opt], help="write the billing analytics: an HTML report with "
+        "charts and one CSV per table",
+        description="Utilization, availability, success and failures, peak hours, revenue, "
+        "under-used and congested stations, payment health, trends and an occupancy "
+        "forecast, computed in the database, written to DIR: index.html (one self-contained "
+        "file), one CSV per table, charts/*.svg. Dates are UTC days, both included.")
+    rep.add_argument("--out", type=Path, required=True, metavar="DIR",
+                     help="the folder to write to (made if missing; its files replaced)")
+    rep.add_argument("--from", dest="first", default=None, metavar="YYYY-MM-DD",
+                     help="the first day (UTC; default: 30 days before --to)")
+    rep.add_argument("--to", dest="last", default=None, metavar="YYYY-MM-DD",
+                     help="the last day, included (UTC; default: yesterday)")
+    rep.add_argument("--station", default=None, metavar="ID", help="only this station")
+
+
+def _report(args: argparse.Namespace, db: Database) -> int:
+    from datetime import UTC, date, datetime, timedelta
+
+    from kiosk.backoffice.analytics.queries import DEFAULT_DAYS, Period
+    from kiosk.backoffice.analytics.report import write_report
+    from kiosk.config import one_line
+
+    def day(value: str | None, option: str) -> date | None:
+        try:
+            return None if value is None else date.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"{option}: not a date (YYYY-MM-DD)") from None
+
+    last = day(args.last, "--to") or datetime.now(UTC).date() - timedelta(days=1)
+    first = day(args.first, "--from") or last - timedelta(days=DEFAULT_DAYS - 1)
+    period = Period.of_dates(first, last)
+    try:
+        done = write_report(db, args.out, period, args.station)
+    except OSError as exc:
+        print(f"kiosk-backoffice: report: {one_line(str(args.out), 200)}: "
+              f"{one_line(exc.strerror or str(exc))}", file=sys.stderr)
+        return 2
+    stations = sum(1 for u in done.analytics.usage if u.level == "station")
+    print(f"{one_line(str(done.index), 300)}: {period.label()}, {stations} station"
+          f"{'s' if stations != 1 else ''}, {len(done.csv_files)} CSV files, "
+          f"{len(done.svg_files)} charts")
+    return 0
 
 
 if __name__ == "__main__":

@@ -8,8 +8,10 @@ answers with an :class:`ImportResult`:
   a known kind, a JSON object as payload; per kind, the payload fields the back office relies
   on, :mod:`kiosk.backoffice.schemas`), or a sequence already stored or held with other
   bytes. Nothing is stored; ``reason`` names the field or the problem, never a record's content.
-- ``stored``: the sequence was ``acked + 1``. The batch and all its records are written in ONE
-  transaction; then any held batches that now follow in order are released, each in its own.
+- ``stored``: the sequence was ``acked + 1``. The batch, all its records and their facts for
+  the analytics (:mod:`kiosk.backoffice.facts`: a row per session and per health change) are
+  written in ONE transaction; then any held batches that now follow in order are released,
+  each in its own (with their facts, the same way).
 - ``replay``: the sequence is stored already (with the same bytes): a no-op with the same
   acknowledgement.
 - ``held``: a gap (the sequence is beyond ``acked + 1``): the verified envelope is kept aside in
@@ -36,12 +38,15 @@ from typing import Any, Literal
 from sqlalchemy import Connection, Engine, Table, delete, exists, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
+from kiosk.backoffice.facts import HEALTH_COLUMNS, SESSION_COLUMNS, rows_of
 from kiosk.backoffice.registry import ACTIVE, Terminal, get_terminal
 from kiosk.backoffice.schemas import check_batch
 from kiosk.backoffice.storage import (
     STORED_AT_LOCK,
     Database,
     batches,
+    charging_sessions,
+    health_events,
     held_batches,
     invoices,
     now,
@@ -125,10 +130,12 @@ def import_envelope(db: Database, data: bytes) -> ImportResult:
         return ImportResult("rejected", env.terminal_id, None, acked(db, terminal.id), str(exc),
                             refusal=Refusal.INVALID)
 
+    facts = rows_of(terminal.id, batch.records)  # CPU too, before the transaction
     # one connection (one pool checkout) for the decision, the release and the answer; no
     # connection is held while the batch is verified (above: CPU only)
     with db.engine.connect() as conn:
-        status, reason, count, refusal = _place_retrying(conn, terminal, env, batch, data)
+        status, reason, count, refusal = _place_retrying(conn, terminal, env, batch, data,
+                                                         facts)
         if refusal is not None:
             with conn.begin():
                 ack = _acked(conn, terminal.id)
@@ -152,11 +159,11 @@ def import_envelope(db: Database, data: bytes) -> ImportResult:
 
 
 def _place_retrying(conn: Connection, terminal: Terminal, env: Envelope, batch: Batch,
-                    data: bytes) -> tuple[Status, str, int, Refusal | None]:
+                    data: bytes, facts: Facts) -> tuple[Status, str, int, Refusal | None]:
     for _ in range(_RETRIES):
         try:
             with conn.begin():
-                return _place(conn, terminal, env, batch, data)
+                return _place(conn, terminal, env, batch, data, facts)
         except IntegrityError:
             continue  # a concurrent importer committed the same key: decide again
     raise RuntimeError(f"terminal {terminal.id} sequence {batch.sequence}: still conflicting "
@@ -164,7 +171,7 @@ def _place_retrying(conn: Connection, terminal: Terminal, env: Envelope, batch: 
 
 
 def _place(conn: Connection, terminal: Terminal, env: Envelope, batch: Batch,
-           data: bytes) -> tuple[Status, str, int, Refusal | None]:
+           data: bytes, facts: Facts) -> tuple[Status, str, int, Refusal | None]:
     """Decide and write in one transaction: (status, reason, records stored, refusal)."""
     state, ack, any_held = _decision(conn, terminal.id)
     if state != ACTIVE:
@@ -179,7 +186,7 @@ def _place(conn: Connection, terminal: Terminal, env: Envelope, batch: Batch,
                                 f"content"), 0, Refusal.CONFLICT
         return "replay", "", 0, None
     if batch.sequence == ack + 1:
-        return "stored", "", _store(conn, terminal.id, batch, data, digest,
+        return "stored", "", _store(conn, terminal.id, batch, data, digest, facts,
                                     clean_held=any_held), None
     held = conn.execute(select(held_batches.c.body_sha256).where(
         held_batches.c.terminal_id == terminal.id,
@@ -235,10 +242,14 @@ def _terminal_status(terminal_id: str) -> Any:
             .scalar_subquery())
 
 
-def _store(conn: Connection, terminal_id: str, batch: Batch, data: bytes, digest: str, *,
-           clean_held: bool) -> int:
-    """Insert the batch and its records (inside the caller's transaction); the records
-    newly stored. A record id the terminal sent before is kept once (ON CONFLICT DO NOTHING).
+Facts = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]  # facts.rows_of: sessions, health
+
+
+def _store(conn: Connection, terminal_id: str, batch: Batch, data: bytes, digest: str,
+           facts: Facts, *, clean_held: bool) -> int:
+    """Insert the batch, its records and their facts (inside the caller's transaction); the
+    records newly stored. A record id the terminal sent before is kept once, and so is a fact
+    (ON CONFLICT DO NOTHING on each table's unique key: a session's fact is its first).
     ``clean_held``: delete the held batches up to this one (False when the transaction saw
     none; one held meanwhile by a concurrent importer is cleaned up by :func:`_release`,
     which runs after this commit here and after that importer's commit there)."""
@@ -271,6 +282,7 @@ def _store(conn: Connection, terminal_id: str, batch: Batch, data: bytes, digest
     if index:  # the invoice page's lookup; a number seen before keeps its first record
         conn.exec_driver_sql(
             _insert_sql(conn, invoices, _INVOICE_COLUMNS, ("terminal_id", "number")), index)
+    _store_facts(conn, facts)
     if clean_held:
         conn.execute(delete(held_batches).where(held_batches.c.terminal_id == terminal_id,
                                                 held_batches.c.sequence <= batch.sequence))
@@ -290,6 +302,39 @@ _PG_RECORDS = (  # %b: the arrays go in PostgreSQL's binary format
     "%b::text[], %b::text[], %b::text[], %b::bigint[], %b::text[]) "
     "ON CONFLICT (terminal_id, record_id) DO NOTHING")
 _SQL: dict[tuple[str, str, str], str] = {}
+# the facts on PostgreSQL: as the records, one statement over arrays in binary (the columns of
+# facts.SESSION_COLUMNS and facts.HEALTH_COLUMNS, in their order)
+_PG_SESSIONS = (
+    "INSERT INTO charging_sessions (terminal_id, session_id, station_id, connector, created_s, "
+    "charge_start_s, charge_stop_s, ended_s, local_date, local_dow, local_hour, energy_wh, "
+    "amount_minor, currency, outcome, result, say, scheme, interface, card_token) "
+    "SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::int[], %b::bigint[], "
+    "%b::bigint[], %b::bigint[], %b::bigint[], %b::text[], %b::int[], %b::int[], %b::bigint[], "
+    "%b::bigint[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], "
+    "%b::text[]) ON CONFLICT (terminal_id, session_id) DO NOTHING")
+_PG_HEALTH = (
+    "INSERT INTO health_events (terminal_id, record_id, station_id, at_s, part, ok, planned, "
+    "in_service, faulted) SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], "
+    "%b::bigint[], %b::text[], %b::boolean[], %b::boolean[], %b::boolean[], %b::boolean[]) "
+    "ON CONFLICT (terminal_id, record_id) DO NOTHING")
+
+
+def _store_facts(conn: Connection, facts: Facts) -> None:
+    """Insert the facts of a batch's records; one already stored (a record sent again, a
+    session's second record) is left as it is."""
+    for rows, table, columns, key, pg_sql in (
+            (facts[0], charging_sessions, SESSION_COLUMNS, ("terminal_id", "session_id"),
+             _PG_SESSIONS),
+            (facts[1], health_events, HEALTH_COLUMNS, ("terminal_id", "record_id"),
+             _PG_HEALTH)):
+        if not rows:
+            continue
+        if conn.dialect.name == "postgresql":
+            pg: Any = conn.connection.driver_connection
+            with pg.cursor() as cur:
+                cur.execute(pg_sql, [list(c) for c in zip(*rows, strict=True)])
+        else:
+            conn.exec_driver_sql(_insert_sql(conn, table, columns, key), rows)
 
 
 def _insert_sql(conn: Connection, table: Table, columns: tuple[str, ...],
@@ -341,7 +386,8 @@ def _release(conn: Connection, terminal: Terminal) -> tuple[int, int]:
                     log.warning("terminal %s: held sequence %d no longer verifies (%s); kept",
                                 terminal.id, ack + 1, exc)
                     return released, ack
-                _store(conn, terminal.id, batch, data, _digest(env), clean_held=True)
+                _store(conn, terminal.id, batch, data, _digest(env),
+                       rows_of(terminal.id, batch.records), clean_held=True)
             released += 1
         except IntegrityError:
             continue  # another importer released it first

@@ -2,7 +2,9 @@
 
 A terminal is added once with the raw 32-byte public key ``kiosk provision`` prints (hex), and
 revoked when it is lost or retired; a revoked terminal's uploads are rejected. Its id has the
-form batches carry (``kiosk.records.batch``).
+form batches carry (``kiosk.records.batch``). It may name the site it stands at (the analytics
+group stations by it): 1 to 64 characters of printable text, set when added or later; ``""``
+clears it.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from sqlalchemy.exc import IntegrityError
 from kiosk.backoffice.storage import Database, now, terminals
 from kiosk.records.batch import _TERMINAL, key_id
 
-__all__ = ["RegistryError", "Terminal", "add_terminal", "get_terminal", "list_terminals",
-           "parse_public_key", "revoke_terminal"]
+__all__ = ["RegistryError", "Terminal", "add_terminal", "check_site", "get_terminal",
+           "list_terminals", "parse_public_key", "revoke_terminal", "set_site"]
 
 ACTIVE = "active"
 REVOKED = "revoked"
@@ -36,6 +38,7 @@ class Terminal:
     status: str
     added_at: str
     revoked_at: str | None
+    site: str | None = None  # where it stands (analytics); None: not said
 
     @property
     def active(self) -> bool:
@@ -49,6 +52,20 @@ def check_terminal_id(terminal_id: str) -> str:
     if not _TERMINAL.fullmatch(terminal_id):
         raise RegistryError("terminal id: 1 to 36 of A-Z a-z 0-9 . _ -")
     return terminal_id
+
+
+SITE_MAX = 64
+
+
+def check_site(site: str) -> str | None:
+    """A site name as stored: None for ``""`` (no site), else the name (surrounding spaces
+    taken off) when it is 1 to 64 printable characters."""
+    value = site.strip()
+    if not value:
+        return None
+    if len(value) > SITE_MAX or not value.isprintable():
+        raise RegistryError(f"site: 1 to {SITE_MAX} printable characters")
+    return value
 
 
 def parse_public_key(hex_text: str) -> bytes:
@@ -67,14 +84,16 @@ def parse_public_key(hex_text: str) -> bytes:
 def _row(row: object) -> Terminal:
     m = row._mapping  # type: ignore[attr-defined]
     return Terminal(m["id"], bytes(m["public_key"]), m["key_id"], m["status"], m["added_at"],
-                    m["revoked_at"])
+                    m["revoked_at"], m["site"])
 
 
-def add_terminal(db: Database, terminal_id: str, public_key: bytes) -> Terminal:
+def add_terminal(db: Database, terminal_id: str, public_key: bytes,
+                 site: str | None = None) -> Terminal:
     check_terminal_id(terminal_id)
     pub = Ed25519PublicKey.from_public_bytes(public_key)
     values = {"id": terminal_id, "public_key": public_key, "key_id": key_id(pub),
-              "status": ACTIVE, "added_at": now(), "revoked_at": None}
+              "status": ACTIVE, "added_at": now(), "revoked_at": None,
+              "site": None if site is None else check_site(site)}
     try:
         with db.engine.begin() as conn:
             conn.execute(insert(terminals).values(**values))
@@ -106,5 +125,19 @@ def revoke_terminal(db: Database, terminal_id: str) -> Terminal:
                                   .where(terminals.c.id == terminal_id)).first()
             raise RegistryError(f"terminal {terminal_id}: "
                                 + ("not registered" if exists is None else "already revoked"))
+        row = conn.execute(select(terminals).where(terminals.c.id == terminal_id)).one()
+    return _row(row)
+
+
+def set_site(db: Database, terminal_id: str, site: str) -> Terminal:
+    """Set or change the site a terminal stands at (``""`` clears it); revoked ones too (their
+    past sessions stay in the figures)."""
+    check_terminal_id(terminal_id)
+    value = check_site(site)
+    with db.engine.begin() as conn:
+        done = conn.execute(update(terminals).where(terminals.c.id == terminal_id)
+                            .values(site=value))
+        if done.rowcount != 1:
+            raise RegistryError(f"terminal {terminal_id}: not registered")
         row = conn.execute(select(terminals).where(terminals.c.id == terminal_id)).one()
     return _row(row)

@@ -30,8 +30,9 @@ Routes:
   clock is wrong, or the poll is a replay; the terminal can act on it), 503 the database
   failing.
 - ``GET /healthz``: the database answers (for a load balancer).
-- the invoice pages (:mod:`kiosk.backoffice.invoices`) and the OCPI 2.2.1 CDRs module
-  (:mod:`kiosk.backoffice.ocpi`), each a router of its own.
+- the invoice pages (:mod:`kiosk.backoffice.invoices`), the OCPI 2.2.1 CDRs module
+  (:mod:`kiosk.backoffice.ocpi`) and the operators' ``/analytics``
+  (:mod:`kiosk.backoffice.analytics.web`), each a router of its own.
 
 Every answer carries ``X-Request-ID`` (the caller's if it sent a sane one, else a new one).
 """
@@ -230,7 +231,9 @@ def create_app(db: Database, settings: ServiceSettings | None = None) -> FastAPI
         return JSONResponse({"status": "ok", "database": db.dialect})
 
     from kiosk.backoffice import invoices, ocpi
+    from kiosk.backoffice.analytics import web
 
     app.include_router(invoices.router)
     app.include_router(ocpi.router)
+    app.include_router(web.router)
     return app

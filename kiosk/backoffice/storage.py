@@ -28,6 +28,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     Engine,
@@ -52,11 +53,12 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from kiosk.migrate import upgrade_to_head
 
 __all__ = ["KNOWN_REVISIONS", "SCHEMA_REVISION", "STORED_AT_LOCK", "Database", "StorageError",
-           "batches", "held_batches", "invoices", "metadata", "now", "ocpi_tokens", "open_db",
-           "records", "terminals", "updates"]
+           "batches", "charging_sessions", "health_events", "held_batches", "invoices",
+           "metadata", "now", "ocpi_tokens", "open_db", "operators", "records", "terminals",
+           "updates"]
 
-SCHEMA_REVISION = "bo0003"  # the Alembic head; not a journal revision ("0001"...)
-KNOWN_REVISIONS = ("bo0001", "bo0002", "bo0003")
+SCHEMA_REVISION = "bo0005"  # the Alembic head; not a journal revision ("0001"...)
+KNOWN_REVISIONS = ("bo0001", "bo0002", "bo0003", "bo0004", "bo0005")
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_S = 30.0
 _PG_MIGRATION_LOCK = 0x65766B62  # pg_advisory_xact_lock key: one migrating process at a time
@@ -80,6 +82,7 @@ terminals = Table(
     Column("status", String(16), nullable=False),  # active | revoked
     Column("added_at", String(40), nullable=False),
     Column("revoked_at", String(40), nullable=True),
+    Column("site", String(64), nullable=True),  # bo0004: the site it stands at (analytics)
     CheckConstraint("status IN ('active', 'revoked')", name="ck_terminals_status"),
 )
 batches = Table(
@@ -166,8 +169,71 @@ updates = Table(  # bo0003: signed update bundles for the terminals (kiosk.backo
                      name="uq_updates_terminal_kind_sequence"),
     CheckConstraint("kind IN ('config', 'tariff')", name="ck_updates_kind"),
 )
+# bo0004: the analytics' facts, derived from the records at import (kiosk.backoffice.facts)
+# so the queries (kiosk.backoffice.analytics) are plain SQL on typed columns, the same on
+# SQLite and PostgreSQL. Times are whole seconds since the epoch (UTC): interval arithmetic
+# is integer arithmetic on both. ``local_date``, ``local_dow`` (0 Monday .. 6 Sunday) and
+# ``local_hour`` are of
+# ``created_s`` in the station's time zone (the record's ``timezone``; UTC for records before
+# version 3).
+charging_sessions = Table(
+    "charging_sessions", metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("terminal_id", String(36), nullable=False),
+    Column("session_id", String(128), nullable=False),
+    Column("station_id", String(36), nullable=False),
+    Column("connector", Integer, nullable=False),
+    Column("created_s", BigInteger, nullable=False),  # the driver pressed Start
+    Column("charge_start_s", BigInteger, nullable=True),  # the car drew power (plugged in)
+    Column("charge_stop_s", BigInteger, nullable=True),  # the last reading while charging
+    Column("ended_s", BigInteger, nullable=False),  # the session ended (v2: the record's time)
+    Column("local_date", String(10), nullable=False),  # YYYY-MM-DD
+    Column("local_dow", Integer, nullable=False),
+    Column("local_hour", Integer, nullable=False),
+    Column("energy_wh", BigInteger, nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),  # captured; 0 otherwise
+    Column("currency", String(3), nullable=False),
+    Column("outcome", String(16), nullable=False),  # captured | reversed | declined | aborted
+    # what the attempt came to: paid | declined | card | host | charger | driver | none
+    # (kiosk.backoffice.facts.result_of: from the outcome and the machine-readable say)
+    Column("result", String(16), nullable=False),
+    Column("say", String(40), nullable=False),  # the session's say code ("" before v3)
+    Column("scheme", String(16), nullable=False),  # visa, mastercard, ... ("" unknown)
+    Column("interface", String(16), nullable=False),  # contact | contactless | "" (before v3)
+    Column("card_token", String(64), nullable=False),  # keyed token ("" no card read)
+    UniqueConstraint("terminal_id", "session_id", name="uq_charging_sessions_session"),
+    Index("ix_charging_sessions_created", "created_s"),
+    Index("ix_charging_sessions_station", "station_id", "connector", "created_s"),
+    Index("ix_charging_sessions_token", "card_token", "created_s"),
+)
+health_events = Table(  # bo0004: each change of a terminal's health, as it uploaded it
+    "health_events", metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("terminal_id", String(36), nullable=False),
+    Column("record_id", String(128), nullable=False),
+    Column("station_id", String(36), nullable=False),
+    Column("at_s", BigInteger, nullable=False),
+    Column("part", String(32), nullable=False),  # reader, charger, host, journal, ...
+    Column("ok", Boolean, nullable=False),
+    Column("planned", Boolean, nullable=False),  # maintenance, the operator's switch
+    Column("in_service", Boolean, nullable=False),  # the terminal as a whole, after it
+    Column("faulted", Boolean, nullable=False),  # an unplanned problem stands, after it
+    UniqueConstraint("terminal_id", "record_id", name="uq_health_events_record"),
+    Index("ix_health_events_station", "station_id", "at_s"),
+)
+operators = Table(  # bo0005: who may read the analytics (/analytics: HTTP Basic over TLS)
+    "operators", metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False),
+    Column("password_hash", String(200), nullable=False),  # scrypt$N$r$p$salt$hash
+    Column("status", String(16), nullable=False),  # active | revoked
+    Column("created_at", String(40), nullable=False),
+    Column("revoked_at", String(40), nullable=True),
+    UniqueConstraint("name", name="uq_operators_name"),
+    CheckConstraint("status IN ('active', 'revoked')", name="ck_operators_status"),
+)
 TABLES = ("terminals", "batches", "records", "held_batches", "invoices", "ocpi_tokens",
-          "updates")
+          "updates", "charging_sessions", "health_events", "operators")
 
 
 class StorageError(Exception):

@@ -131,8 +131,10 @@ def _b64(data: bytes) -> str:
 
 
 def hash_pin(pin: str, salt: bytes | None = None) -> str:
+    """The scrypt hash of a secret (a technician's PIN, an operator's password: UTF-8; a PIN's
+    digits are the same bytes in ASCII), as ``scrypt$N$r$p$salt$hash``."""
     salt = salt if salt is not None else secrets.token_bytes(SALT_BYTES)
-    out = hashlib.scrypt(pin.encode("ascii"), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P,
+    out = hashlib.scrypt(pin.encode("utf-8"), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P,
                          dklen=SCRYPT_LEN)
     return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${_b64(salt)}${_b64(out)}"
 
@@ -158,8 +160,9 @@ def _parse_hash(text: object) -> tuple[int, int, int, bytes, bytes]:
 
 
 def pin_matches(pin: str, stored: str) -> bool:
+    """Does ``pin`` (any secret hashed by :func:`hash_pin`) match the stored hash?"""
     n, r, p, salt, digest = _parse_hash(stored)
-    out = hashlib.scrypt(pin.encode("ascii"), salt=salt, n=n, r=r, p=p, dklen=len(digest))
+    out = hashlib.scrypt(pin.encode("utf-8"), salt=salt, n=n, r=r, p=p, dklen=len(digest))
     return hmac.compare_digest(out, digest)
 
 

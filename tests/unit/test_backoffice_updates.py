@@ -28,6 +28,7 @@ from kiosk.backoffice import updates as bo
 from kiosk.backoffice.registry import add_terminal, revoke_terminal
 from kiosk.backoffice.storage import (
     MIGRATIONS,
+    SCHEMA_REVISION,
     Database,
     metadata,
     open_db,
@@ -445,6 +446,6 @@ def test_a_bo0002_database_is_migrated_with_its_rows(tmp_path: Path) -> None:
         assert publish(db, bundle(1)).status == "published"
         with db.engine.connect() as conn:
             version = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
-        assert version == "bo0003"
+        assert version == SCHEMA_REVISION
     finally:
         db.close()
