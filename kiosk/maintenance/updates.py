@@ -96,6 +96,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
+from kiosk import strict_json
 from kiosk.config import (
     CONFIG_MAX_BYTES,
     TARIFF_MAX_BYTES,
@@ -204,29 +205,6 @@ def make_update(private_key: Ed25519PrivateKey, kind: str, terminal: str, sequen
     return _canonical(fields)
 
 
-def _no_float(text: str) -> Any:
-    raise ValueError(f"a fraction ({text[:20]}) where no field has one")
-
-
-def _no_constant(text: str) -> Any:
-    raise ValueError(f"{text} is not allowed")
-
-
-def _bounded_int(text: str) -> int:
-    if len(text) > 25:
-        raise ValueError("an integer of more than 25 digits")
-    return int(text)
-
-
-def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError(f"the field {key[:40]!r} is given twice")
-        out[key] = value
-    return out
-
-
 def _parse(data: bytes) -> dict[str, Any]:
     """The bundle's JSON object, or ``ValueError`` saying why not."""
     if len(data) > BUNDLE_MAX_BYTES:
@@ -236,8 +214,7 @@ def _parse(data: bytes) -> dict[str, Any]:
     except UnicodeDecodeError:
         raise ValueError("not UTF-8 text") from None
     try:
-        obj = json.loads(text, object_pairs_hook=_unique, parse_float=_no_float,
-                         parse_int=_bounded_int, parse_constant=_no_constant)
+        obj = strict_json.loads(text)
     except RecursionError:
         raise ValueError("not an update bundle: JSON nested too deeply") from None
     except json.JSONDecodeError as exc:

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -45,6 +44,7 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from kiosk import strict_json
 from kiosk.records.batch import canonical, key_id
 
 __all__ = ["ANSWER_FORMAT", "FORMAT", "KINDS", "MAX_ANSWER_BYTES", "MAX_BUNDLE_BYTES",
@@ -127,36 +127,11 @@ def make_poll(private_key: Ed25519PrivateKey, terminal_id: str, have: dict[str, 
     return canonical(fields)
 
 
-def _no_float(text: str) -> Any:
-    raise ValueError("a fraction where no field has one")
-
-
-def _no_constant(text: str) -> Any:
-    raise ValueError(f"{text} is not JSON")
-
-
-def _bounded_int(text: str) -> int:
-    if len(text) > 25:
-        raise ValueError("an integer of more than 25 digits")
-    return int(text)
-
-
-def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError(f"the field {key[:40]!r} is given twice")
-        out[key] = value
-    return out
-
-
 def _json(data: bytes, where: str, limit: int) -> dict[str, Any]:
     if len(data) > limit:
         raise PollError(f"{where}: {len(data)} bytes, at most {limit}")
     try:
-        obj = json.loads(data.decode("utf-8"), object_pairs_hook=_unique,
-                         parse_float=_no_float, parse_int=_bounded_int,
-                         parse_constant=_no_constant)
+        obj = strict_json.loads(data.decode("utf-8"))
     except UnicodeDecodeError:
         raise PollError(f"{where}: not UTF-8") from None
     except RecursionError:
