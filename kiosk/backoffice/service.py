@@ -169,18 +169,25 @@ def create_app(db: Database, settings: ServiceSettings | None = None) -> FastAPI
         response.headers["X-Request-ID"] = rid
         return response
 
-    @app.post("/v1/batches")
-    async def post_batch(request: Request) -> JSONResponse:
+    async def json_body(request: Request, limit: int,
+                        refuse: Callable[..., JSONResponse]) -> bytes | JSONResponse:
+        """The JSON body of at most ``limit`` bytes, or the refusal (415, 413, 408) to give."""
         ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if ctype != "application/json":
-            return _refused("Content-Type: application/json expected", 415)
+            return refuse("Content-Type: application/json expected", 415)
         try:
-            data = await read_body(request, MAX_ENVELOPE_BYTES, settings.body_timeout_s)
+            return await read_body(request, limit, settings.body_timeout_s)
         except BodyTooLarge as exc:
-            return _refused(str(exc), 413)
+            return refuse(str(exc), 413)
         except BodyTooSlow as exc:
-            return _refused(str(exc), 408, status="error", refusal=None,
-                            headers={"Connection": "close"})
+            return refuse(str(exc), 408, status="error", refusal=None,
+                          headers={"Connection": "close"})
+
+    @app.post("/v1/batches")
+    async def post_batch(request: Request) -> JSONResponse:
+        data = await json_body(request, MAX_ENVELOPE_BYTES, _refused)
+        if isinstance(data, JSONResponse):
+            return data
         try:
             result = await run_in_threadpool(import_envelope, db, data)
         except SQLAlchemyError as exc:
@@ -193,16 +200,9 @@ def create_app(db: Database, settings: ServiceSettings | None = None) -> FastAPI
 
     @app.post("/v1/updates")
     async def post_updates(request: Request) -> Response:
-        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if ctype != "application/json":
-            return _poll_refused("Content-Type: application/json expected", 415)
-        try:
-            data = await read_body(request, MAX_POLL_BYTES, settings.body_timeout_s)
-        except BodyTooLarge as exc:
-            return _poll_refused(str(exc), 413)
-        except BodyTooSlow as exc:
-            return _poll_refused(str(exc), 408, status="error", refusal=None,
-                                 headers={"Connection": "close"})
+        data = await json_body(request, MAX_POLL_BYTES, _poll_refused)
+        if isinstance(data, JSONResponse):
+            return data
         try:
             result = await run_in_threadpool(answer_poll, db, data, datetime.now(UTC))
         except SQLAlchemyError as exc:
