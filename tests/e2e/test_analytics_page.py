@@ -15,21 +15,17 @@ import pytest
 from kiosk.backoffice.analytics import Period, compute
 from kiosk.backoffice.analytics.charts import to_png, utilization_chart
 from kiosk.backoffice.analytics.report import write_report
-from kiosk.backoffice.storage import Database, open_db
+from kiosk.backoffice.storage import Database
 from tests.e2e.test_invoice_pages import chromium
-from tests.support.analytics_fleet import PERIOD, insert_fleet
+from tests.support.analytics_fleet import PERIOD, fleet_db
 
 DESKTOP = (1280, 900)
 
 
 @pytest.fixture
 def db(tmp_path: Path) -> Iterator[Database]:
-    database = open_db(f"sqlite:///{tmp_path / 'backoffice.sqlite'}")
-    try:
-        insert_fleet(database)
+    with fleet_db(f"sqlite:///{tmp_path / 'backoffice.sqlite'}") as database:
         yield database
-    finally:
-        database.close()
 
 
 @pytest.fixture

@@ -21,19 +21,15 @@ from kiosk.backoffice.analytics import DEFINITIONS, Period, compute
 from kiosk.backoffice.analytics.charts import to_png, utilization_chart
 from kiosk.backoffice.analytics.report import sections, write_report
 from kiosk.backoffice.storage import Database, charging_sessions, open_db, terminals
-from tests.support.analytics_fleet import PERIOD, S, insert_fleet, session_row
+from tests.support.analytics_fleet import PERIOD, S, fleet_db, insert_fleet, session_row
 
 HOSTILE = "<b>x</b>&'$y$"  # markup, an entity, a quote and mathtext
 
 
 @pytest.fixture
 def db(backoffice_url: str) -> Iterator[Database]:
-    database = open_db(backoffice_url)
-    try:
-        insert_fleet(database)
+    with fleet_db(backoffice_url) as database:
         yield database
-    finally:
-        database.close()
 
 
 def inline_svgs(page: str) -> list[str]:

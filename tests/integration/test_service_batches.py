@@ -5,8 +5,6 @@ stored (rows counted); the good batch after them is still taken. Replay and gap 
 
 from __future__ import annotations
 
-import socket
-import ssl
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +24,7 @@ from tests.integration.test_backoffice_import import (
     envelope,
     public_raw,
 )
-from tests.support.backoffice import ServiceHandle, running_service
+from tests.support.backoffice import ServiceHandle, running_service, stalled_post
 
 KEY = Ed25519PrivateKey.generate()
 JSON = {"Content-Type": "application/json"}
@@ -141,16 +139,6 @@ def test_a_client_that_stalls_mid_body_gets_408(fresh: Database,
                                                 service: ServiceHandle) -> None:
     """Headers and a part of the body, then nothing: the service answers 408 after
     body_timeout_s (0.5 s here) and closes; the test waits on the socket, not on a clock."""
-    ctx = ssl.create_default_context(cafile=str(service.ca_file))
-    with socket.create_connection(("127.0.0.1", service.port), timeout=10) as raw, \
-            ctx.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
-        tls.sendall(b"POST /v1/batches HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                    b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"fo")
-        answer = b""
-        while b"\r\n\r\n" not in answer:
-            chunk = tls.recv(4096)
-            if not chunk:
-                break
-            answer += chunk
+    answer = stalled_post(service, "/v1/batches", 1000)
     assert answer.startswith(b"HTTP/1.1 408 "), answer[:200]
     assert counts(fresh) == (0, 0, 0)

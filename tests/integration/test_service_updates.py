@@ -11,8 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import socket
-import ssl
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -34,7 +32,7 @@ from kiosk.maintenance.updates import BUNDLE_MAX_BYTES, make_update, read_update
 from kiosk.records.batch import public_key_raw
 from kiosk.records.update_poll import MAX_POLL_BYTES, Offered, make_poll, read_answer
 from kiosk.security.keys import load_signing_key
-from tests.support.backoffice import ServiceHandle, running_service
+from tests.support.backoffice import ServiceHandle, running_service, stalled_post
 from tests.support.postgres import new_database
 
 OPERATOR = Ed25519PrivateKey.generate()
@@ -217,17 +215,7 @@ def test_garbage_never_gets_a_500_or_a_bundle(service: ServiceHandle, client: ht
 
 
 def test_a_client_that_stalls_mid_body_gets_408(service: ServiceHandle) -> None:
-    ctx = ssl.create_default_context(cafile=str(service.ca_file))
-    with socket.create_connection(("127.0.0.1", service.port), timeout=10) as raw, \
-            ctx.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
-        tls.sendall(b"POST /v1/updates HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                    b"Content-Type: application/json\r\nContent-Length: 500\r\n\r\n{\"fo")
-        answer = b""
-        while b"\r\n\r\n" not in answer:
-            chunk = tls.recv(4096)
-            if not chunk:
-                break
-            answer += chunk
+    answer = stalled_post(service, "/v1/updates", 500)
     assert answer.startswith(b"HTTP/1.1 408 "), answer[:200]
 
 

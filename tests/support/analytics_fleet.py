@@ -39,13 +39,21 @@ period).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert
 
-from kiosk.backoffice.storage import Database, charging_sessions, health_events, terminals
+from kiosk.backoffice.storage import (
+    Database,
+    charging_sessions,
+    health_events,
+    open_db,
+    terminals,
+)
 
 P0 = 1_793_577_600  # 2026-11-02 00:00 UTC, a Monday
 H, D = 3_600, 86_400
@@ -143,3 +151,14 @@ def insert_fleet(db: Database) -> None:
             {"terminal_id": st, "record_id": f"h{i}", "station_id": st, "at_s": P0 + at,
              "part": part, "ok": ok, "planned": planned, "in_service": ins, "faulted": faulted}
             for i, (st, at, part, ok, planned, ins, faulted) in enumerate(EVENTS)])
+
+
+@contextmanager
+def fleet_db(url: str) -> Iterator[Database]:
+    """A new database at ``url`` holding the fleet, closed afterwards."""
+    database = open_db(url)
+    try:
+        insert_fleet(database)
+        yield database
+    finally:
+        database.close()

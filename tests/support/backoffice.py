@@ -200,3 +200,23 @@ class TlsServer:
         self._thread.join(START_TIMEOUT_S)
         assert not self._thread.is_alive(), "the test server did not stop"
         self._server = self._thread = None
+
+
+def stalled_post(service: ServiceHandle, path: str, length: int) -> bytes:
+    """POST the headers and a part of a body of ``length`` bytes, then nothing: the head of
+    the service's answer (it must answer 408 after ``body_timeout_s`` and close; the wait is
+    on the socket, not on a clock)."""
+    assert service.ca_file is not None
+    ctx = ssl.create_default_context(cafile=str(service.ca_file))
+    with socket.create_connection(("127.0.0.1", service.port), timeout=10) as raw, \
+            ctx.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+        tls.sendall(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
+                    f"application/json\r\nContent-Length: {length}\r\n\r\n".encode()
+                    + b'{"fo')
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            chunk = tls.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+    return answer

@@ -21,19 +21,15 @@ from kiosk.backoffice.analytics import queries as q
 from kiosk.backoffice.analytics.forecast import forecast
 from kiosk.backoffice.analytics.queries import Analytics, Period, Thresholds, compute
 from kiosk.backoffice.storage import Database, charging_sessions, open_db
-from tests.support.analytics_fleet import P0, PERIOD, D, H, S, insert_fleet, session_row
+from tests.support.analytics_fleet import P0, PERIOD, D, H, S, fleet_db, session_row
 
 WEEK = 7 * D  # 604,800
 
 
 @pytest.fixture
 def db(backoffice_url: str) -> Iterator[Database]:
-    database = open_db(backoffice_url)
-    try:
-        insert_fleet(database)
+    with fleet_db(backoffice_url) as database:
         yield database
-    finally:
-        database.close()
 
 
 @pytest.fixture
