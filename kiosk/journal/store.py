@@ -858,9 +858,11 @@ class Journal:
     def last_record(self, kind: str, session_prefix: str = "") -> OutboxRow | None:
         """The newest queued record of ``kind`` (whose session id starts with
         ``session_prefix``), opened; None when there is none."""
-        q = (self._outbox_select().where(outbox.c.kind == kind)
-             .where(outbox.c.session_id.startswith(session_prefix, autoescape=True))
-             .order_by(outbox.c.id.desc()).limit(1))
+        q = self._outbox_select().where(outbox.c.kind == kind)
+        if session_prefix:  # a range on the (session_id, kind) index, not a scan (LIKE)
+            after = session_prefix[:-1] + chr(ord(session_prefix[-1]) + 1)
+            q = q.where(outbox.c.session_id >= session_prefix, outbox.c.session_id < after)
+        q = q.order_by(outbox.c.id.desc()).limit(1)
         with self.engine.connect() as conn:
             row = conn.execute(q).first()
         return None if row is None else self._outbox_row(row)

@@ -444,3 +444,15 @@ def test_a_record_of_no_session_is_queued_sealed_once(tmp_path: Path) -> None:
             ro.queue_record("health-3", "audit", payload, T0)
     finally:
         ro.close()
+
+
+def test_last_record_is_the_newest_of_its_kind_and_prefix(journal: Journal) -> None:
+    assert journal.last_record("audit", "health-") is None
+    for sid in ("health-2", "health-1", "healthy", "health.x", "healtg-9"):
+        journal.queue_record(sid, "audit", {"event": "health", "sid": sid}, T0)
+    journal.queue_record("health-3", "other", {"event": "health"}, T0)
+    last = journal.last_record("audit", "health-")
+    assert last is not None and last.session_id == "health-1"  # queued last, not sorted last
+    any_audit = journal.last_record("audit")
+    assert any_audit is not None and any_audit.session_id == "healtg-9"
+    assert journal.last_record("cdr") is None
