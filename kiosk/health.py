@@ -15,10 +15,11 @@ from __future__ import annotations
 import logging
 import shutil
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ class Problem:
 
 
 Listener = Callable[["Health"], None]
+T = TypeVar("T")
 
 
 class Health:
@@ -102,6 +104,14 @@ class Health:
     def problem(self, part: str) -> Problem | None:
         with self._lock:
             return self._problems.get(part)
+
+
+def changes(before: Mapping[str, T], now: Mapping[str, T]) -> tuple[list[str], list[str]]:
+    """What changed between two pictures of the problems (part → what a listener keeps of
+    it): the parts of ``now`` new or different, in its order, and the parts of ``before``
+    fine again, in theirs. The audit log and the health records both write these."""
+    return ([part for part, seen in now.items() if before.get(part) != seen],
+            [part for part in before if part not in now])
 
 
 def disk_problem(path: Path, min_free_bytes: int) -> str:

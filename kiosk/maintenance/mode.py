@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from kiosk.files import FileRefused, read_regular_file, write_private_file
-from kiosk.health import Health
+from kiosk.health import Health, changes
 from kiosk.security.audit import AuditLog
 from kiosk.security.technicians import Access, AccessError, LockedOut, NotAccepted, Technician
 
@@ -256,11 +256,9 @@ class HealthAudit:
         now = {p.part: p.detail for p in health.problems()}
         with self._lock:
             before, self._seen = self._seen, now
-            changes = [(part, detail) for part, detail in now.items()
-                       if before.get(part) != detail]
-            fixed = [part for part in before if part not in now]
-            for part, detail in changes:
+            failing, fixed = changes(before, now)
+            for part in failing:
                 self.audit.append("system", "health", {"part": part, "ok": False,
-                                                       "detail": detail[:300]})
+                                                       "detail": now[part][:300]})
             for part in fixed:
                 self.audit.append("system", "health", {"part": part, "ok": True})

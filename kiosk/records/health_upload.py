@@ -37,7 +37,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kiosk.config import one_line
-from kiosk.health import Health
+from kiosk.health import Health, changes
 from kiosk.journal.store import Journal, JournalConflict, JournalError
 from kiosk.records.record import health_record
 from kiosk.security.redaction import redact
@@ -136,17 +136,16 @@ class HealthUpload:
     # --- inside -----------------------------------------------------------------------------
     def _changed(self, health: Health) -> None:
         with self._lock:
-            problems = health.problems()
-            now = {p.part: p for p in problems}
+            problems = {p.part: p for p in health.problems()}
             before = self._seen
-            self._seen = {p.part: _Seen(p.detail, p.planned) for p in problems}
+            self._seen = {part: _Seen(p.detail, p.planned) for part, p in problems.items()}
             at = self.clock()
             state = {part: seen.planned for part, seen in before.items()}  # part → planned
-            failing = [p for p in problems if before.get(p.part) != _Seen(p.detail, p.planned)]
-            fixed = [part for part in before if part not in now]
-            for p in failing:
-                state[p.part] = p.planned
-                self._add(at, p.part, False, p.planned, state, p.detail)
+            failing, fixed = changes(before, self._seen)
+            for part in failing:
+                p = problems[part]
+                state[part] = p.planned
+                self._add(at, part, False, p.planned, state, p.detail)
             for part in fixed:
                 state.pop(part)
                 self._add(at, part, True, before[part].planned, state, "")
