@@ -40,8 +40,15 @@ def _parser() -> argparse.ArgumentParser:
                           help="create the data folder, the terminal's missing token keys and "
                                "its signing key (never overwrites one), check every key, print "
                                "what the back office registers")
-    prov.add_argument("--config", type=Path, required=True, help="the production config file")
+    prov.add_argument("--config", type=Path, help="the production config file")
     prov.add_argument("--journal", type=Path, help="journal file (overrides the config)")
+    prov.add_argument("--card-token-key", type=Path, metavar="KEYFILE",
+                      help="the operator-wide card token key (32 bytes, 0600) to install as "
+                           "this terminal's, so card tokens match across the operator's "
+                           "terminals (its member lists); a different existing key is refused")
+    prov.add_argument("--new-card-token-key", type=Path, metavar="OUT",
+                      help="make the operator's card token key once (32 random bytes, 0600, "
+                           "never overwritten): no --config, no terminal is touched")
     batches = sub.add_parser("export-batches",
                              help="write every upload batch not yet acknowledged to a folder "
                                   "(a USB stick, for sites without a network)")
@@ -75,7 +82,7 @@ def _parser() -> argparse.ArgumentParser:
                                         "operator's key, sign, apply on a terminal, roll back")
     upd.add_argument("action", choices=("keygen", "sign", "apply", "rollback"))
     upd.add_argument("bundle", nargs="?", type=Path, help="apply: the .evkupdate file")
-    upd.add_argument("--kind", choices=("config", "tariff"), default="config")
+    upd.add_argument("--kind", choices=("config", "tariff", "members"), default="config")
     upd.add_argument("--key", type=Path, help="sign: the operator's private key file")
     upd.add_argument("--file", type=Path, help="sign: the new config or tariff file")
     upd.add_argument("--terminal", default="", help="sign: the station id it is for")
@@ -130,12 +137,17 @@ def main(argv: list[str] | None = None) -> int:
         print(cfg.model_dump_json(indent=2))
         return 0
     if args.command == "provision":
+        if args.new_card_token_key is not None:
+            return _new_card_token_key(args.new_card_token_key)
+        if args.config is None:
+            print("kiosk: provision: --config FILE is needed", file=sys.stderr)
+            return 2
         try:
             cfg = load_config(args.config)
         except ConfigError as exc:
             print(f"kiosk: {exc}", file=sys.stderr)
             return 2
-        return _provision(cfg, args.journal)
+        return _provision(cfg, args.journal, args.card_token_key)
     if args.command == "update":
         from kiosk.maintenance import commands as update_commands
 
@@ -188,9 +200,27 @@ def main(argv: list[str] | None = None) -> int:
                    config_path=args.config)
 
 
-def _provision(cfg: KioskConfig, journal: Path | None) -> int:
-    """``kiosk provision``: create what is missing (0700 folder, 0600 keys), then check that
-    the kiosk would start on these keys."""
+def _new_card_token_key(out: Path) -> int:
+    """``kiosk provision --new-card-token-key OUT``: the operator's card token key, once."""
+    import os
+
+    from kiosk.security.keys import KeyError_, create_key
+
+    os.umask(0o077)
+    try:
+        create_key(out)
+    except KeyError_ as exc:
+        print(f"kiosk: {exc}", file=sys.stderr)
+        return 2
+    print(f"the operator's card token key is in {out} (0600): give it to every terminal with "
+          f"kiosk provision --config FILE --card-token-key {out}, keep it safe, never make "
+          f"another (card tokens made with this one would stop matching)")
+    return 0
+
+
+def _provision(cfg: KioskConfig, journal: Path | None, card_key: Path | None = None) -> int:
+    """``kiosk provision``: create what is missing (0700 folder, 0600 keys; the card token key
+    from ``card_key`` when given), then check that the kiosk would start on these keys."""
     import os
 
     from kiosk.security.provisioning import (
@@ -204,7 +234,7 @@ def _provision(cfg: KioskConfig, journal: Path | None) -> int:
     os.umask(0o077)
     folder = data_dir(cfg, journal)
     try:
-        created = provision(cfg, folder)
+        created = provision(cfg, folder, card_token_key=card_key)
     except ProvisioningError as exc:
         print(f"kiosk: {exc}", file=sys.stderr)
         return 2
@@ -219,6 +249,8 @@ def _provision(cfg: KioskConfig, journal: Path | None) -> int:
         print(f"kiosk: {exc}", file=sys.stderr)
         return 2
     print(f"checked: the token keys in {folder}; the PIN key {keys.pin_key_file}")
+    if card_key is not None:
+        print(f"the card token key is the operator's ({card_key})")
     assert keys.signing_key is not None
     ident = terminal_identity(cfg, keys.signing_key)
     print("register at the back office:")

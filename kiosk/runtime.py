@@ -10,10 +10,14 @@ in tests. The parts:
 * :class:`~kiosk.records.uploader.Uploader` sends the outbox's batches to the back office in the
   background (when ``backoffice.url`` is set and not ``offline``), kicked when a session queues
   records;
-* :class:`~kiosk.maintenance.remote.RemoteUpdates` asks the back office for signed config and
-  tariff updates (outside demo, with the config file to update); one applied asks for a
-  restart (:meth:`Runtime.request_restart`: the window quits with :data:`RESTART_EXIT_CODE`
-  when no driver's session runs, and the service starts the kiosk again);
+* :class:`~kiosk.maintenance.remote.RemoteUpdates` asks the back office for signed config,
+  tariff and member list updates (outside demo, with the config file to update); a config or
+  a tariff applied asks for a restart (:meth:`Runtime.request_restart`: the window quits with
+  :data:`RESTART_EXIT_CODE` when no driver's session runs, and the service starts the kiosk
+  again), a member list does not;
+* :class:`~kiosk.billing.member_file.MemberFile` (``members.json`` in the data folder) gives
+  a card read the card's member plan (:meth:`DeviceAdapters._card_post`), read again when the
+  file changes; the screens show the member's prices (:meth:`Runtime.member_display`);
 * :class:`~kiosk.health.Health` says whether the terminal is in service;
   :class:`~kiosk.records.health_upload.HealthUpload` queues each change of it as a record for
   the back office (uploaded or exported like the sessions' records), kicking the uploader;
@@ -36,7 +40,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -49,6 +53,7 @@ from drivers.charger.api import Charger
 from drivers.emv.api import CardTerminal
 from kiosk.billing.display import PriceDisplay, price_display
 from kiosk.billing.live import TariffBook
+from kiosk.billing.member_file import MEMBERS_FILE, MemberFile, member_tariff, plan_of
 from kiosk.billing.tariff import Tariff, load_tariffs, simple_tariff
 from kiosk.config import KioskConfig
 from kiosk.devices.card import BACKSTOP_MARGIN_S, CardDevice, CardNotice
@@ -60,6 +65,7 @@ from kiosk.journal.runner import Busy, OutOfService, Runner
 from kiosk.journal.store import FAILED, Journal, JournalError, JournalWriteError
 from kiosk.maintenance.mode import AUDIT, MSG_AUDIT, HealthAudit, Maintenance
 from kiosk.maintenance.remote import RemoteUpdates
+from kiosk.maintenance.updates import LIVE_KINDS, Update
 from kiosk.payments.authorization import Authorizations
 from kiosk.payments.settlement import SettlementQueue
 from kiosk.records.documents import Documents
@@ -136,8 +142,12 @@ class DeviceAdapters:
         health: Health | None = None,
         settlement: SettlementQueue | None = None,
         pin_timeout_s: float | None = None,
+        members: MemberFile | None = None,
     ) -> None:
-        self.card = CardDevice(card_terminal, post=post, currency=currency, token_key=token_key,
+        self.members = members
+        self._post = post
+        self.card = CardDevice(card_terminal, post=self._card_post if members else post,
+                               currency=currency, token_key=token_key,
                                card_timeout_s=card_timeout_s, pin_timeout_s=pin_timeout_s,
                                pin_encryptor=pin_encryptor)
         self.charger = ChargerDevice(charger, post=post, clock=clock,
@@ -167,6 +177,20 @@ class DeviceAdapters:
                     self.settlement.added(effect.session_id)  # journaled with the step
             case _:
                 log.error("no adapter for effect %s", type(effect).__name__)
+
+    def _card_post(self, event: ev.Event) -> None:
+        """The card device's events; a card read carries the card's member plan valid now
+        (the member list, :class:`~kiosk.billing.member_file.MemberFile`, by token)."""
+        if isinstance(event, ev.CardRead) and self.members is not None:
+            plan = None
+            try:
+                plan = self.members.plan_for(event.token)
+            except Exception:  # never the card read's end: the full price
+                log.exception("member plan")
+            if plan is not None:
+                event = replace(event, plan_id=plan.id, plan_name=plan.name,
+                                plan_percent=str(plan.percent_off))
+        self._post(event)
 
     def submit_pin(self, session_id: str, pin: str) -> None:
         self.card.submit_pin(session_id, pin)
@@ -204,6 +228,8 @@ class Runtime:
     health_upload: HealthUpload | None = None  # each health change queued as a record
     restart_reason: str = ""  # an update was applied: restart when no driver's session runs
     displays: dict[tuple[int, str], PriceDisplay] = field(default_factory=dict)
+    member_displays: dict[tuple[int, str, str, str], PriceDisplay] = field(
+        default_factory=dict)
     # told (on the card worker's thread) when a card presented while charging is not the
     # card of any charging session
     card_notices: list[Callable[[CardNotice], None]] = field(default_factory=list)
@@ -217,6 +243,30 @@ class Runtime:
         return self.config.station.currency
 
     # --- what the UI asks -----------------------------------------------------------------
+    def member_display(self, session: Session, lang: str = "") -> PriceDisplay | None:
+        """The unit prices a member pays (the tariff of ``session``'s start, its plan taken
+        off), for the screens after the card read; None without a plan."""
+        plan = plan_of(session)
+        if plan is None:
+            return None
+        at = session.marks[0].at if session.marks else session.created_at
+        pricer = self.tariffs.for_start(at)
+        key = (id(pricer), plan.id, str(plan.percent_off), lang or self.config.ui.language)
+        shown = self.member_displays.get(key)
+        if shown is None:
+            shown = self.member_displays[key] = price_display(
+                member_tariff(pricer.tariff, plan), lang=key[3],
+                hold_minor=self.config.to_minor(self.config.payment.hold_amount))
+        return shown
+
+    def member_status(self) -> tuple[bool, str]:
+        """The member list's state for the technician (ok, one line)."""
+        members = self.adapters.members
+        if members is None:
+            return True, "no member list"
+        st = members.status()
+        return st.ok, st.text
+
     def price_display(self, lang: str = "") -> PriceDisplay | None:
         """The prices of the tariff valid now, for the idle screen; None: no valid tariff."""
         pricer = self.tariffs.at(self.clock())
@@ -379,7 +429,9 @@ def build_runtime(
         card_timeout_s=machine.policy.longest_wait_s(config.ui.card_timeout_s) + BACKSTOP_MARGIN_S,
         pin_timeout_s=machine.policy.longest_wait_s(config.ui.pin_timeout_s) + BACKSTOP_MARGIN_S,
         max_current_a={c.id: c.max_current_a for c in config.connectors}, health=health,
-        settlement=settlement)
+        settlement=settlement,
+        members=MemberFile(path.parent / MEMBERS_FILE, currency=config.station.currency,
+                           zone=book.zone, clock=clock))
     runner.executor = adapters
 
     def journal_failed(exc: JournalWriteError) -> None:
@@ -479,16 +531,26 @@ def _asks_for_updates(config: KioskConfig) -> bool:
     return not config.demo and bool(m.operator_key) and m.update_poll_s > 0
 
 
+def _restart_for(update: Update) -> str:
+    """Why an update from the back office restarts the kiosk; "" for a member list (the
+    runtime reads ``members.json`` again at the next card)."""
+    if update.kind in LIVE_KINDS:
+        return ""
+    return f"the {update.kind} update {update.sequence} from the back office"
+
+
 def _remote_updates(rt: Runtime, config_path: Path, signing_key: Ed25519PrivateKey | None,
                     data_dir: Path) -> RemoteUpdates:
-    from kiosk.maintenance.updates import Update, Updates
+    from kiosk.maintenance.updates import Updates
     from kiosk.security.provisioning import terminal_id
 
     assert signing_key is not None  # the uploader runs, so there is one
     config = rt.config
 
     def applied(update: Update) -> None:
-        rt.request_restart(f"the {update.kind} update {update.sequence} from the back office")
+        reason = _restart_for(update)
+        if reason:
+            rt.request_restart(reason)
 
     b = config.backoffice
     try:

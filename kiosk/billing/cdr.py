@@ -48,6 +48,7 @@ from kiosk.billing.inputs import (
     shown,
 )
 from kiosk.billing.money import from_minor, round_to_minor
+from kiosk.billing.plans import Plan, discounted
 from kiosk.billing.tariff import Tariff
 
 DIMENSIONS = {"CURRENT", "ENERGY", "ENERGY_EXPORT", "ENERGY_IMPORT", "MAX_CURRENT",
@@ -316,6 +317,26 @@ def session_cdr(*, session_id: str, country_code: str, party_id: str, station_id
     }
     cdr.update(totals(cost))  # no signed_data: the v0 meters give no OCMF (charger issue)
     return cdr
+
+
+def with_plan(cdr: dict[str, Any], cost: Cost, plan: Plan | None) -> dict[str, Any]:
+    """A member's CDR (issue #18): ``total_cost`` is what the driver paid, the tariff's exact
+    totals taken the plan's percent off and rounded once, as
+    :func:`kiosk.billing.plans.discounted` (the capture, the invoice and the record agree);
+    the dimension costs stay the tariff's, and ``remark`` (OCPI 2.2.1, at most 255
+    characters) names the plan and the discount. OCPI has no discount field of its own."""
+    if plan is None:
+        return cdr
+    c = cost.currency
+    price = discounted(cost.total_incl, c, plan)
+    if price.discount_minor == 0:
+        return cdr
+    factor = (100 - plan.percent_off) / 100
+    return {**cdr,
+            "total_cost": {"excl_vat": _money(cost.total_excl * factor, c),
+                           "incl_vat": from_minor(price.paid_minor, c)},
+            "remark": (f"{plan.name}: {plan.percent_off} % off, "
+                       f"-{from_minor(price.discount_minor, c)} {c}")[:255]}
 
 
 def _utc(t: datetime) -> str:

@@ -10,6 +10,11 @@ the same marks as the last live price, the screen and the capture agree.
 
 The billing session starts when charging starts (``charge_started_at``): the wait for the bank
 and for the car is never billed.
+
+A session with a member plan (``Session.plan_id``, fixed at the card read) pays
+:func:`kiosk.billing.plans.discounted` of the tariff's exact total: :meth:`TariffBook.price`
+(the machine's pricer: the live cost and the capture) and :meth:`TariffBook.plan_price` (the
+invoice's and the record's full price and discount) are the same arithmetic.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from kiosk.billing.engine import Cost, Period, hours, price_periods
+from kiosk.billing.member_file import plan_of
+from kiosk.billing.plans import PlanPrice, discounted
 from kiosk.billing.tariff import Tariff
 from kiosk.session.machine import Mark, Session
 
@@ -128,9 +135,15 @@ class LivePricer:
     def cost(self, s: Session) -> Cost:
         return price_periods(self.tariff, self.periods(s), self.zone)
 
+    def plan_price(self, s: Session) -> PlanPrice:
+        """The session so far: the full price and what is paid after its plan (if any)."""
+        cost = self.cost(s)
+        return discounted(cost.total_incl, cost.currency, plan_of(s))
+
     def price(self, s: Session) -> int:
-        """The machine's pricer: the session so far, incl. VAT, in minor units."""
-        return self.cost(s).total_incl_minor
+        """The machine's pricer: the session so far, incl. VAT and the plan's discount, in
+        minor units."""
+        return self.plan_price(s).paid_minor
 
 
 class TariffBook:
@@ -168,5 +181,9 @@ class TariffBook:
         start = s.marks[0].at if s.marks else s.created_at
         return self.for_start(start).cost(s)
 
+    def plan_price(self, s: Session) -> PlanPrice:
+        cost = self.cost(s)
+        return discounted(cost.total_incl, cost.currency, plan_of(s))
+
     def price(self, s: Session) -> int:
-        return self.cost(s).total_incl_minor
+        return self.plan_price(s).paid_minor

@@ -167,7 +167,13 @@ def update(cfg: KioskConfig | None, journal: Path | None, action: str, *, bundle
     from datetime import UTC, datetime, timedelta
 
     from kiosk.files import FileRefused, read_regular_file, write_private_file
-    from kiosk.maintenance.updates import CONTENT_MAX_BYTES, UpdateRefused, Updates, make_update
+    from kiosk.maintenance.updates import (
+        CONTENT_MAX_BYTES,
+        LIVE_KINDS,
+        UpdateRefused,
+        Updates,
+        make_update,
+    )
     from kiosk.records.batch import public_key_raw
     from kiosk.security.keys import KeyError_, create_signing_key, load_signing_key
 
@@ -216,12 +222,16 @@ def update(cfg: KioskConfig | None, journal: Path | None, action: str, *, bundle
                 raise CommandError("update apply: the bundle file is needed")
             _audit(folder, signing, "update", {"bundle": bundle.name})
             done = updates.apply_file(bundle)
+            then = ("the kiosk uses it from the next driver on" if done.kind in LIVE_KINDS
+                    else "restart the kiosk to use it")
             print(f"applied {done.kind} update {done.sequence}: {updates.target(done.kind)} "
-                  f"(the one before is kept beside it); restart the kiosk to use it")
+                  f"(the one before is kept beside it); {then}")
             return 0
         _audit(folder, signing, "rollback", {"kind": kind})
         updates.rollback(kind)
-        print(f"rolled back the {kind}: {updates.target(kind)}; restart the kiosk to use it")
+        then = ("the kiosk uses it from the next driver on" if kind in LIVE_KINDS
+                else "restart the kiosk to use it")
+        print(f"rolled back the {kind}: {updates.target(kind)}; {then}")
         return 0
     except UpdateRefused as exc:
         print(f"kiosk: {exc}", file=sys.stderr)

@@ -10,8 +10,9 @@ office can hold an update back but never forge or replay one.
 
 Each applied or refused bundle goes to the audit log (actor ``backoffice``); a refused one is
 audited once per run, not at every poll (the back office offers it again until a newer one is
-published). An applied update takes effect when the kiosk restarts: ``on_applied`` is told
-(the runtime asks the window to restart when no driver's session runs).
+published). An applied config or tariff takes effect when the kiosk restarts: ``on_applied``
+is told (the runtime asks the window to restart when no driver's session runs, except for a
+member list, which the runtime reads again by itself).
 
 It runs only where it can: outside demo, with a config file to update, uploads to a back office
 and an operator key. Every wait is bounded (the uploader's timeouts and answer size limit); a
@@ -35,7 +36,7 @@ import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from kiosk.config import one_line
-from kiosk.maintenance.updates import Update, UpdateRefused, Updates
+from kiosk.maintenance.updates import LIVE_KINDS, Update, UpdateRefused, Updates
 from kiosk.records.update_poll import (
     MAX_ANSWER_BYTES,
     PollError,
@@ -219,7 +220,7 @@ class RemoteUpdates:
             return f"{name} refused: {reason}"
         name = f"{got.kind} {got.sequence}"  # what the signed bundle says
         log.warning("updates: applied the %s update from the back office; it takes effect "
-                    "when the kiosk restarts", name)
+                    "%s", name, "at once" if got.kind in LIVE_KINDS else "when the kiosk restarts")
         self._audit("update applied", {"kind": got.kind, "sequence": got.sequence,
                                        "sha256": got.sha256, "source": "backoffice"})
         with self._cond:

@@ -116,6 +116,9 @@ def gather(rt: Runtime, recent: list[Entry] | None = None) -> list[Row]:
                 + (f"; last error: {upload.last_error}" if upload.last_error else ""))
         rows.append(Row("backoffice", "Back office", text, not upload.last_error))
 
+    members_ok, members = rt.member_status()
+    rows.append(Row("members", "Member prices", members, members_ok))
+
     remote = rt.remote_updates
     if remote is not None:
         asked = remote.status()

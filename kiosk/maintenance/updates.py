@@ -1,11 +1,12 @@
-"""Signed config and tariff updates, as a technician brings them (a USB stick in maintenance
-mode) or, later, the back office sends them.
+"""Signed config, tariff and member list updates, as a technician brings them (a USB stick in
+maintenance mode) or the back office sends them (:mod:`kiosk.maintenance.remote`).
 
 **The bundle** (``NAME.evkupdate``) is one UTF-8 JSON object with exactly these fields::
 
     format      "evkiosk-update/1"
-    kind        "config" (the kiosk's TOML config) or "tariff" (OCPI 2.2.1 Tariff JSON, one
-                object or a list, as kiosk.billing.tariff.load_tariffs reads it)
+    kind        "config" (the kiosk's TOML config), "tariff" (OCPI 2.2.1 Tariff JSON, one
+                object or a list, as kiosk.billing.tariff.load_tariffs reads it) or "members"
+                (the operator's member list, kiosk.billing.plans)
     terminal    the station id (station.id) of the one terminal it is for. There is no
                 wildcard: "*" is refused, each bundle names one terminal (a bundle copied to
                 the wrong kiosk, or a whole fleet's stick, does nothing elsewhere)
@@ -13,14 +14,15 @@ mode) or, later, the back office sends them.
                 sequence of that kind accepted on this terminal
     issued_at   ISO 8601 with an offset ("2026-05-01T08:00:00+00:00"; "Z" too)
     expires_at  the same; after issued_at, at most MAX_VALIDITY (90 days) later
-    content     the new file's bytes, base64 (RFC 4648, padded, canonical), at most 1 MiB
+    content     the new file's bytes, base64 (RFC 4648, padded, canonical), at most 4 MiB
+                (and at most the kind's own limit, below)
     sha256      the lowercase hex SHA-256 of those bytes
     sig         base64 of the operator's Ed25519 signature over
                 b"evkiosk-update/1\\x00" + canonical JSON of every other field
                 (json.dumps(fields, sort_keys=True, separators=(",", ":"),
                 ensure_ascii=False).encode())
 
-**It is taken only when** the bundle file is a regular file of at most 2 MiB, the JSON is
+**It is taken only when** the bundle file is a regular file of at most 6 MiB, the JSON is
 exactly that (no unknown, missing or duplicate field, no float, the right type for each), the
 signature verifies with the running config's ``maintenance.operator_key`` (64 hex digits, a raw
 Ed25519 public key; empty: no update is ever taken), the sha256 matches the content, the
@@ -37,16 +39,23 @@ cannot be replayed to roll a price back), and the content passes the same checks
 - a tariff: written to a temporary file and read by :func:`kiosk.billing.tariff.load_tariffs`
   (as :func:`kiosk.config.parse_config` checks the tariff file), at least one tariff, each in
   the station's currency.
+- a member list: at most :data:`kiosk.billing.plans.MAX_BYTES` (4 MiB), read by
+  :func:`kiosk.billing.plans.parse_members` in the station's currency (its validity in time is
+  the runtime's: an expired list is taken and gives no discount).
 
 Every refusal is an :class:`UpdateRefused` naming the bundle and the reason, on one line; a
 refused update changes no file (the checks all run before the first write).
 
 **Applying** replaces the target (the config file; the running config's ``tariff.file``: both
-with symlinks resolved, so the real file is replaced and load_config finds it where it looked)
-and keeps the replaced bytes as ``<target>.previous`` (0600). The new target keeps the mode
-bits of the file it replaces (it is written 0600 by :func:`kiosk.files.write_private_file`,
-then chmod-ed). The target must exist: a missing file (nothing to keep for rollback) is
-refused. The change takes effect when the kiosk restarts (the caller does that). Targets are
+with symlinks resolved, so the real file is replaced and load_config finds it where it looked;
+``members.json`` in the data folder) and keeps the replaced bytes as ``<target>.previous``
+(0600). The new target keeps the mode bits of the file it replaces (it is written 0600 by
+:func:`kiosk.files.write_private_file`, then chmod-ed). A config or a tariff target must exist:
+a missing file (nothing to keep for rollback) is refused. A missing member list is not (the
+first list a terminal gets): it is written 0600 and no ``.previous`` is kept (a stale one is
+removed), so a rollback then says there is no previous version. A config or a tariff takes
+effect when the kiosk restarts (the caller does that); a member list at once, without a restart
+(:data:`LIVE_KINDS`: the runtime reads ``members.json`` again when it changes). Targets are
 the *running* config's: a tariff applied after a config that moved ``tariff.file`` still goes
 to the old name until the restart.
 
@@ -97,6 +106,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 
 from kiosk import strict_json
+from kiosk.billing.plans import MAX_BYTES as MEMBERS_MAX_BYTES
 from kiosk.config import (
     CONFIG_MAX_BYTES,
     TARIFF_MAX_BYTES,
@@ -107,17 +117,20 @@ from kiosk.config import (
 )
 from kiosk.files import FileRefused, read_regular_file, write_private_file
 
-__all__ = ["BUNDLE_MAX_BYTES", "CONTENT_MAX_BYTES", "FORMAT", "KINDS", "STATE_FILE",
+__all__ = ["BUNDLE_MAX_BYTES", "CONTENT_MAX_BYTES", "FORMAT", "KINDS", "LIVE_KINDS",
+           "MEMBERS_FILE", "STATE_FILE",
            "SUFFIX", "Update", "UpdateRefused", "Updates", "bundle_terminal", "check_content",
            "find_bundles", "make_update", "read_update", "signed_message"]
 
 FORMAT = "evkiosk-update/1"
 SUFFIX = ".evkupdate"
-KINDS = ("config", "tariff")
+KINDS = ("config", "tariff", "members")
+LIVE_KINDS = frozenset({"members"})  # take effect without a restart
+MEMBERS_FILE = "members.json"  # in the data folder
 FIELDS = frozenset({"format", "kind", "terminal", "sequence", "issued_at", "expires_at",
                     "content", "sha256", "sig"})
-BUNDLE_MAX_BYTES = 2 * 1024 * 1024
-CONTENT_MAX_BYTES = 1024 * 1024
+BUNDLE_MAX_BYTES = 6 * 1024 * 1024  # 4 MiB of content in base64 (5.4 MiB) and the fields
+CONTENT_MAX_BYTES = MEMBERS_MAX_BYTES  # the largest kind's; each kind has its own below
 MAX_SEQUENCE = 2 ** 63 - 1
 MAX_CLOCK_SKEW = timedelta(minutes=5)  # issued_at may be this far ahead of the kiosk's clock
 MAX_VALIDITY = timedelta(days=90)
@@ -132,7 +145,8 @@ _TERMINAL = re.compile(r"[A-Za-z0-9._-]{1,36}")  # as config.StationConfig.id
 _TIMESTAMP = re.compile(r"[0-9T:.+Z -]{10,40}")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _B64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
-_CONTENT_LIMITS = {"config": CONFIG_MAX_BYTES, "tariff": TARIFF_MAX_BYTES}
+_CONTENT_LIMITS = {"config": CONFIG_MAX_BYTES, "tariff": TARIFF_MAX_BYTES,
+                   "members": MEMBERS_MAX_BYTES}
 
 
 class UpdateRefused(Exception):
@@ -181,7 +195,7 @@ def make_update(private_key: Ed25519PrivateKey, kind: str, terminal: str, sequen
     """The bytes of a signed bundle (compact JSON, no trailing newline). Raises
     ``ValueError`` for what :func:`read_update` would refuse in any case (a wrong kind, "*"
     or a malformed terminal, a sequence below 1, a time without an offset, an empty or too long
-    validity, content over 1 MiB)."""
+    validity, content over 4 MiB)."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}")
     if not _TERMINAL.fullmatch(terminal):
@@ -208,7 +222,8 @@ def make_update(private_key: Ed25519PrivateKey, kind: str, terminal: str, sequen
 def _parse(data: bytes) -> dict[str, Any]:
     """The bundle's JSON object, or ``ValueError`` saying why not."""
     if len(data) > BUNDLE_MAX_BYTES:
-        raise ValueError(f"too large: {len(data)} bytes, at most 2 MiB")
+        raise ValueError(f"too large: {len(data)} bytes, at most "
+                         f"{BUNDLE_MAX_BYTES >> 20} MiB")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -371,6 +386,14 @@ def _check(kind: str, content: bytes, terminal: str, *, source: str, config_path
         raise invalid(f"unknown kind {kind!r}")
     if len(content) > limit:
         raise invalid(f"{len(content)} bytes, a {kind} file is at most {limit // 1024} KiB")
+    if kind == "members":
+        from kiosk.billing.plans import MembersError, parse_members
+
+        try:
+            parse_members(content, currency=currency)
+        except MembersError as exc:
+            raise invalid(f"the member list: {exc}") from None
+        return
     if kind == "config":
         try:
             text = content.decode("utf-8")
@@ -415,7 +438,8 @@ def check_content(update: Update, *, config_path: Path, demo: bool,
                   currency: str | None = None, source: str = "<update>") -> None:
     """The content must pass the checks the kiosk makes when it starts (see the module): a
     config parsed with ``parse_config`` relative to ``config_path``'s folder with the same
-    station id; a tariff read by ``load_tariffs``, each in ``currency`` when it is given.
+    station id; a tariff read by ``load_tariffs``, each in ``currency`` when it is given; a
+    member list read by ``parse_members`` in ``currency``.
     Raises :class:`UpdateRefused` carrying the validator's message."""
     _check(update.kind, update.content, update.terminal, source=source,
            config_path=config_path, demo=demo, currency=currency)
@@ -452,6 +476,8 @@ class Updates:
                 raise UpdateRefused("tariff: no tariff file is configured (tariff.file): the "
                                     "prices are in the config, update the config instead")
             path = tariff if tariff.is_absolute() else self._config_path.parent / tariff
+        elif kind == "members":
+            path = self._data_dir / MEMBERS_FILE
         else:
             raise UpdateRefused(f"unknown kind {kind!r}, expected one of {', '.join(KINDS)}")
         return Path(os.path.realpath(path))
@@ -474,7 +500,8 @@ class Updates:
                 type(v) is int and 0 <= v <= MAX_SEQUENCE for v in data.values()):
             return {kind: int(data.get(kind, 0)) for kind in KINDS}
         raise UpdateRefused(f"{self.state_path}: not a state file ({{\"config\": N, "
-                            f"\"tariff\": N}}): no update is taken until it is fixed")
+                            f"\"tariff\": N, \"members\": N}}): no update is taken until "
+                            f"it is fixed")
 
     def _write_state(self, state: dict[str, int]) -> None:
         write_private_file(self.state_path, _canonical(state) + b"\n")
@@ -507,12 +534,16 @@ class Updates:
         finally:
             self._lock.release()
 
-    def _read_current(self, target: Path, source: str) -> tuple[bytes, int]:
-        """The target's bytes and mode bits (it must be a regular file)."""
+    def _read_current(self, target: Path, source: str, *, may_be_missing: bool = False
+                      ) -> tuple[bytes | None, int]:
+        """The target's bytes and mode bits (it must be a regular file); ``may_be_missing``:
+        (None, 0o600) when there is none."""
         try:
             data = read_regular_file(target, BUNDLE_MAX_BYTES)
             mode = stat.S_IMODE(os.stat(target).st_mode)
         except FileRefused as exc:
+            if may_be_missing and str(exc) == "no such file":
+                return None, 0o600
             raise UpdateRefused(f"{source}: refused: the current file {target}: {exc} "
                                 f"(nothing to keep for rollback)") from None
         except OSError as exc:
@@ -553,10 +584,15 @@ class Updates:
                                     f"{update.kind} update ({last})")
             check_content(update, config_path=self._config_path, demo=self._cfg.demo,
                           currency=self._cfg.station.currency, source=source)
-            current, mode = self._read_current(target, source)
+            current, mode = self._read_current(target, source,
+                                               may_be_missing=update.kind == "members")
             previous = target.with_name(target.name + PREVIOUS_SUFFIX)
             try:
-                write_private_file(previous, current)
+                if current is not None:
+                    write_private_file(previous, current)
+                else:  # the first member list: nothing to roll back to
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(previous)
             except OSError as exc:
                 raise UpdateRefused(f"{source}: not applied: cannot keep {previous}: "
                                     f"{_reason(exc)}") from None
@@ -587,6 +623,7 @@ class Updates:
                                         f"({previous})") from None
                 raise UpdateRefused(f"{source}: refused: {previous}: {exc}") from None
             current, mode = self._read_current(target, source)
+            assert current is not None  # not may_be_missing
             _check(kind, old, self._cfg.station.id, source=str(previous),
                    config_path=self._config_path, demo=self._cfg.demo,
                    currency=self._cfg.station.currency)

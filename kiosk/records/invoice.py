@@ -9,6 +9,13 @@ VAT summary rounds each rate's net and gross once; the total is the captured amo
 (``Session.final_minor``), the same figure as on the screen and in the uploaded record. Where
 the rounded parts do not add up to the total, a "rounding" row says by how much (at most a few
 cents, and never hidden).
+
+A member's session (``Session.plan_id``, issue #18): the lines are the full price; an
+adjustment named after the plan ("Night plan", ``amount_incl`` negative) is the discount of
+:func:`kiosk.billing.plans.discounted` (full rounded minus paid rounded, so the rows add up);
+the total is what was paid; the VAT summary is of what was paid (each rate scaled by paid /
+full, exact, then rounded once, as for a total capped at the hold). ``plan`` names the plan,
+``full_total`` and ``discount`` (``discount_minor``) give the two figures.
 """
 
 from __future__ import annotations
@@ -20,7 +27,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from kiosk.billing.engine import Cost
+from kiosk.billing.member_file import plan_of
 from kiosk.billing.money import format_money, from_minor, round_to_minor
+from kiosk.billing.plans import discounted
 from kiosk.security.invoice_token import invoice_url, sign
 from kiosk.session.machine import Session
 
@@ -76,17 +85,23 @@ def build_invoice(s: Session, cost: Cost, seq: int, *, seller: Seller, connector
         rate = next(iter(by_rate)) if len(by_rate) == 1 else "mixed"
         net, gross = by_rate.get(rate, (Decimal(0), Decimal(0)))
         by_rate[rate] = (net + cost.adjustment_excl, gross + cost.adjustment_incl)
+    plan = plan_of(s)
+    price = discounted(cost.total_incl, cur, plan)
+    if plan is not None and price.discount_minor:
+        adjustments.append({"description": plan.name, "amount_excl": None,
+                            "amount_incl": _dec(from_minor(-price.discount_minor, cur),
+                                                places)})
     cap_minor = 0
-    if total_minor < cost.total_incl_minor:  # capped at the hold: the driver pays the hold
-        cap_minor = total_minor - cost.total_incl_minor
+    if total_minor < price.paid_minor:  # capped at the hold: the driver pays the hold
+        cap_minor = total_minor - price.paid_minor
         capped = from_minor(cap_minor, cur)
         adjustments.append({"description": "Limited to the amount reserved on the card",
                             "amount_excl": None, "amount_incl": _dec(capped, places)})
 
-    # the VAT summary is of what is paid: when capped at the hold, every rate is scaled by
-    # paid / priced (exact), then rounded once
+    # the VAT summary is of what is paid: when capped at the hold or discounted, every rate is
+    # scaled by paid / priced (exact), then rounded once
     scale = Decimal(1)
-    if cap_minor and cost.total_incl > 0:
+    if (cap_minor or price.discount_minor) and cost.total_incl > 0:
         scale = from_minor(total_minor, cur) / cost.total_incl
     summary = []
     gross_sum = 0
@@ -126,6 +141,11 @@ def build_invoice(s: Session, cost: Cost, seq: int, *, seller: Seller, connector
         "rounding": _fmt(rounding_minor, cur) if rounding_minor else None,
         "total": _fmt(total_minor, cur),
         "total_minor": total_minor,
+        "plan": None if plan is None else {"id": plan.id, "name": plan.name,
+                                           "percent_off": str(plan.percent_off)},
+        "full_total": _fmt(price.full_minor, cur),
+        "discount": _fmt(price.discount_minor, cur) if price.discount_minor else None,
+        "discount_minor": price.discount_minor,
         "masked_pan": s.masked_pan,
         "scheme": s.scheme,
         "auth_code": s.auth_code,

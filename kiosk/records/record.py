@@ -12,11 +12,15 @@ from typing import Any
 from kiosk.session.machine import Session
 
 RECORD_VERSION = 3  # 2: the settlement kind (the queue reports its end apart); 3: say,
-# interface, ended_at, parking_since, timezone (the back office's analytics), health records
+# interface, ended_at, parking_since, timezone (the back office's analytics), health records;
+# plan and discount_minor (issue #18) joined version 3: a reader ignores fields it does not
+# know (kiosk.backoffice.facts reads by name), and a record without them had no plan
 
 
 def session_record(s: Session, *, station_id: str, currency: str,
-                   timezone: str = "UTC") -> dict[str, Any]:
+                   timezone: str = "UTC", discount_minor: int = 0) -> dict[str, Any]:
+    """``discount_minor``: what the member plan took off the captured session's price
+    (:meth:`kiosk.billing.live.TariffBook.plan_price`; 0 without a plan or a capture)."""
     def iso(value: object) -> str | None:
         return value.isoformat() if value is not None else None  # type: ignore[attr-defined]
 
@@ -48,6 +52,8 @@ def session_record(s: Session, *, station_id: str, currency: str,
         "ended_at": iso(s.updated_at),  # this snapshot: the session's end
         "parking_since": iso(s.parking_since),  # the car stopped drawing, still plugged in
         "timezone": timezone,  # the station's (IANA), for the hours of the analytics
+        "plan": s.plan_id,  # the member plan's id, "" none (the name is the operator's)
+        "discount_minor": discount_minor if s.outcome.value == "captured" else 0,
     }
 
 

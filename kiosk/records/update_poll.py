@@ -10,10 +10,12 @@ back office that is broken into can withhold an update, never forge or replay on
 **The poll** (the request body, ``evkiosk-poll/1``; one JSON object)::
 
     {"format": "evkiosk-poll/1", "terminal_id": "DEMO-0001", "key_id": "<sha256 hex>",
-     "at": "2026-12-02T08:00:00+00:00", "have": {"config": 3, "tariff": 0},
+     "at": "2026-12-02T08:00:00+00:00", "have": {"config": 3, "tariff": 0, "members": 0},
      "signature": "<base64>"}
 
 ``have`` is the last sequence of each kind the terminal accepted (``updates-state.json``);
+``members`` may be missing (a terminal from before the member lists: the back office offers
+it none, its answer reader would refuse the kind), ``config`` and ``tariff`` may not;
 ``signature`` is the terminal's Ed25519 signature (its upload key, registered in the back
 office) over ``b"evkiosk-poll/1\\x00"`` + the canonical JSON of every other field. The back
 office answers only a registered, active terminal whose signature verifies and whose ``at`` is
@@ -53,9 +55,11 @@ __all__ = ["ANSWER_FORMAT", "FORMAT", "KINDS", "MAX_ANSWER_BYTES", "MAX_BUNDLE_B
 
 FORMAT = "evkiosk-poll/1"
 ANSWER_FORMAT = "evkiosk-updates/1"
-KINDS = ("config", "tariff")  # as kiosk.maintenance.updates.KINDS (a test holds them equal)
+KINDS = ("config", "tariff", "members")  # as kiosk.maintenance.updates.KINDS (a test holds
+#                                         them equal)
+REQUIRED_KINDS = ("config", "tariff")  # in every poll's have; "members" is newer
 MAX_POLL_BYTES = 4 * 1024
-MAX_BUNDLE_BYTES = 2 * 1024 * 1024  # kiosk.maintenance.updates.BUNDLE_MAX_BYTES
+MAX_BUNDLE_BYTES = 6 * 1024 * 1024  # kiosk.maintenance.updates.BUNDLE_MAX_BYTES
 MAX_ANSWER_BYTES = len(KINDS) * (4 * (MAX_BUNDLE_BYTES // 3 + 1) + 256) + 256
 MAX_SEQUENCE = 2 ** 63 - 1
 MAX_SKEW = timedelta(minutes=5)
@@ -103,13 +107,14 @@ def _signed(fields: dict[str, Any]) -> bytes:
 
 
 def _check_have(have: object, where: str) -> dict[str, int]:
-    if not isinstance(have, dict) or set(have) != set(KINDS):
-        raise PollError(f"{where}: not an object with exactly {', '.join(KINDS)}")
-    for kind in KINDS:
+    if not isinstance(have, dict) or not set(REQUIRED_KINDS) <= set(have) <= set(KINDS):
+        raise PollError(f"{where}: not an object with exactly {', '.join(REQUIRED_KINDS)} "
+                        f"and optionally {', '.join(k for k in KINDS if k not in REQUIRED_KINDS)}")
+    for kind in have:
         n = have[kind]
         if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= MAX_SEQUENCE:
             raise PollError(f"{where}.{kind}: not a sequence from 0 to {MAX_SEQUENCE}")
-    return {k: int(have[k]) for k in KINDS}
+    return {k: int(have[k]) for k in KINDS if k in have}
 
 
 def make_poll(private_key: Ed25519PrivateKey, terminal_id: str, have: dict[str, int],

@@ -109,10 +109,13 @@ def load_key(path: str | Path) -> bytes:
     return data
 
 
-def create_key(path: str | Path) -> bytes:
-    """A new token key in a file that must not exist yet (mode 0600)."""
+def create_key(path: str | Path, key: bytes | None = None) -> bytes:
+    """A new token key (``key``, or 32 random bytes) in a file that must not exist yet (mode
+    0600)."""
     p = Path(path)
-    key = secrets.token_bytes(KEY_BYTES)
+    key = secrets.token_bytes(KEY_BYTES) if key is None else key
+    if len(key) != KEY_BYTES:
+        raise KeyError_(f"{p}: a token key is {KEY_BYTES} bytes, not {len(key)}")
     try:
         fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     except FileExistsError:

@@ -19,6 +19,20 @@ Production (the default):
 * TEST keys are refused: the public DUKPT test keys and the simulators' keys
   (:func:`kiosk.security.keys.dukpt_test_key_reason`).
 
+**The card token key is the operator's** (issue #18): a card's token must be the same on every
+terminal of the operator (the member lists name cards by token), so every terminal gets one
+operator-wide key at provisioning instead of a key of its own. The operator makes it once
+(``kiosk provision --new-card-token-key FILE``: 32 random bytes, 0600, never overwritten; or
+``head -c 32 /dev/urandom > FILE; chmod 600 FILE``), keeps it like the operator's update key
+(off the terminals but for this copy) and provisions each terminal with
+``kiosk provision --config FILE --card-token-key FILE`` (:func:`provision`,
+``card_token_key``): the key file must be a regular file owned by the kiosk's user, 0600,
+exactly 32 bytes, not 32 equal bytes (:func:`read_operator_card_key`). A terminal that has a
+card token key already keeps it: a different given key is refused (replacing it would break
+every card token issued before), the same one is a no-op. Without ``--card-token-key`` a
+terminal makes a key of its own (a single terminal, or demo): its tokens then match no other
+terminal's and no member list made for the operator's key.
+
 Demo (``kiosk run --demo``): missing token keys and the signing key are created, and without a
 PIN key file the simulator's TEST key is written to ``TEST_demo-pin.key`` in the data folder on
 first use, so its counter lives with it like a real key's.
@@ -29,6 +43,7 @@ the key's counter (a counter is never handed out twice).
 
 from __future__ import annotations
 
+import hmac
 import logging
 import os
 from dataclasses import dataclass, field
@@ -135,12 +150,53 @@ def load_terminal_keys(config: KioskConfig, data_dir: Path, *, demo: bool) -> Te
                         signing_key=signing, outbox_key=tokens[OUTBOX_KEY])
 
 
-def provision(config: KioskConfig, data_dir: Path) -> list[Path]:
+def read_operator_card_key(path: Path) -> bytes:
+    """The operator-wide card token key given to ``kiosk provision --card-token-key``: a
+    regular file owned by the kiosk's user, 0600, of exactly 32 bytes that are not all the
+    same (a key file of zeros or of one repeated byte is a mistake, not a key). Raises
+    :class:`ProvisioningError` naming the file."""
+    from kiosk.files import FileRefused, read_regular_file
+    from kiosk.security.keys import KEY_BYTES
+
+    where = f"{path}: --card-token-key"
+    try:
+        check_private_file(Path(path), "card token key file")
+        data = read_regular_file(path, KEY_BYTES)
+    except KeyError_ as exc:
+        raise ProvisioningError(f"--card-token-key: {exc}") from None
+    except FileRefused as exc:
+        raise ProvisioningError(f"{where}: {exc} (a card token key is {KEY_BYTES} bytes)"
+                                ) from None
+    if len(data) != KEY_BYTES:
+        raise ProvisioningError(f"{where}: {len(data)} bytes, a card token key is exactly "
+                                f"{KEY_BYTES} (head -c {KEY_BYTES} /dev/urandom)")
+    if len(set(data)) == 1:
+        raise ProvisioningError(f"{where}: {KEY_BYTES} times the same byte: not a key")
+    return data
+
+
+def provision(config: KioskConfig, data_dir: Path, *,
+              card_token_key: Path | None = None) -> list[Path]:
     """Create the data folder (0700), the token keys and the signing key that are missing
     (0600); return what was created. An existing key is checked and kept, never overwritten.
-    The PIN key is not made here: it is injected for the terminal (``host.pin_key_file``)."""
+    ``card_token_key``: the operator-wide card token key's file, installed as
+    ``card-token.key`` instead of a new key (see the module); a terminal with another card
+    token key already is a :class:`ProvisioningError` and nothing is created. The PIN key is
+    not made here: it is injected for the terminal (``host.pin_key_file``)."""
     folder = Path(data_dir)
     created: list[Path] = []
+    given = read_operator_card_key(card_token_key) if card_token_key is not None else None
+    if given is not None and os.path.lexists(folder / CARD_TOKEN_KEY):
+        try:
+            have = load_key(folder / CARD_TOKEN_KEY)
+        except KeyError_ as exc:
+            raise ProvisioningError(str(exc)) from None
+        if not hmac.compare_digest(have, given):
+            raise ProvisioningError(
+                f"{folder / CARD_TOKEN_KEY}: this terminal has another card token key "
+                f"already: it is kept, never replaced (a new one would break "
+                f"{_TOKEN_KEYS[CARD_TOKEN_KEY]}, and every journaled session's); give the "
+                f"operator's key when the terminal is first provisioned")
     try:
         if not folder.exists():
             folder.mkdir(parents=True, mode=0o700)
@@ -152,7 +208,7 @@ def provision(config: KioskConfig, data_dir: Path) -> list[Path]:
             if os.path.lexists(path):
                 load_key(path)  # a bad existing key is reported, not replaced
             else:
-                create_key(path)
+                create_key(path, given if name == CARD_TOKEN_KEY else None)
                 created.append(path)
         signing = folder / SIGNING_KEY
         if os.path.lexists(signing):

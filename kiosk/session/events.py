@@ -36,6 +36,10 @@ class CardRead(Event):
     scheme: str
     needs_online_pin: bool = False
     interface: str = ""  # "contact" | "contactless" (the record's, for analytics); "": unknown
+    # the card's member plan valid now (the runtime looks the token up): "" none
+    plan_id: str = ""
+    plan_name: str = ""
+    plan_percent: str = ""  # decimal string
 
 
 @register

@@ -118,6 +118,10 @@ class Session:
     token: str = ""
     scheme: str = ""
     interface: str = ""  # how the card was read: "contact" | "contactless"; "": not (yet)
+    # the member plan of the card (kiosk.billing.plans), fixed at the card read: "" none
+    plan_id: str = ""
+    plan_name: str = ""  # what the driver reads ("Night plan")
+    plan_percent: str = ""  # the percent off, a decimal string ("15", "12.5")
     pin_offline: bool = False  # the PIN pad serves the card read (the card checks the PIN)
     auth_code: str = ""
     held_minor: int = 0  # what the host holds for us (authorized total)
@@ -414,7 +418,9 @@ class SessionMachine:
     # --- card and PIN ----------------------------------------------------------------------
     def _card_read(self, s: Session, e: ev.CardRead) -> Result:
         s = replace(s, masked_pan=e.masked_pan, token=e.token, scheme=e.scheme,
-                    interface=e.interface, message="", say=Say.NONE, pin_tries_left=None)
+                    interface=e.interface, message="", say=Say.NONE, pin_tries_left=None,
+                    plan_id=e.plan_id, plan_name=e.plan_name if e.plan_id else "",
+                    plan_percent=e.plan_percent if e.plan_id else "")
         if e.needs_online_pin:
             return replace(s, state=S.PIN_ENTRY, pin_offline=False,
                            deadline=_later(s, self.policy.pin_timeout_s)), [fx.AskPin(s.id)]

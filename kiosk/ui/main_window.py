@@ -552,6 +552,7 @@ class MainWindow(QWidget):
         if self.stack.currentWidget() is not page:
             self.stack.setCurrentWidget(page)
         self._show_timeout(session)
+        page.timeout_bar_shown(self.timeout_bar.isVisibleTo(self))
         self._announce(session, page)
 
     # --- the technicians' mode ------------------------------------------------------------

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, TypeVar
 
 from PySide6.QtCore import Qt, QTimer
@@ -236,11 +237,15 @@ class Page(QWidget):
     def show_session(self, session: Session | None) -> None:
         self.session = session
 
+    def timeout_bar_shown(self, shown: bool) -> None:
+        """The window's bar above the page says how long is left (and offers *More time*):
+        a page that shows its own countdown leaves it to the bar meanwhile."""
+
     def spoken(self) -> str:
         """What the accessibility mode says of this page: its visible titles, figures and
         leading sentences, in order."""
         roles = {"title", "lead", "warning", "pin_notice", "notice", "amount", "big_total",
-                 "price", "reason", "phone", "status_pending", "status_paid"}
+                 "price", "member", "reason", "phone", "status_pending", "status_paid"}
         return " ".join(lbl.text().replace("\n", " ") for lbl in self.findChildren(QLabel)
                         if lbl.isVisibleTo(self) and role_of(lbl) in roles
                         and lbl.text())
@@ -776,6 +781,14 @@ class AuthorizingPage(Page):
         self.text_label = make_label("", "lead", "authorizing_text", wrap=True,
                                      align=Qt.AlignmentFlag.AlignCenter)
         self.box.addWidget(self.text_label)
+        self.member_label = make_label("", "member", "authorizing_member_label", wrap=True,
+                                       align=Qt.AlignmentFlag.AlignCenter)
+        self.member_label.hide()
+        self.box.addWidget(self.member_label)
+        self.member_prices = make_label("", "body", "authorizing_member_prices", wrap=True,
+                                        align=Qt.AlignmentFlag.AlignCenter)
+        self.member_prices.hide()
+        self.box.addWidget(self.member_prices)
         self.bar = QProgressBar()
         self.bar.setRange(0, 0)
         self.bar.setTextVisible(False)
@@ -795,6 +808,11 @@ class AuthorizingPage(Page):
             "seconds. If you inserted your card, please leave it in.").format(
                 amount=self.money(self.hold_minor)))
         self.bar.setAccessibleName(translate("AuthorizingPage", "Waiting for your bank"))
+        self.show_session(self.session)
+
+    def show_session(self, session: Session | None) -> None:
+        super().show_session(session)
+        show_member(self.ui, session, self.member_label, self.member_prices)
 
 
 # --- plug in -------------------------------------------------------------------------------
@@ -809,6 +827,12 @@ class PlugPage(Page):
         self.box.addWidget(self.notice_label)
         self.connector_label = make_label("", "lead", "plug_connector_label", wrap=True)
         self.box.addWidget(self.connector_label)
+        self.member_label = make_label("", "member", "plug_member_label", wrap=True)
+        self.member_label.hide()
+        self.box.addWidget(self.member_label)
+        self.member_prices = make_label("", "body", "plug_member_prices", wrap=True)
+        self.member_prices.hide()
+        self.box.addWidget(self.member_prices)
         self.take_card_label = make_label("", "lead", "take_card_label", wrap=True)
         self.box.addWidget(self.take_card_label)
         self.help_label = make_label("", "body", "plug_help_label", wrap=True)
@@ -865,6 +889,9 @@ class PlugPage(Page):
         notice = session_notice(session)
         set_text(self.notice_label, notice)
         self.notice_label.setVisible(bool(notice))
+        show_member(self.ui, session, self.member_label, self.member_prices)
+        # a member's prices take the place of the help on a small screen
+        self.help_label.setVisible(not self.m.compact and not session.plan_id)
 
 
 def health_reason(part: str) -> str:
@@ -896,6 +923,43 @@ def connector_label(runtime: Runtime, connector: int) -> str:
 def session_notice(session: Session) -> str:
     """A passing condition of the session in the driver's words ("" when there is none)."""
     return driver_texts.text(session.notice)
+
+
+# --- member plans (issue #18) --------------------------------------------------------------
+def member_title(ui: Screen, session: Session | None) -> str:
+    """``Night plan: 15 % off`` for a session with a member plan, else ""."""
+    if session is None or not session.plan_id:
+        return ""
+    try:
+        percent = ui.fig.percent(Decimal(session.plan_percent))
+    except ArithmeticError:
+        return ""
+    return translate("Member", "{plan}: {percent} off").format(plan=session.plan_name,
+                                                               percent=percent)
+
+
+def member_prices(ui: Screen, session: Session | None) -> str:
+    """The unit prices the member pays (the tariff with the plan taken off), one line."""
+    if session is None or not session.plan_id:
+        return ""
+    shown = ui.runtime.member_display(session, ui.lang)
+    if shown is None:
+        return ""
+    parts = [shown.headline, *(f"{i.label}: {i.amount}" for i in shown.items
+                               if not (i.dimension == "ENERGY" and i.amount == shown.headline
+                                       and not i.condition) and not i.condition)]
+    return translate("Member", "Your price: {prices}").format(prices="  \u00b7  ".join(parts))
+
+
+def show_member(ui: Screen, session: Session | None, title: QLabel,
+                prices: QLabel | None = None) -> None:
+    text = member_title(ui, session)
+    set_text(title, text)
+    title.setVisible(bool(text))
+    if prices is not None:
+        line = member_prices(ui, session) if text else ""
+        set_text(prices, line)
+        prices.setVisible(bool(line))
 
 
 # --- charging ------------------------------------------------------------------------------
@@ -940,7 +1004,12 @@ class ChargingPage(Page):
         below = QHBoxLayout()  # what is reserved, and how to stop
         self.below = below
         self.hold_label = make_label("", "muted", "charging_hold_label", wrap=True)
-        below.addWidget(self.hold_label, 1)
+        holds = QVBoxLayout()
+        self.member_label = make_label("", "member", "charging_member_label", wrap=True)
+        self.member_label.hide()
+        holds.addWidget(self.member_label)
+        holds.addWidget(self.hold_label)
+        below.addLayout(holds, 1)
         self.stop_hint = make_label("", "muted", "charging_stop_hint", wrap=True)
         below.addWidget(self.stop_hint, 1)
         self.box.addLayout(below)
@@ -1076,6 +1145,7 @@ class ChargingPage(Page):
             set_text(self.hold_label, translate(
                 "ChargingPage", "Reserved on your card: {held} ({left} left)").format(
                     held=self.money(held), left=left))
+        show_member(self.ui, session, self.member_label)
         set_text(self.title_label, translate("ChargingPage", "Finishing\u2026") if finishing
                  else translate("ChargingPage", "Charging"))
         card_notice = not_the_same_card() if self._card_notice and not finishing else ""
@@ -1111,6 +1181,7 @@ class ReceiptPage(Page):
         self._qr = QrMaker(self)
         self._qr.ready.connect(self._qr_ready)
         self._invoice_cache: tuple[str, dict[str, object] | None] = ("", None)
+        self._bar = False  # the window's timeout bar is above the page
         self.title_label = make_label("", "title", "receipt_title", wrap=True)
         self.box.addLayout(titled(IconLabel("check", "green", 56, "receipt_icon"),
                                   self.title_label))
@@ -1146,8 +1217,8 @@ class ReceiptPage(Page):
         self.details = details
         self.rows: dict[str, QLabel] = {}
         self.row_names: dict[str, QLabel] = {}
-        for i, key in enumerate(("invoice", "energy", "duration", "card", "auth_code",
-                                 "station")):
+        for i, key in enumerate(("invoice", "discount", "energy", "duration", "card",
+                                 "auth_code", "station")):
             name = make_label("", "row_name", f"receipt_{key}_name", wrap=True)
             details.addWidget(name, i, 0)
             self.row_names[key] = name
@@ -1156,6 +1227,8 @@ class ReceiptPage(Page):
             details.addWidget(value, i, 1)
             self.rows[key] = value
         details.setColumnStretch(1, 1)
+        self.rows["discount"].hide()  # a member's (shown by _show_member)
+        self.row_names["discount"].hide()
         row.addWidget(make_card(details, "receipt_details"), 1)
 
         # the capture runs in the background after this page: pending until the host confirms
@@ -1177,6 +1250,17 @@ class ReceiptPage(Page):
     def qr_size(self) -> int:
         return self.m.px(QR_SIZE)
 
+    def timeout_bar_shown(self, shown: bool) -> None:
+        """The bar takes a fifth of the height: the page gives up its own countdown (the bar
+        says it), the QR code's caption and the rows the invoice repeats, and packs its rows
+        as on a small panel, until the bar goes."""
+        if shown == self._bar:
+            return
+        self._bar = shown
+        self.timeout_label.setVisible(not shown)
+        self.apply_metrics()
+        self.show_session(self.session)
+
     def apply_metrics(self) -> None:
         super().apply_metrics()
         m = self.m
@@ -1186,13 +1270,14 @@ class ReceiptPage(Page):
         self.total_box.setSpacing(m.px(6))
         self.top.setSpacing(m.px(24))
         self.details.setColumnStretch(0, 0)
-        v = m.px(8 if m.compact else 16)
+        tight = m.compact or self._bar
+        v = m.px(8 if tight else 16)
         self.details.setContentsMargins(m.px(20), v, m.px(20), v)
         self.details.setHorizontalSpacing(m.px(20))
-        self.details.setVerticalSpacing(m.px(2 if m.compact else 8))
+        self.details.setVerticalSpacing(m.px(2 if tight else 8))
         for key in SECONDARY_ROWS:  # on the invoice the QR code opens
-            self.rows[key].setVisible(not m.compact)
-            self.row_names[key].setVisible(not m.compact)
+            self.rows[key].setVisible(not tight)
+            self.row_names[key].setVisible(not tight)
         self.qr_label.setFixedSize(self.qr_size, self.qr_size)
         self._qr_for = ""  # drawn again at the new size
 
@@ -1221,6 +1306,7 @@ class ReceiptPage(Page):
         set_text(self.reason_label, reason)
         self.reason_label.setVisible(bool(reason))
         self._show_payment(session, amount)
+        self._show_member(session)  # before the rows' accessible names
         cost = self.runtime.tariffs.cost(session)
         rates = sorted({ln.vat for ln in cost.lines if ln.vat is not None})
         vat = ", ".join(fig.percent(r) for r in rates)
@@ -1236,7 +1322,7 @@ class ReceiptPage(Page):
         invoice = self._invoice(session.id)
         self.rows["invoice"].setText(str(invoice["number"]) if invoice else "\u2014")
         self.qr_label.setVisible(invoice is not None)
-        self.qr_caption.setVisible(invoice is not None)
+        self.qr_caption.setVisible(invoice is not None and not self._bar)
         if invoice is not None and self._qr_for != invoice["url"]:
             self._qr_for = str(invoice["url"])
             if self._qr_shown[0] != self._qr_for:  # not another session's code meanwhile
@@ -1247,6 +1333,23 @@ class ReceiptPage(Page):
         set_text(self.timeout_label, translate(
             "ReceiptPage", "This screen closes by itself in {left}").format(left=left)
             if left else "")
+
+    def _show_member(self, session: Session) -> None:
+        """A member's discount, named after the plan, in the charging time's place (that is
+        on the invoice, with the full price): ``Night plan  −€0.82``, the invoice's figure
+        (:meth:`kiosk.billing.live.TariffBook.plan_price`)."""
+        discount = ""
+        if session.plan_id and session.final_minor > 0:
+            price = self.runtime.tariffs.plan_price(session)
+            if price.discount_minor:
+                discount = "\u2212" + self.money(price.discount_minor)
+        self.rows["discount"].setText(discount)
+        set_text(self.row_names["discount"], session.plan_name if discount else "")
+        # the charging time is on the invoice: it gives way to the discount, and to the bar
+        for key, shown in (("discount", bool(discount)),
+                           ("duration", not discount and not self._bar)):
+            self.rows[key].setVisible(shown)
+            self.row_names[key].setVisible(shown)
 
     def _qr_ready(self, text: str, size: int, image: QImage) -> None:
         if text == self._qr_for and size == self.qr_size:

@@ -151,11 +151,18 @@ class Shooter:
         one; ``before``: the state it needs, ``extra``: what else makes it, e.g. a notice)."""
         shown = session if session is not None else self.window.runtime.active()
         window = self.window
+        # the screen as it was when kept: as far from its timeout when drawn later (a run
+        # takes a minute; on the real clock a late size would show the timeout's warning)
+        left = (shown.deadline - window.runtime.clock()
+                if shown is not None and shown.deadline is not None else None)
 
         def stage() -> None:
             if before is not None:
                 before()
-            window.show_session(shown)
+            if shown is not None and left is not None:
+                window.show_session(replace(shown, deadline=window.runtime.clock() + left))
+            else:
+                window.show_session(shown)
             if extra is not None:
                 extra()
 
@@ -529,6 +536,11 @@ def _play(s: Shooter, runtime: Runtime, window: MainWindow, host: HostSimulator)
     s.click("demo_card_visa_contactless")
     s.page("plug_page")
     s.keep("plug_page")
+    plugging = runtime.active()
+    if plugging is not None:  # a member card's look (issue #18): the plan's prices
+        s.keep("plug_page_member", _member(runtime, plugging))
+        s.keep("authorizing_page_member",
+               replace(_member(runtime, plugging), state=State.AUTHORIZING))
     s.stages["plug_page_more_time"] = partial(_near_deadline, window, runtime.active())
     _link_lost(s, runtime, "plug_notice", "plug_page_link_lost")
     s.click("demo_plug_button")
@@ -542,6 +554,8 @@ def _play(s: Shooter, runtime: Runtime, window: MainWindow, host: HostSimulator)
     live = runtime.active()
     if live is not None:  # the STOPPING look, shown for a moment in real life
         s.keep("finishing_page", replace(live, state=State.STOPPING))
+        s.keep("charging_page_member", _member(runtime, live),
+               before=lambda: window.charging_page.show_card_notice(False))
     # the host refuses the capture at first: the receipt says the payment is pending
     host.inject("refuse", "refuse")
     s.click("stop_button")
@@ -551,6 +565,16 @@ def _play(s: Shooter, runtime: Runtime, window: MainWindow, host: HostSimulator)
     s.keep("receipt_page_payment_pending", before=_pending(runtime, True))
     s.wait("the capture", lambda: status.property("pending") is False, timeout=20)
     s.keep("receipt_page", before=_pending(runtime, False))
+    receipt = runtime.active()
+
+    def receipt_more_time() -> None:  # the longest receipt with the timeout's bar above it
+        _pending(runtime, True)()
+        _near_deadline(window, receipt)
+
+    s.stages["receipt_page_more_time"] = receipt_more_time
+    paid = runtime.active()
+    if paid is not None:
+        s.keep("receipt_page_member", _member(runtime, paid), before=_pending(runtime, False))
     s.click("done_button")
     s.page("idle_page")
     charger = runtime.charger
@@ -652,6 +676,17 @@ def _play(s: Shooter, runtime: Runtime, window: MainWindow, host: HostSimulator)
         terminal.reopen()
     runtime.health.report(HOST, True)
     s.page("idle_page")
+
+
+def _member(runtime: Runtime, session: Session) -> Session:
+    """``session`` as a member card's (the demo plan): its plan, and the amounts it then
+    pays (the live cost and the total, :meth:`kiosk.billing.live.TariffBook.plan_price`)."""
+    member = replace(session, plan_id="night", plan_name="Night plan", plan_percent="15")
+    if not member.marks:
+        return member
+    paid = runtime.tariffs.plan_price(member).paid_minor
+    return replace(member, cost_minor=paid,
+                   final_minor=paid if member.final_minor else 0)
 
 
 def _near_deadline(window: MainWindow, session: Session | None) -> None:

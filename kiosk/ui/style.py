@@ -202,6 +202,11 @@ QLabel[role="metric_name"] {{
     font-size: {f(22)}px;
     color: {c.muted};
 }}
+QLabel[role="member"] {{
+    font-size: {f(26)}px;
+    font-weight: bold;
+    color: {c.green_down};
+}}
 QLabel[role="notice"] {{
     font-size: {f(24)}px;
     color: {c.red};

@@ -426,6 +426,17 @@ Sie zahlen nur die geladene Energie.</translation>
     </message>
 </context>
 <context>
+    <name>Member</name>
+    <message>
+        <source>{plan}: {percent} off</source>
+        <translation>{plan}: {percent} Rabatt</translation>
+    </message>
+    <message>
+        <source>Your price: {prices}</source>
+        <translation>Ihr Preis: {prices}</translation>
+    </message>
+</context>
+<context>
     <name>MessagePage</name>
     <message>
         <source>OK</source>

@@ -426,6 +426,17 @@ Vous ne payez que l&apos;énergie rechargée.</translation>
     </message>
 </context>
 <context>
+    <name>Member</name>
+    <message>
+        <source>{plan}: {percent} off</source>
+        <translation>{plan} : {percent} de remise</translation>
+    </message>
+    <message>
+        <source>Your price: {prices}</source>
+        <translation>Votre prix : {prices}</translation>
+    </message>
+</context>
+<context>
     <name>MessagePage</name>
     <message>
         <source>OK</source>

@@ -426,6 +426,17 @@ U betaalt alleen de geladen energie.</translation>
     </message>
 </context>
 <context>
+    <name>Member</name>
+    <message>
+        <source>{plan}: {percent} off</source>
+        <translation>{plan}: {percent} korting</translation>
+    </message>
+    <message>
+        <source>Your price: {prices}</source>
+        <translation>Uw prijs: {prices}</translation>
+    </message>
+</context>
+<context>
     <name>MessagePage</name>
     <message>
         <source>OK</source>

@@ -181,7 +181,7 @@ def test_a_new_tariff_is_applied_audited_and_asks_for_a_restart(site: Site) -> N
     assert ("backoffice", "update applied") in site.actions()
     st = site.poll()  # the terminal now says it has 1: nothing new
     assert st.last_result == "no new update"
-    assert site.played.polls[-1] == {"config": 0, "tariff": 1}
+    assert site.played.polls[-1] == {"config": 0, "tariff": 1, "members": 0}
     assert site.restarts == ["tariff 1"]
 
 

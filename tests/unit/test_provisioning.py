@@ -320,3 +320,102 @@ def test_a_pem_signing_key_is_taken_a_bad_one_is_reported_not_replaced(
     (folder / SIGNING_KEY).chmod(0o640)
     with pytest.raises(ProvisioningError, match="must be 0600"):
         load_terminal_keys(prod, folder, demo=False)
+
+
+# --- the operator-wide card token key (issue #18) ------------------------------------------------
+
+def _operator_key(path: Path, data: bytes | None = None, mode: int = 0o600) -> Path:
+    path.write_bytes(os.urandom(32) if data is None else data)
+    os.chmod(path, mode)
+    return path
+
+
+def test_a_given_card_token_key_is_installed_so_tokens_match_across_terminals(
+        tmp_path: Path, prod: KioskConfig) -> None:
+    from kiosk.security.cards import card_token
+
+    given = _operator_key(tmp_path / "operator-card.key")
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert folder_key_created(provision(prod, a, card_token_key=given), a)
+    provision(prod, b, card_token_key=given)
+    for folder in (a, b):
+        assert (folder / CARD_TOKEN_KEY).read_bytes() == given.read_bytes()
+        assert (folder / CARD_TOKEN_KEY).stat().st_mode & 0o777 == 0o600
+    ka = load_terminal_keys(prod, a, demo=False)
+    kb = load_terminal_keys(prod, b, demo=False)
+    assert card_token(PAN, ka.card_token_key) == card_token(PAN, kb.card_token_key)
+    assert ka.invoice_key != kb.invoice_key  # only the card token key is the operator's
+    # the same key again: nothing to do
+    assert provision(prod, a, card_token_key=given) == []
+
+
+def folder_key_created(created: list[Path], folder: Path) -> bool:
+    return folder / CARD_TOKEN_KEY in created
+
+
+def test_a_terminal_with_another_card_token_key_keeps_it(tmp_path: Path,
+                                                        prod: KioskConfig) -> None:
+    folder = tmp_path / "data"
+    provision(prod, folder)  # a key of its own
+    own = (folder / CARD_TOKEN_KEY).read_bytes()
+    given = _operator_key(tmp_path / "operator-card.key")
+    with pytest.raises(ProvisioningError, match=r"card-token\.key: this terminal has another "
+                                                r"card token key already: it is kept, never "
+                                                r"replaced .*every card token issued before"):
+        provision(prod, folder, card_token_key=given)
+    assert (folder / CARD_TOKEN_KEY).read_bytes() == own
+
+
+@pytest.mark.parametrize(("make", "words"), [
+    (lambda p: _operator_key(p, os.urandom(31)), r"31 bytes, a card token key is exactly 32"),
+    (lambda p: _operator_key(p, os.urandom(33)), r"too large"),
+    (lambda p: _operator_key(p, b""), r"0 bytes"),
+    (lambda p: _operator_key(p, b"\0" * 32), r"the same byte: not a key"),
+    (lambda p: _operator_key(p, mode=0o644), r"mode 0644, a card token key file must be 0600"),
+    (lambda p: p.mkdir(), r"not a regular file"),
+    (lambda p: os.mkfifo(p, 0o600), r"not a regular file"),
+    (lambda p: None, r"no such card token key file"),
+])
+def test_a_bad_given_card_token_key_is_refused_and_nothing_is_made(
+        tmp_path: Path, prod: KioskConfig, make: object, words: str) -> None:
+    path = tmp_path / "operator-card.key"
+    make(path)  # type: ignore[operator]
+    folder = tmp_path / "data"
+    with pytest.raises(ProvisioningError, match=words):
+        provision(prod, folder, card_token_key=path)
+    assert not folder.exists()
+
+
+def test_the_cli_makes_the_operators_key_once_and_installs_it(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]
+                                                             ) -> None:
+    from kiosk.cli import main
+
+    out = tmp_path / "operator-card.key"
+    assert main(["provision", "--new-card-token-key", str(out)]) == 0
+    assert out.stat().st_mode & 0o777 == 0o600 and len(out.read_bytes()) == 32
+    first = out.read_bytes()
+    assert main(["provision", "--new-card-token-key", str(out)]) == 2  # never overwritten
+    assert out.read_bytes() == first
+    assert "exists already" in capsys.readouterr().err
+    assert main(["provision"]) == 2
+    assert "--config FILE is needed" in capsys.readouterr().err
+
+
+def test_kiosk_provision_with_the_operators_card_token_key(tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]
+                                                          ) -> None:
+    from kiosk.cli import main
+
+    config = production_config(tmp_path / "etc")
+    given = _operator_key(tmp_path / "operator-card.key")
+    journal = tmp_path / "data" / "journal.sqlite"
+    assert main(["provision", "--config", str(config), "--journal", str(journal),
+                 "--card-token-key", str(given)]) == 0
+    said = capsys.readouterr().out
+    assert "the card token key is the operator's" in said
+    assert (tmp_path / "data" / CARD_TOKEN_KEY).read_bytes() == given.read_bytes()
+    other = _operator_key(tmp_path / "other.key")
+    assert main(["provision", "--config", str(config), "--journal", str(journal),
+                 "--card-token-key", str(other)]) == 2
+    assert "another card token key already" in capsys.readouterr().err

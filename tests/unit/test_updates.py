@@ -26,6 +26,7 @@ from kiosk.files import write_private_file
 from kiosk.maintenance import updates as updates_module
 from kiosk.maintenance.updates import (
     BUNDLE_MAX_BYTES,
+    CONTENT_MAX_BYTES,
     STATE_FILE,
     Update,
     UpdateRefused,
@@ -161,9 +162,9 @@ def test_a_good_config_update_is_applied_with_the_old_file_kept(prod: Site) -> N
     previous = prod.folder / "kiosk.toml.previous"
     assert previous.read_bytes() == old
     assert stat.S_IMODE(os.stat(previous).st_mode) == 0o600
-    assert prod.updates.state() == {"config": 4, "tariff": 0}
+    assert prod.updates.state() == {"config": 4, "tariff": 0, "members": 0}
     state = prod.data / STATE_FILE
-    assert json.loads(state.read_text()) == {"config": 4, "tariff": 0}
+    assert json.loads(state.read_text()) == {"config": 4, "tariff": 0, "members": 0}
     assert stat.S_IMODE(os.stat(state).st_mode) == 0o600
     # the kiosk starts on it
     assert load_config(prod.config).payment.hold_amount == 60
@@ -176,17 +177,17 @@ def test_a_good_tariff_update_is_applied(site: Site) -> None:
     assert update.kind == "tariff"
     assert site.tariff.read_bytes() == new
     assert (site.folder / "tariff.json.previous").read_bytes() == TARIFF
-    assert site.updates.state() == {"config": 0, "tariff": 1}
+    assert site.updates.state() == {"config": 0, "tariff": 1, "members": 0}
     # and a newer one after it
     site.updates.apply_bytes(site.bundle("tariff", 2, _tariff(id="autumn-2026")), "b")
-    assert site.updates.state() == {"config": 0, "tariff": 2}
+    assert site.updates.state() == {"config": 0, "tariff": 2, "members": 0}
     assert (site.folder / "tariff.json.previous").read_bytes() == new
 
 
 def test_the_sequences_of_the_kinds_are_separate(site: Site) -> None:
     site.updates.apply_bytes(site.bundle("tariff", 5), "t")
     site.updates.apply_bytes(site.bundle("config", 1), "c")
-    assert site.updates.state() == {"config": 1, "tariff": 5}
+    assert site.updates.state() == {"config": 1, "tariff": 5, "members": 0}
 
 
 def test_an_update_issued_a_little_ahead_of_the_kiosk_clock_is_taken(site: Site) -> None:
@@ -308,8 +309,8 @@ REFUSALS: dict[str, tuple[Callable[[Site], bytes], str]] = {
                                                  ).encode(), r"an Ed25519 signature is 64"),
     "signature respelled": (_non_canonical_sig, r"sig: not canonical base64"),
     "deeply nested": (lambda s: b"[" * 100_000 + b"]" * 100_000, r"refused: "),
-    "bundle over 2 MiB": (lambda s: s.bundle() + b" " * BUNDLE_MAX_BYTES,
-                          r"too large: \d+ bytes, at most 2 MiB"),
+    "bundle over 6 MiB": (lambda s: s.bundle() + b" " * BUNDLE_MAX_BYTES,
+                          r"too large: \d+ bytes, at most 6 MiB"),
 }
 
 
@@ -408,7 +409,7 @@ def test_a_tariff_update_needs_a_tariff_file(tmp_path: Path) -> None:
                          expires_at=NOW + timedelta(days=1))
     with pytest.raises(UpdateRefused, match=r"b: refused: tariff: no tariff file is configured"):
         ups.apply_bytes(bundle, "b")
-    assert ups.state() == {"config": 0, "tariff": 0}
+    assert ups.state() == {"config": 0, "tariff": 0, "members": 0}
     with pytest.raises(UpdateRefused, match=r"no tariff file"):
         ups.target("tariff")
     assert ups.target("config") == config.resolve()
@@ -437,7 +438,7 @@ def test_make_update_refuses_what_no_kiosk_would_take(site: Site) -> None:
                         ({"sequence": 0}, "sequence"), ({"sequence": True}, "sequence"),
                         ({"expires_at": NOW - timedelta(days=1)}, "expires_at"),
                         ({"issued_at": datetime(2026, 1, 1)}, "time zone"),
-                        ({"content": b"x" * (1024 * 1024 + 1)}, "content")):
+                        ({"content": b"x" * (CONTENT_MAX_BYTES + 1)}, "content")):
         with pytest.raises(ValueError, match=message):
             site.bundle(**kw)
 

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 
 from kiosk.maintenance import actions
 from kiosk.maintenance.mode import MaintenanceError
-from kiosk.maintenance.updates import Update, UpdateRefused, Updates, find_bundles
+from kiosk.maintenance.updates import LIVE_KINDS, Update, UpdateRefused, Updates, find_bundles
 from kiosk.security.audit import AuditError
 from kiosk.ui.maintenance.base import MntPage
 from kiosk.ui.maintenance.status import zone
@@ -233,6 +233,9 @@ class UpdatesPage(MntPage):
                 got: Update = updates.apply_file(path, path.name)
             except UpdateRefused as exc:
                 raise MaintenanceError(str(exc)) from None
+            if got.kind in LIVE_KINDS:
+                return (f"Done: {path.name}: the {got.kind} update, sequence {got.sequence}, "
+                        f"is in place and used from the next driver on.")
             self.rt.request_restart(f"the {got.kind} update {got.sequence} from the USB "
                                     f"stick")
             return (f"Done: {path.name}: the {got.kind} update, sequence {got.sequence}, is "
