@@ -33,6 +33,20 @@ created and migrated when opened:
   ``DIR/charts/*.svg``. The dates are UTC days, both included (``--to`` the last day); the
   default is the 30 days before today (UTC).
 
+- ``plan suggest [--from DATE] [--to DATE]`` prints the customer segments and the suggested
+  plans with their simulated revenue effect (:mod:`kiosk.backoffice.analytics.customers`;
+  default the last 90 days); ``plan enable ID --segment S --percent P [--hours 22-6]
+  [--min-sessions N] [--name TEXT] [--currency CUR]``, ``plan disable ID``, ``plan list``;
+  ``plan publish --signing-key FILE [--valid-days D]`` signs a member list for every active
+  terminal with the operator's private key (read, never stored) and publishes it as an update
+  of kind ``members`` (:mod:`kiosk.backoffice.plans`): one line per terminal.
+
+- ``what-if --tariff FILE [--from DATE] [--to DATE] [--station ID] [--out DIR] [--top N]``
+  re-prices the paid sessions of the period under the proposed OCPI tariff file with the
+  kiosk's engine (:mod:`kiosk.backoffice.analytics.whatif`): revenue, average price per kWh
+  and the customers most affected beside what was charged, as a table on standard output and,
+  with ``--out``, ``DIR/whatif.html`` and CSVs. Same dates as ``report``.
+
 - ``serve`` runs the service (:mod:`kiosk.backoffice.serve`): the terminals' uploads
   (``POST /v1/batches``) and update polls (``POST /v1/updates``), the invoice pages and the
   OCPI CDRs module, over TLS (``--tls-cert``, ``--tls-key``) unless ``--plain-http`` behind a
@@ -131,6 +145,8 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("files", nargs="+", type=Path, metavar="FILE")
     _demo_parser(sub, db_opt)
     _report_parser(sub, db_opt)
+    _whatif_parser(sub, db_opt)
+    _plan_parser(sub, db_opt)
     tok = sub.add_parser("ocpi-token", help="the credentials tokens of the OCPI parties (eMSPs, "
                                             "roaming hubs) that fetch CDRs")
     osub = tok.add_subparsers(dest="action", required=True)
@@ -165,7 +181,7 @@ def _parser() -> argparse.ArgumentParser:
     uwd = usub.add_parser("withdraw", parents=[db_opt],
                           help="take a published bundle back: it is no longer offered")
     uwd.add_argument("id", metavar="ID", help="the terminal")
-    uwd.add_argument("kind", choices=("config", "tariff"))
+    uwd.add_argument("kind", choices=("config", "tariff", "members"))
     uwd.add_argument("sequence", type=int)
     srv = sub.add_parser("serve", parents=[db_opt], help="run the service (uploads, updates, "
                          "invoice pages, OCPI) over TLS, on SQLite or PostgreSQL",
@@ -260,6 +276,10 @@ def _run(args: argparse.Namespace, db: Database) -> int:
         return _demo_data(args, db)
     if args.command == "report":
         return _report(args, db)
+    if args.command == "what-if":
+        return _whatif(args, db)
+    if args.command == "plan":
+        return _plan(args, db)
     return _import(db, args.files)
 
 
@@ -470,6 +490,162 @@ def _report(args: argparse.Namespace, db: Database) -> int:
     print(f"{one_line(str(done.index), 300)}: {period.label()}, {stations} station"
           f"{'s' if stations != 1 else ''}, {len(done.csv_files)} CSV files, "
           f"{len(done.svg_files)} charts")
+    return 0
+
+
+def _plan_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser],
+                 db_opt: argparse.ArgumentParser) -> None:
+    plan = sub.add_parser("plan", help="customer segments, member plans and the signed "
+                                       "member lists for the terminals")
+    psub = plan.add_subparsers(dest="action", required=True)
+    sug = psub.add_parser("suggest", parents=[db_opt], help="the segments and the suggested "
+                          "plans with their simulated revenue effect")
+    sug.add_argument("--from", dest="first", default=None, metavar="YYYY-MM-DD",
+                     help="the first day (UTC; default: 90 days before --to)")
+    sug.add_argument("--to", dest="last", default=None, metavar="YYYY-MM-DD",
+                     help="the last day, included (UTC; default: yesterday)")
+    en = psub.add_parser("enable", parents=[db_opt], help="create or change a plan and "
+                         "enable it (plan publish sends it to the terminals)")
+    en.add_argument("id", help="the plan id: 1 to 32 of a-z 0-9 -")
+    en.add_argument("--segment", required=True, metavar="S",
+                    help="fleet, night, commuter or occasional")
+    en.add_argument("--percent", required=True, metavar="P",
+                    help="percent off, above 0 and at most 50 (e.g. 10 or 12.5)")
+    en.add_argument("--hours", metavar="FROM-TO",
+                    help="local start hours it applies to, e.g. 22-6 (default: every hour)")
+    en.add_argument("--min-sessions", type=int, metavar="N",
+                    help="loyalty: only cards with at least N paid sessions this month")
+    en.add_argument("--name", metavar="TEXT", help="what the driver reads (1 to 40 "
+                                                   "characters)")
+    en.add_argument("--currency", metavar="CUR", help="default: the fleet's")
+    dis = psub.add_parser("disable", parents=[db_opt], help="disable a plan")
+    dis.add_argument("id")
+    psub.add_parser("list", parents=[db_opt], help="the plans")
+    pub = psub.add_parser("publish", parents=[db_opt], help="sign and publish a member list "
+                          "for every active terminal")
+    pub.add_argument("--signing-key", required=True, type=Path, metavar="FILE",
+                     help="the operator's private key (kiosk update keygen); not stored")
+    pub.add_argument("--valid-days", type=int, default=30, metavar="D",
+                     help="validity of a list without a monthly plan (default 30, at most "
+                          "62); a list with one is valid to the end of the month")
+
+
+def _plan(args: argparse.Namespace, db: Database) -> int:
+    from kiosk.backoffice import plans
+
+    if args.action == "enable":
+        p = plans.enable_plan(db, args.id, segment=args.segment, percent=args.percent,
+                              hours=args.hours, min_sessions=args.min_sessions,
+                              name=args.name, currency=args.currency)
+        print(f"{p.id}: enabled: {p.line()}")
+    elif args.action == "disable":
+        print(f"{plans.disable_plan(db, args.id).id}: disabled")
+    elif args.action == "list":
+        for p in plans.list_plans(db):
+            print(p.line())
+    elif args.action == "publish":
+        key = plans.load_operator_key(args.signing_key)
+        return 2 if plans.publish_members(db, key, valid_days=args.valid_days) else 0
+    else:
+        return _plan_suggest(args, db)
+    return 0
+
+
+def _plan_suggest(args: argparse.Namespace, db: Database) -> int:
+    from datetime import UTC, date, datetime, timedelta
+
+    from kiosk.backoffice.analytics.customers import SEGMENT_NAMES, compute_customers
+    from kiosk.backoffice.analytics.queries import Period
+    from kiosk.backoffice.plans import WINDOW_DAYS
+
+    def day(value: str | None, option: str) -> date | None:
+        try:
+            return None if value is None else date.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"{option}: not a date (YYYY-MM-DD)") from None
+
+    last = day(args.last, "--to") or datetime.now(UTC).date() - timedelta(days=1)
+    first = day(args.first, "--from") or last - timedelta(days=WINDOW_DAYS - 1)
+    figures = compute_customers(db, Period.of_dates(first, last))
+    print(f"customers: {figures.period.label()}")
+    for s in figures.segments:
+        print(f"segment {SEGMENT_NAMES[s.segment]}\t{s.currency}\t{s.tokens} cards\t"
+              f"{s.sessions} sessions\trevenue {s.revenue_minor}\t"
+              f"share {'-' if s.share is None else f'{s.share:.1%}'}")
+    for e in figures.effects:
+        monthly = (f", after {e.min_sessions_month} paid sessions a month"
+                   if e.min_sessions_month else "")
+        print(f"plan {e.plan.id} for {SEGMENT_NAMES[e.segment]} ({e.currency}): "
+              f"{e.plan.percent_off} % off, {e.hours_text()}{monthly}: {e.members} members, "
+              f"{e.discounted_sessions} of {e.member_sessions} sessions discounted, revenue "
+              f"{e.revenue_before_minor} -> {e.revenue_after_minor} ({e.change_minor:+d}), "
+              f"break-even {'-' if e.break_even_sessions is None else e.break_even_sessions} "
+              f"more sessions")
+    print("assumption: no change in behaviour; amounts in minor units")
+    return 0
+
+
+
+def _whatif_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser],
+                   db_opt: argparse.ArgumentParser) -> None:
+    wi = sub.add_parser(
+        "what-if", parents=[db_opt], help="re-price the recorded sessions of a period under a "
+        "proposed OCPI tariff, beside what was charged",
+        description="The paid sessions of the period re-priced with the kiosk's engine under "
+        "the tariff file (one OCPI tariff or a list: each session by the first valid at its "
+        "charge start), assuming constant power while charging: revenue, average price per "
+        "kWh, per station and the customers most affected. Dates are UTC days, both "
+        "included.")
+    wi.add_argument("--tariff", type=Path, required=True, metavar="FILE",
+                    help="the proposed OCPI tariff (JSON, at most 1 MiB)")
+    wi.add_argument("--from", dest="first", default=None, metavar="YYYY-MM-DD",
+                    help="the first day (UTC; default: 30 days before --to)")
+    wi.add_argument("--to", dest="last", default=None, metavar="YYYY-MM-DD",
+                    help="the last day, included (UTC; default: yesterday)")
+    wi.add_argument("--station", default=None, metavar="ID", help="only this station")
+    wi.add_argument("--out", type=Path, default=None, metavar="DIR",
+                    help="also write DIR/whatif.html and the CSVs (made if missing)")
+    wi.add_argument("--top", type=int, default=10, metavar="N",
+                    help="the customers shown for each direction (default 10)")
+
+
+def _whatif(args: argparse.Namespace, db: Database) -> int:
+    from datetime import UTC, date, datetime, timedelta
+
+    from kiosk.backoffice.analytics.queries import DEFAULT_DAYS, Period
+    from kiosk.backoffice.analytics.whatif import reprice, text, write
+    from kiosk.billing.tariff import TariffError, load_tariffs
+    from kiosk.config import one_line
+
+    def day(value: str | None, option: str) -> date | None:
+        try:
+            return None if value is None else date.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"{option}: not a date (YYYY-MM-DD)") from None
+
+    if not 0 <= args.top <= 1000:
+        raise ValueError("--top: 0 to 1000")
+    warnings: list[str] = []
+    try:
+        tariffs = load_tariffs(args.tariff, warnings=warnings)
+    except TariffError as exc:
+        print(f"kiosk-backoffice: what-if: {one_line(str(exc), 400)}", file=sys.stderr)
+        return 2
+    for w in warnings:
+        print(f"kiosk-backoffice: what-if: warning: {one_line(w, 300)}", file=sys.stderr)
+    last = day(args.last, "--to") or datetime.now(UTC).date() - timedelta(days=1)
+    first = day(args.first, "--from") or last - timedelta(days=DEFAULT_DAYS - 1)
+    period = Period.of_dates(first, last)
+    found = reprice(db, period, tariffs, args.station, top=args.top)
+    sys.stdout.write(text(found))
+    if args.out is not None:
+        try:
+            index, files = write(found, args.out)
+        except OSError as exc:
+            print(f"kiosk-backoffice: what-if: {one_line(str(args.out), 200)}: "
+                  f"{one_line(exc.strerror or str(exc))}", file=sys.stderr)
+            return 2
+        print(f"{one_line(str(index), 300)}: {len(files)} CSV files")
     return 0
 
 

@@ -35,6 +35,14 @@ record was queued when the session ended). ``charge_stop_s`` is when the car sto
 step cannot make them run backwards: the charge start is clamped to at least the creation, the
 charge stop to at least the charge start, the end to at least all of them.
 
+For the tariff what-if (:mod:`kiosk.backoffice.analytics.whatif`, migration ``bo0006``) the
+row keeps the station's ``timezone`` (the IANA name as the record gave it, when the zone
+database knows it, else ``"UTC"``) and ``last_reading_s``: the session's last meter reading
+(``charge_stopped_at``), clamped to at least the charge stop (the end of the parking time when
+the car stayed plugged in after charging); none without a charge start or a valid reading.
+``discount_minor`` is a member plan's discount (issue #18; 0 without one, and for a session
+not captured): ``amount_minor`` is what was paid, their sum the tariff's price.
+
 ``result`` is :func:`result_of`: what the attempt came to, for the success rate and the
 failures by reason.
 """
@@ -146,7 +154,8 @@ def result_of(outcome: str, say: str, amount_minor: int = 0) -> str:
 SESSION_COLUMNS = ("terminal_id", "session_id", "station_id", "connector", "created_s",
                    "charge_start_s", "charge_stop_s", "ended_s", "local_date", "local_dow",
                    "local_hour", "energy_wh", "amount_minor", "currency", "outcome", "result",
-                   "say", "scheme", "interface", "card_token")
+                   "say", "scheme", "interface", "card_token", "timezone", "last_reading_s",
+                   "discount_minor")
 HEALTH_COLUMNS = ("terminal_id", "record_id", "station_id", "at_s", "part", "ok", "planned",
                   "in_service", "faulted")
 MAX_SESSION_S = 14 * 86_400  # from Start to the end: longer is not a charging session
@@ -296,17 +305,23 @@ def session_fact(terminal_id: str, record_id: str, created_at: str,
         charge_start = max(charge_start, created_s)
         stop = parking if parking is not None else last_reading
         charge_stop = max(stop if stop is not None else charge_start, charge_start)
+        if last_reading is not None:  # the end of the parking time when it stayed plugged in
+            last_reading = max(last_reading, charge_stop)
+    else:
+        last_reading = None  # nothing charged: no reading to speak of
     ended_s = max(x for x in (ended, created_s, charge_start, charge_stop) if x is not None)
     if ended_s - created_s > MAX_SESSION_S:
         return None, ["created_at", "ended_at"]
     tz = _optional(p, "timezone", problems, zone, UTC)
+    zone_name = p["timezone"] if tz is not UTC else "UTC"
     local = started.astimezone(tz)
     say = _code(p, "say", problems, _SAY, _SAYS)
     interface = _code(p, "interface", problems, _INTERFACE)
     scheme = _code(p, "scheme", problems, _SCHEME)
     token = _code(p, "card_token", problems, _TOKEN)
+    discount = _optional(p, "discount_minor", problems, lambda v: _int(v, MAX_MINOR), 0)
     if outcome != Outcome.CAPTURED.value:
-        amount = 0  # what a session paid: only a capture moves money
+        amount = discount = 0  # what a session paid: only a capture moves money
     row = {
         "terminal_id": terminal_id, "session_id": session_id,
         "station_id": _station(p, terminal_id, problems), "connector": connector,
@@ -315,7 +330,8 @@ def session_fact(terminal_id: str, record_id: str, created_at: str,
         "local_dow": local.weekday(), "local_hour": local.hour, "energy_wh": energy,
         "amount_minor": amount, "currency": currency, "outcome": outcome,
         "result": result_of(outcome, say, amount), "say": say, "scheme": scheme,
-        "interface": interface, "card_token": token,
+        "interface": interface, "card_token": token, "timezone": zone_name,
+        "last_reading_s": last_reading, "discount_minor": discount,
     }
     return row, problems
 

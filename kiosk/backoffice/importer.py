@@ -307,11 +307,13 @@ _SQL: dict[tuple[str, str, str], str] = {}
 _PG_SESSIONS = (
     "INSERT INTO charging_sessions (terminal_id, session_id, station_id, connector, created_s, "
     "charge_start_s, charge_stop_s, ended_s, local_date, local_dow, local_hour, energy_wh, "
-    "amount_minor, currency, outcome, result, say, scheme, interface, card_token) "
+    "amount_minor, currency, outcome, result, say, scheme, interface, card_token, timezone, "
+    "last_reading_s, discount_minor) "
     "SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::int[], %b::bigint[], "
     "%b::bigint[], %b::bigint[], %b::bigint[], %b::text[], %b::int[], %b::int[], %b::bigint[], "
     "%b::bigint[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], "
-    "%b::text[]) ON CONFLICT (terminal_id, session_id) DO NOTHING")
+    "%b::text[], %b::text[], %b::bigint[], %b::bigint[]) "
+    "ON CONFLICT (terminal_id, session_id) DO NOTHING")
 _PG_HEALTH = (
     "INSERT INTO health_events (terminal_id, record_id, station_id, at_s, part, ok, planned, "
     "in_service, faulted) SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], "

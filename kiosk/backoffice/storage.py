@@ -54,11 +54,11 @@ from kiosk.migrate import upgrade_to_head
 
 __all__ = ["KNOWN_REVISIONS", "SCHEMA_REVISION", "STORED_AT_LOCK", "Database", "StorageError",
            "batches", "charging_sessions", "health_events", "held_batches", "invoices",
-           "metadata", "now", "ocpi_tokens", "open_db", "operators", "records", "terminals",
-           "updates"]
+           "metadata", "now", "ocpi_tokens", "open_db", "operators", "plans", "records",
+           "terminals", "updates"]
 
-SCHEMA_REVISION = "bo0005"  # the Alembic head; not a journal revision ("0001"...)
-KNOWN_REVISIONS = ("bo0001", "bo0002", "bo0003", "bo0004", "bo0005")
+SCHEMA_REVISION = "bo0007"  # the Alembic head; not a journal revision ("0001"...)
+KNOWN_REVISIONS = ("bo0001", "bo0002", "bo0003", "bo0004", "bo0005", "bo0006", "bo0007")
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_S = 30.0
 _PG_MIGRATION_LOCK = 0x65766B62  # pg_advisory_xact_lock key: one migrating process at a time
@@ -167,7 +167,8 @@ updates = Table(  # bo0003: signed update bundles for the terminals (kiosk.backo
     # its index serves the lookup (terminal_id, kind, sequence > have, newest first)
     UniqueConstraint("terminal_id", "kind", "sequence",
                      name="uq_updates_terminal_kind_sequence"),
-    CheckConstraint("kind IN ('config', 'tariff')", name="ck_updates_kind"),
+    # bo0007 added "members" (the member lists, kiosk.backoffice.plans)
+    CheckConstraint("kind IN ('config', 'tariff', 'members')", name="ck_updates_kind"),
 )
 # bo0004: the analytics' facts, derived from the records at import (kiosk.backoffice.facts)
 # so the queries (kiosk.backoffice.analytics) are plain SQL on typed columns, the same on
@@ -201,6 +202,12 @@ charging_sessions = Table(
     Column("scheme", String(16), nullable=False),  # visa, mastercard, ... ("" unknown)
     Column("interface", String(16), nullable=False),  # contact | contactless | "" (before v3)
     Column("card_token", String(64), nullable=False),  # keyed token ("" no card read)
+    # bo0006, for the tariff what-if: the station's IANA zone ("UTC" when unknown) and the last
+    # reading (the end of the parking time when the car stayed plugged in; null: none)
+    Column("timezone", String(64), nullable=False, server_default="UTC"),
+    Column("last_reading_s", BigInteger, nullable=True),
+    # bo0006: a member plan's discount (amount_minor is what was paid; 0: none)
+    Column("discount_minor", BigInteger, nullable=False, server_default="0"),
     UniqueConstraint("terminal_id", "session_id", name="uq_charging_sessions_session"),
     Index("ix_charging_sessions_created", "created_s"),
     Index("ix_charging_sessions_station", "station_id", "connector", "created_s"),
@@ -232,8 +239,24 @@ operators = Table(  # bo0005: who may read the analytics (/analytics: HTTP Basic
     UniqueConstraint("name", name="uq_operators_name"),
     CheckConstraint("status IN ('active', 'revoked')", name="ck_operators_status"),
 )
+plans = Table(  # bo0007: the member plans the operator enabled (kiosk.backoffice.plans)
+    "plans", metadata,
+    Column("id", String(32), primary_key=True),  # the member list's plan id, [a-z0-9-]
+    Column("name", String(40), nullable=False),
+    Column("segment", String(16), nullable=False),  # fleet | night | commuter | occasional
+    Column("percent_off", String(8), nullable=False),  # a decimal string, as in the list
+    Column("hours_from", Integer, nullable=True),  # both null: every hour
+    Column("hours_to", Integer, nullable=True),
+    Column("min_sessions_month", Integer, nullable=True),  # loyalty: paid sessions this month
+    Column("currency", String(3), nullable=False),
+    Column("status", String(16), nullable=False),  # enabled | disabled
+    Column("created_at", String(40), nullable=False),
+    CheckConstraint("status IN ('enabled', 'disabled')", name="ck_plans_status"),
+    CheckConstraint("segment IN ('fleet', 'night', 'commuter', 'occasional')",
+                    name="ck_plans_segment"),
+)
 TABLES = ("terminals", "batches", "records", "held_batches", "invoices", "ocpi_tokens",
-          "updates", "charging_sessions", "health_events", "operators")
+          "updates", "charging_sessions", "health_events", "operators", "plans")
 
 
 class StorageError(Exception):

@@ -245,11 +245,15 @@ def list_updates(db: Database, terminal_id: str | None = None) -> list[StoredUpd
 def offers_for(db: Database, terminal_id: str, have: dict[str, int],
                now: datetime) -> list[Offered]:
     """Per kind, the newest bundle above ``have[kind]`` that is neither withdrawn nor expired
-    at ``now`` (aware); none for a kind without one (see the module)."""
+    at ``now`` (aware); none for a kind without one (see the module), and none of a kind the
+    poll does not name: a terminal of a version before that kind (``members``) would refuse
+    the whole answer for a kind it does not know."""
     cutoff = _utc(now)
     out: list[Offered] = []
-    with db.engine.connect() as conn:  # one transaction: both kinds from one snapshot
+    with db.engine.connect() as conn:  # one transaction: every kind from one snapshot
         for kind in KINDS:
+            if kind not in have:
+                continue
             row = conn.execute(
                 select(updates.c.sequence, updates.c.bundle)
                 .where(updates.c.terminal_id == terminal_id, updates.c.kind == kind,

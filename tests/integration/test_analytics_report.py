@@ -40,13 +40,13 @@ def test_the_report_files(db: Database, tmp_path: Path) -> None:
     out = tmp_path / "report"
     done = write_report(db, out, Period(*PERIOD))
     assert done.index == out / "index.html"
-    expected_csv = {t.file for s in sections(done.analytics) for t in s.tables}
+    expected_csv = {t.file for s in sections(done.analytics, done.customers) for t in s.tables}
     assert {p.name for p in done.csv_files} == expected_csv
     assert {p.name for p in out.glob("*.csv")} == expected_csv
     assert {p.name for p in done.svg_files} == {
         "utilization.svg", "availability.svg", "success.svg", "peak.svg", "peak_energy.svg",
         "revenue.svg", "forecast.svg"}
-    for s in sections(done.analytics):
+    for s in sections(done.analytics, done.customers):
         for t in s.tables:
             with (out / t.file).open(newline="", encoding="utf-8") as fh:
                 rows = list(csv.reader(fh))
@@ -139,7 +139,7 @@ def test_the_report_command(backoffice_url: str, tmp_path: Path,
     printed = capsys.readouterr()
     assert rc == 0, printed.err
     assert printed.out == (f"{out / 'index.html'}: 2026-11-02 to 2026-11-09 UTC, end excluded "
-                           f"(7 days), 4 stations, 22 CSV files, 7 charts\n")
+                           f"(7 days), 4 stations, 25 CSV files, 7 charts\n")
     assert (out / "index.html").is_file()
     for argv, message in [
         (["--from", "2026-11-31"], "kiosk-backoffice: --from: not a date (YYYY-MM-DD)\n"),

@@ -132,8 +132,21 @@ def test_a_paid_session_v3() -> None:
         "local_hour": 13,  # 12:00 UTC is 13:00 in Berlin in November
         "energy_wh": 10_000, "amount_minor": s.final_minor, "currency": "EUR",
         "outcome": "captured", "result": "paid", "say": "", "scheme": "visa",
-        "interface": "", "card_token": "tok"}
+        "interface": "", "card_token": "tok", "timezone": "Europe/Berlin",
+        "last_reading_s": epoch(s.last_reading_at),  # type: ignore[arg-type]
+        "discount_minor": 0}
     assert s.final_minor > 0
+
+
+def test_a_members_discount_is_kept_only_when_it_was_paid() -> None:
+    payload = record_of(captured())
+    payload.update(discount_minor=82, plan="night")
+    assert fact(payload)["discount_minor"] == 82
+    for wrong in (-1, "82", 1.5, True, 10**13):
+        payload["discount_minor"] = wrong
+        assert fact(payload)["discount_minor"] == 0
+    payload.update(discount_minor=82, outcome="reversed")
+    assert fact(payload)["discount_minor"] == 0
 
 
 def test_local_time_is_the_stations_zone() -> None:

@@ -23,6 +23,7 @@ from typing import Any
 import jinja2
 
 from kiosk.backoffice.analytics import charts
+from kiosk.backoffice.analytics import customers as cu
 from kiosk.backoffice.analytics.forecast import Forecast
 from kiosk.backoffice.analytics.queries import (
     DEFINITIONS,
@@ -94,6 +95,7 @@ class Report:
     csv_files: tuple[Path, ...]
     svg_files: tuple[Path, ...]
     analytics: Analytics = field(repr=False)
+    customers: cu.CustomerFigures | None = field(default=None, repr=False)
 
 
 # --- formats ------------------------------------------------------------------------------
@@ -157,8 +159,9 @@ def csv_value(v: Any) -> Any:
 
 # --- the structure --------------------------------------------------------------------------
 
-def sections(a: Analytics) -> list[Section]:
-    """The report's sections, tables and charts: what the template and the CSVs show."""
+def sections(a: Analytics, customers: cu.CustomerFigures | None = None) -> list[Section]:
+    """The report's sections, tables and charts: what the template and the CSVs show (the
+    customers' section when ``customers`` is given)."""
     th, period = a.thresholds, a.period
     out = [_summary(a)]
     # utilization
@@ -360,7 +363,63 @@ def sections(a: Analytics) -> list[Section]:
          Table("forecast_days.csv", "Every day of history and forecast",
                ("station_id", "kind", "date", "value", "low", "high", "mean7", "mean7_low",
                 "mean7_high"), fc_days, page=()))))
+    if customers is not None:
+        out.append(customers_section(customers, a.station))
     return out
+
+
+def customers_section(c: cu.CustomerFigures, station: str | None = None) -> Section:
+    """Segments by card token, the suggested plans and their simulated effect
+    (:mod:`kiosk.backoffice.analytics.customers`)."""
+    name: Fmt = lambda v: cu.SEGMENT_NAMES.get(str(v), str(v))  # noqa: E731
+    rules = c.rules.describe()
+    notes = (f"Period: {c.period.label()}.",
+             *(("All stations: a card's segment is over the whole fleet (the station filter "
+                "does not apply here).",) if station else ()),
+             *(f"{k}: {v}." for k, v in rules.items()),
+             cu.DEFINITIONS["plans"],
+             "Card tokens are the same at every terminal (the operator-wide card token key "
+             "given at provisioning); no card data is in the facts.")
+    seg_rows = tuple((s.segment, s.currency, s.tokens, s.sessions, s.revenue_minor,
+                      s.energy_wh, s.share) for s in c.segments)
+    plan_rows = tuple((e.plan.id, e.segment, e.currency, str(e.plan.percent_off),
+                       e.hours_text(), e.min_sessions_month, e.members, e.member_sessions,
+                       e.discounted_sessions, e.change_minor, e.change_share,
+                       e.break_even_sessions, e.revenue_before_minor, e.revenue_after_minor,
+                       e.member_before_minor, e.member_after_minor, e.avg_member_after_minor,
+                       e.plan.name) for e in c.effects)
+    top_rows = tuple((x.card_token, x.currency, x.segment, x.sessions, x.per_month,
+                      x.spend_minor, x.energy_wh, x.night_share, x.commute_share, x.stations,
+                      x.sites, x.home_station) for x in c.top)
+    return Section(
+        "customers", "Customers and plans", cu.DEFINITIONS["segments"], notes, (),
+        (Table("customer_segments.csv", "Segments (by card token)",
+               ("segment", "currency", "tokens", "sessions", "revenue_minor", "energy_wh",
+                "revenue_share"), seg_rows, (name, None, None, None, None, kwh, pct),
+               ("segment", "currency", "cards", "sessions", "revenue", "energy (kWh)",
+                "share of revenue")),
+         Table("customer_plans.csv", "Suggested plans and their simulated effect (no change "
+               "in behaviour assumed)",
+               ("plan_id", "segment", "currency", "percent_off", "hours", "min_sessions_month",
+                "members", "member_sessions", "discounted_sessions", "change_minor",
+                "change_share", "break_even_sessions", "revenue_before_minor",
+                "revenue_after_minor", "member_before_minor", "member_after_minor",
+                "avg_member_after_minor", "name"), plan_rows,
+               (None, name, None, lambda v: f"{v} %", None, None, None, None, None, None,
+                growth, None, None, None, None, None, None, None),
+               ("plan", "segment", "currency", "off", "hours", "after N", "members",
+                "sessions", "discounted", "change", "change %", "break-even",
+                "revenue before", "revenue after", "members before", "members after",
+                "member average after", "name")),
+         Table("customer_top.csv", f"The {cu.TOP_CUSTOMERS} cards with the highest spend",
+               ("card_token", "currency", "segment", "sessions", "per_month", "spend_minor",
+                "energy_wh", "night_share", "commute_share", "stations", "sites",
+                "home_station"),
+               top_rows, (lambda v: f"{v[:12]}…", None, name, None, num, None, kwh, pct, pct,
+                          None, None, None),
+               ("card token", "currency", "segment", "sessions", "a month", "spend",
+                "energy (kWh)", "at night", "commute hours", "stations", "sites",
+                "home station"))))
 
 
 def _summary(a: Analytics) -> Section:
@@ -405,11 +464,13 @@ def _forecast_order(item: tuple[str, Forecast]) -> tuple[int, str, str]:
     return (rank if when or rank == 0 else 3, when.isoformat() if when else "9999", sid)
 
 
-def render(a: Analytics, out_dir: Path) -> Report:
-    """Write the report of ``a`` into ``out_dir`` (made if missing; files replaced)."""
+def render(a: Analytics, out_dir: Path,
+           customers: cu.CustomerFigures | None = None) -> Report:
+    """Write the report of ``a`` (and ``customers``) into ``out_dir`` (made if missing; files
+    replaced)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "charts").mkdir(exist_ok=True)
-    secs = sections(a)
+    secs = sections(a, customers)
     svgs: dict[str, str] = {}
     svg_files = []
     for name, fig in chart_figures(a).items():
@@ -430,7 +491,7 @@ def render(a: Analytics, out_dir: Path) -> Report:
     html = page_html(a, secs, svgs)
     index = out_dir / "index.html"
     index.write_text(html, encoding="utf-8")
-    return Report(index, tuple(csv_files), tuple(svg_files), a)
+    return Report(index, tuple(csv_files), tuple(svg_files), a, customers)
 
 
 def page_html(a: Analytics, secs: Sequence[Section], svgs: dict[str, str], *,
@@ -445,5 +506,7 @@ def page_html(a: Analytics, secs: Sequence[Section], svgs: dict[str, str], *,
 
 def write_report(db: Database, out_dir: Path, period: Period, station: str | None = None,
                  thresholds: Thresholds | None = None) -> Report:
-    """Compute every figure of ``period`` (one station, or all) and write the report."""
-    return render(compute(db, period, station, thresholds), out_dir)
+    """Compute every figure of ``period`` (one station, or all) and write the report (the
+    customers' section: all stations)."""
+    a = compute(db, period, station, thresholds)
+    return render(a, out_dir, cu.compute_customers(db, period))

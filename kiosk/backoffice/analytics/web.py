@@ -46,6 +46,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from kiosk.backoffice.analytics import charts
+from kiosk.backoffice.analytics.customers import CustomerFigures, compute_customers
 from kiosk.backoffice.analytics.queries import (
     DEFAULT_DAYS,
     Analytics,
@@ -94,9 +95,9 @@ class FilterError(ValueError):
 class _Computed:
     """The figures of one (period, station), with what the page draws from them."""
 
-    def __init__(self, a: Analytics) -> None:
+    def __init__(self, a: Analytics, customers: CustomerFigures | None = None) -> None:
         self.analytics = a
-        self.sections: list[Section] = sections(a)
+        self.sections: list[Section] = sections(a, customers)
         self._svgs: dict[str, str] | None = None
         self._lock = threading.Lock()
 
@@ -199,7 +200,8 @@ async def _computed(request: Request, period: Period, station: str | None) -> _C
             if hit is not None and time.monotonic() - hit[0] < CACHE_S:
                 return hit[1]
         db: Database = request.app.state.db
-        done = await run_in_threadpool(lambda: _Computed(compute(db, period, station)))
+        done = await run_in_threadpool(lambda: _Computed(compute(db, period, station),
+                                                         compute_customers(db, period)))
         with st.lock:
             st.cache[key] = (time.monotonic(), done)
             st.cache.move_to_end(key)
