@@ -236,6 +236,18 @@ def test_offers_pick_the_newest_unexpired_of_each_kind(db: Database) -> None:
     assert bo.offers_for(db, "NOBODY", HAVE_NONE, NOW) == []
 
 
+def test_a_kind_the_poll_does_not_name_is_not_offered(db: Database) -> None:
+    """A terminal of a version before the member lists polls with config and tariff only; it
+    would refuse a whole answer holding a kind it does not know, its config and tariff too."""
+    members = bundle(1, kind="members", content=b"{}")
+    publish(db, members)
+    t1 = bundle(1)
+    publish(db, t1)
+    assert bo.offers_for(db, TERMINAL, HAVE_NONE, NOW) == [Offered("tariff", 1, t1)]
+    assert bo.offers_for(db, TERMINAL, {**HAVE_NONE, "members": 0}, NOW) == [
+        Offered("tariff", 1, t1), Offered("members", 1, members)]
+
+
 def test_expiry_is_compared_as_time_not_as_text(db: Database) -> None:
     """14:00+05:00 is 09:00 UTC (expired at 12:00 UTC though "14" > "12"); 10:00-05:00 is
     15:00 UTC (valid though "10" < "12")."""
