@@ -446,6 +446,17 @@ def _demo_data(args: argparse.Namespace, db: Database) -> int:
     return 0
 
 
+def _period_args(p: argparse.ArgumentParser, *, days: int, station: bool) -> None:
+    """``--from``, ``--to`` (UTC days, both included) and, with ``station``, ``--station``: the
+    period of ``report``, ``what-if`` and ``plan suggest`` (``days``: the default length)."""
+    p.add_argument("--from", dest="first", default=None, metavar="YYYY-MM-DD",
+                   help=f"the first day (UTC; default: {days} days before --to)")
+    p.add_argument("--to", dest="last", default=None, metavar="YYYY-MM-DD",
+                   help="the last day, included (UTC; default: yesterday)")
+    if station:
+        p.add_argument("--station", default=None, metavar="ID", help="only this station")
+
+
 def _report_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser],
                    db_opt: argparse.ArgumentParser) -> None:
     rep = sub.add_parser(
@@ -457,11 +468,7 @@ def _report_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser],
         "file), one CSV per table, charts/*.svg. Dates are UTC days, both included.")
     rep.add_argument("--out", type=Path, required=True, metavar="DIR",
                      help="the folder to write to (made if missing; its files replaced)")
-    rep.add_argument("--from", dest="first", default=None, metavar="YYYY-MM-DD",
-                     help="the first day (UTC; default: 30 days before --to)")
-    rep.add_argument("--to", dest="last", default=None, metavar="YYYY-MM-DD",
-                     help="the last day, included (UTC; default: yesterday)")
-    rep.add_argument("--station", default=None, metavar="ID", help="only this station")
+    _period_args(rep, days=30, station=True)
 
 
 def _report(args: argparse.Namespace, db: Database) -> int:
@@ -500,10 +507,7 @@ def _plan_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser],
     psub = plan.add_subparsers(dest="action", required=True)
     sug = psub.add_parser("suggest", parents=[db_opt], help="the segments and the suggested "
                           "plans with their simulated revenue effect")
-    sug.add_argument("--from", dest="first", default=None, metavar="YYYY-MM-DD",
-                     help="the first day (UTC; default: 90 days before --to)")
-    sug.add_argument("--to", dest="last", default=None, metavar="YYYY-MM-DD",
-                     help="the last day, included (UTC; default: yesterday)")
+    _period_args(sug, days=90, station=False)
     en = psub.add_parser("enable", parents=[db_opt], help="create or change a plan and "
                          "enable it (plan publish sends it to the terminals)")
     en.add_argument("id", help="the plan id: 1 to 32 of a-z 0-9 -")
@@ -598,11 +602,7 @@ def _whatif_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser],
         "included.")
     wi.add_argument("--tariff", type=Path, required=True, metavar="FILE",
                     help="the proposed OCPI tariff (JSON, at most 1 MiB)")
-    wi.add_argument("--from", dest="first", default=None, metavar="YYYY-MM-DD",
-                    help="the first day (UTC; default: 30 days before --to)")
-    wi.add_argument("--to", dest="last", default=None, metavar="YYYY-MM-DD",
-                    help="the last day, included (UTC; default: yesterday)")
-    wi.add_argument("--station", default=None, metavar="ID", help="only this station")
+    _period_args(wi, days=30, station=True)
     wi.add_argument("--out", type=Path, default=None, metavar="DIR",
                     help="also write DIR/whatif.html and the CSVs (made if missing)")
     wi.add_argument("--top", type=int, default=10, metavar="N",
