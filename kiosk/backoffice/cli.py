@@ -65,6 +65,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from kiosk.backoffice.analytics.queries import Period
     from kiosk.backoffice.storage import Database
 
 ENV_DB = "EVKIOSK_BACKOFFICE_DB"
@@ -457,6 +458,25 @@ def _period_args(p: argparse.ArgumentParser, *, days: int, station: bool) -> Non
         p.add_argument("--station", default=None, metavar="ID", help="only this station")
 
 
+def _period_of(args: argparse.Namespace, days: int) -> Period:
+    """The period of :func:`_period_args`' options: ``--to`` default yesterday (UTC),
+    ``--from`` default ``days`` days up to it. A date that does not read is a ValueError naming
+    the option (one line, exit 2)."""
+    from datetime import UTC, date, datetime, timedelta
+
+    from kiosk.backoffice.analytics.queries import Period
+
+    def day(value: str | None, option: str) -> date | None:
+        try:
+            return None if value is None else date.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"{option}: not a date (YYYY-MM-DD)") from None
+
+    last = day(args.last, "--to") or datetime.now(UTC).date() - timedelta(days=1)
+    first = day(args.first, "--from") or last - timedelta(days=days - 1)
+    return Period.of_dates(first, last)
+
+
 def _report_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser],
                    db_opt: argparse.ArgumentParser) -> None:
     rep = sub.add_parser(
@@ -472,21 +492,12 @@ def _report_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser],
 
 
 def _report(args: argparse.Namespace, db: Database) -> int:
-    from datetime import UTC, date, datetime, timedelta
 
-    from kiosk.backoffice.analytics.queries import DEFAULT_DAYS, Period
+    from kiosk.backoffice.analytics.queries import DEFAULT_DAYS
     from kiosk.backoffice.analytics.report import write_report
     from kiosk.config import one_line
 
-    def day(value: str | None, option: str) -> date | None:
-        try:
-            return None if value is None else date.fromisoformat(value)
-        except ValueError:
-            raise ValueError(f"{option}: not a date (YYYY-MM-DD)") from None
-
-    last = day(args.last, "--to") or datetime.now(UTC).date() - timedelta(days=1)
-    first = day(args.first, "--from") or last - timedelta(days=DEFAULT_DAYS - 1)
-    period = Period.of_dates(first, last)
+    period = _period_of(args, DEFAULT_DAYS)
     try:
         done = write_report(db, args.out, period, args.station)
     except OSError as exc:
@@ -556,21 +567,11 @@ def _plan(args: argparse.Namespace, db: Database) -> int:
 
 
 def _plan_suggest(args: argparse.Namespace, db: Database) -> int:
-    from datetime import UTC, date, datetime, timedelta
 
     from kiosk.backoffice.analytics.customers import SEGMENT_NAMES, compute_customers
-    from kiosk.backoffice.analytics.queries import Period
     from kiosk.backoffice.plans import WINDOW_DAYS
 
-    def day(value: str | None, option: str) -> date | None:
-        try:
-            return None if value is None else date.fromisoformat(value)
-        except ValueError:
-            raise ValueError(f"{option}: not a date (YYYY-MM-DD)") from None
-
-    last = day(args.last, "--to") or datetime.now(UTC).date() - timedelta(days=1)
-    first = day(args.first, "--from") or last - timedelta(days=WINDOW_DAYS - 1)
-    figures = compute_customers(db, Period.of_dates(first, last))
+    figures = compute_customers(db, _period_of(args, WINDOW_DAYS))
     print(f"customers: {figures.period.label()}")
     for s in figures.segments:
         print(f"segment {SEGMENT_NAMES[s.segment]}\t{s.currency}\t{s.tokens} cards\t"
@@ -610,18 +611,11 @@ def _whatif_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser],
 
 
 def _whatif(args: argparse.Namespace, db: Database) -> int:
-    from datetime import UTC, date, datetime, timedelta
 
-    from kiosk.backoffice.analytics.queries import DEFAULT_DAYS, Period
+    from kiosk.backoffice.analytics.queries import DEFAULT_DAYS
     from kiosk.backoffice.analytics.whatif import reprice, text, write
     from kiosk.billing.tariff import TariffError, load_tariffs
     from kiosk.config import one_line
-
-    def day(value: str | None, option: str) -> date | None:
-        try:
-            return None if value is None else date.fromisoformat(value)
-        except ValueError:
-            raise ValueError(f"{option}: not a date (YYYY-MM-DD)") from None
 
     if not 0 <= args.top <= 1000:
         raise ValueError("--top: 0 to 1000")
@@ -633,9 +627,7 @@ def _whatif(args: argparse.Namespace, db: Database) -> int:
         return 2
     for w in warnings:
         print(f"kiosk-backoffice: what-if: warning: {one_line(w, 300)}", file=sys.stderr)
-    last = day(args.last, "--to") or datetime.now(UTC).date() - timedelta(days=1)
-    first = day(args.first, "--from") or last - timedelta(days=DEFAULT_DAYS - 1)
-    period = Period.of_dates(first, last)
+    period = _period_of(args, DEFAULT_DAYS)
     found = reprice(db, period, tariffs, args.station, top=args.top)
     sys.stdout.write(text(found))
     if args.out is not None:
