@@ -42,7 +42,7 @@ from typing import Any
 import pytest
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import create_engine, insert, select
+from sqlalchemy import create_engine, insert, select, update
 
 from kiosk.backoffice.analytics.queries import Period
 from kiosk.backoffice.analytics.whatif import reprice, short_token, text, write
@@ -135,6 +135,18 @@ def test_the_figures_are_the_hand_computed_ones(fleet: Database) -> None:
     assert w.customers == 2  # tokA, tokB: the empty token is nobody's
     assert w.unpriced == (("another currency (CHF)", 1), ("no charge start", 1))
     assert w.excluded == (("declined", 1),)
+
+
+def test_a_members_session_counts_at_the_tariffs_price(fleet: Database) -> None:
+    # s1's driver was a member: 300 at the tariff, 45 off, 255 paid; both sides compare the
+    # tariffs' prices, the discount is named apart
+    with fleet.engine.begin() as conn:
+        conn.execute(update(charging_sessions).where(charging_sessions.c.session_id == "s1")
+                     .values(amount_minor=255, discount_minor=45))
+    w = reprice(fleet, period(), [tariff(NIGHT)], top=5)
+    assert (w.total.recorded_minor, w.total.proposed_minor) == (2638, 2928)
+    assert (w.member_sessions, w.member_discount_minor) == (1, 45)
+    assert "1 sessions had a member plan's discount (0.45 EUR in all)" in text(w)
 
 
 def test_one_station_and_a_tariff_valid_later(fleet: Database) -> None:

@@ -9,12 +9,13 @@ charge stop and, when the proposed tariffs bill parking, stayed plugged in to it
 A session is priced by the first tariff of the file valid at its charge start (else the
 nearest, as the kiosk's :class:`~kiosk.billing.live.TariffBook`), in the station's time zone.
 
-What was charged is the session's recorded ``amount_minor`` (the tariff that applied, after a
-member plan's discount if the session had one). The figures are exact integers (minor units,
-Wh); the averages per kWh are Decimals. Not re-priced, counted and named: sessions without a
-charge start, and sessions recorded in another currency than the proposed tariff's. Not read
-at all, counted by their result: the sessions of the period that were not paid (declined,
-failed, cancelled, nothing to pay).
+What was charged is the tariff that applied: the session's recorded ``amount_minor`` plus a
+member plan's discount if it had one (``discount_minor``), so both sides are tariff prices
+before member discounts; the discounts of the period are counted and named apart. The figures
+are exact integers (minor units, Wh); the averages per kWh are Decimals. Not re-priced, counted
+and named: sessions without a charge start, and sessions recorded in another currency than the
+proposed tariff's. Not read at all, counted by their result: the sessions of the period that
+were not paid (declined, failed, cancelled, nothing to pay).
 
 :func:`text` is the terminal's table, :func:`write` the HTML page (the report's look:
 ``templates/whatif.html``) and the CSVs. Card tokens show shortened (:func:`short_token`) on
@@ -107,6 +108,8 @@ class WhatIf:
     unpriced: tuple[tuple[str, int], ...]  # (reason, sessions): paid, not re-priced
     excluded: tuple[tuple[str, int], ...]  # (result, sessions): not paid, not read
     bills_parking: bool
+    member_sessions: int = 0  # re-priced sessions that had a member plan's discount
+    member_discount_minor: int = 0  # their discounts (not in either side's figures)
     seconds: float = 0.0
     computed_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(
         timespec="seconds"))
@@ -160,16 +163,17 @@ def reprice(db: Database, period: Period, tariffs: Sequence[Tariff],
     per_station: dict[str, list[int]] = {}
     per_token: dict[str, list[int]] = {}
     unpriced: dict[str, int] = {}
+    members = [0, 0]  # sessions with a member plan's discount, the discounts
     stmt = select(cs.station_id, cs.card_token, cs.charge_start_s, cs.charge_stop_s,
                   cs.last_reading_s, cs.energy_wh, cs.amount_minor, cs.currency,
-                  cs.timezone).where(*where, cs.result == PAID)
+                  cs.timezone, cs.discount_minor).where(*where, cs.result == PAID)
     with db.engine.connect() as conn:
         excluded = conn.execute(
             select(cs.result, func.count()).where(*where, cs.result != PAID)
             .group_by(cs.result).order_by(cs.result)).all()
         result = conn.execute(stmt.execution_options(yield_per=chunk))
         for rows in result.partitions():
-            for sid, token, start, stopped, last, wh, paid, cur, tz in rows:
+            for sid, token, start, stopped, last, wh, paid, cur, tz, discount in rows:
                 if start is None:
                     unpriced[NO_START] = unpriced.get(NO_START, 0) + 1
                     continue
@@ -181,19 +185,23 @@ def reprice(db: Database, period: Period, tariffs: Sequence[Tariff],
                 stop = start if stopped is None else stopped
                 proposed = b.for_start(start).price(start, stop, stop if last is None else last,
                                                     wh)
+                charged = paid + discount  # the tariff's price: paid and a plan's discount
+                if discount:
+                    members[0] += 1
+                    members[1] += discount
                 s = per_station.get(sid)
                 if s is None:
                     s = per_station[sid] = [0, 0, 0, 0]
                 s[0] += 1
                 s[1] += wh
-                s[2] += paid
+                s[2] += charged
                 s[3] += proposed
                 c = per_token.get(token)
                 if c is None:
                     c = per_token[token] = [0, 0, 0, 0]
                 c[0] += 1
                 c[1] += wh
-                c[2] += paid
+                c[2] += charged
                 c[3] += proposed
     total = Figures()
     stations = []
@@ -216,7 +224,8 @@ def reprice(db: Database, period: Period, tariffs: Sequence[Tariff],
         decreases=tuple(Change(k, Figures(*per_token[k])) for _, k in down),
         customers=len(per_token), unpriced=tuple(sorted(unpriced.items())),
         excluded=tuple((str(r), int(n)) for r, n in excluded),
-        bills_parking=some.book.bills_parking, seconds=time.perf_counter() - began)
+        bills_parking=some.book.bills_parking, member_sessions=members[0],
+        member_discount_minor=members[1], seconds=time.perf_counter() - began)
 
 
 def short_token(token: str) -> str:
@@ -274,6 +283,10 @@ def _notes(w: WhatIf) -> list[str]:
            "Assumed: constant power over a session's charging time"
            + ("; parking billed up to the last reading (the car stayed plugged in)."
               if w.bills_parking else "; the proposed tariff bills no parking time.")]
+    if w.member_sessions:
+        out.append(f"Recorded is the tariff's price: {w.member_sessions:,} sessions had a "
+                   f"member plan's discount ({money(w.member_discount_minor, w.currency)} in "
+                   f"all), added back; member discounts are in neither side.")
     if w.unpriced:
         out.append("Paid but not re-priced (not in the figures): " + ", ".join(
             f"{n:,} {why}" for why, n in w.unpriced) + ".")
