@@ -479,15 +479,7 @@ def render(a: Analytics, out_dir: Path,
         path.write_text('<?xml version="1.0" encoding="utf-8"?>\n' + svgs[name],
                         encoding="utf-8")
         svg_files.append(path)
-    csv_files = []
-    for sec in secs:
-        for t in sec.tables:
-            path = out_dir / t.file
-            with path.open("w", newline="", encoding="utf-8") as fh:
-                w = csv.writer(fh)
-                w.writerow(t.columns)
-                w.writerows([csv_value(v) for v in row] for row in t.rows)
-            csv_files.append(path)
+    csv_files = write_csvs(out_dir, secs)
     html = page_html(a, secs, svgs)
     index = out_dir / "index.html"
     index.write_text(html, encoding="utf-8")
@@ -502,6 +494,21 @@ def page_html(a: Analytics, secs: Sequence[Section], svgs: dict[str, str], *,
     return _env().get_template("analytics.html").render(
         a=a, sections=secs, svgs=svgs, limit=HTML_ROWS, thresholds=a.thresholds.describe(),
         base=base, suffix=suffix, form=form)
+
+
+def write_csvs(out_dir: Path, secs: Sequence[Section]) -> list[Path]:
+    """One CSV per table of ``secs`` in ``out_dir`` (files replaced), the report's and the
+    what-if's: the columns, then each row with :func:`csv_value`."""
+    files = []
+    for sec in secs:
+        for t in sec.tables:
+            path = out_dir / t.file
+            with path.open("w", newline="", encoding="utf-8") as fh:
+                w = csv.writer(fh)
+                w.writerow(t.columns)
+                w.writerows([csv_value(v) for v in row] for row in t.rows)
+            files.append(path)
+    return files
 
 
 def write_report(db: Database, out_dir: Path, period: Period, station: str | None = None,

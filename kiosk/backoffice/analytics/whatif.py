@@ -24,7 +24,6 @@ the page and the terminal; the CSVs have them whole, to join with the customers'
 
 from __future__ import annotations
 
-import csv
 import heapq
 import time
 from collections.abc import Sequence
@@ -38,7 +37,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 
 from kiosk.backoffice.analytics.queries import Period
-from kiosk.backoffice.analytics.report import HTML_ROWS, Section, Table, csv_value, kwh
+from kiosk.backoffice.analytics.report import HTML_ROWS, Section, Table, kwh
 from kiosk.backoffice.facts import PAID, zone
 from kiosk.backoffice.storage import Database, charging_sessions
 from kiosk.billing.fastprice import CompiledBook
@@ -189,20 +188,14 @@ def reprice(db: Database, period: Period, tariffs: Sequence[Tariff],
                 if discount:
                     members[0] += 1
                     members[1] += discount
-                s = per_station.get(sid)
-                if s is None:
-                    s = per_station[sid] = [0, 0, 0, 0]
-                s[0] += 1
-                s[1] += wh
-                s[2] += charged
-                s[3] += proposed
-                c = per_token.get(token)
-                if c is None:
-                    c = per_token[token] = [0, 0, 0, 0]
-                c[0] += 1
-                c[1] += wh
-                c[2] += charged
-                c[3] += proposed
+                for acc, key in ((per_station, sid), (per_token, token)):
+                    sums = acc.get(key)
+                    if sums is None:
+                        sums = acc[key] = [0, 0, 0, 0]
+                    sums[0] += 1
+                    sums[1] += wh
+                    sums[2] += charged
+                    sums[3] += proposed
     total = Figures()
     stations = []
     for sid in sorted(per_station):
@@ -370,19 +363,11 @@ def sections(w: WhatIf) -> list[Section]:
 
 def write(w: WhatIf, out_dir: Path) -> tuple[Path, tuple[Path, ...]]:
     """``out_dir/whatif.html`` and one CSV per table (made if missing; files replaced)."""
-    from kiosk.backoffice.analytics.report import _env
+    from kiosk.backoffice.analytics.report import _env, write_csvs
 
     out_dir.mkdir(parents=True, exist_ok=True)
     secs = sections(w)
-    files = []
-    for sec in secs:
-        for t in sec.tables:
-            path = out_dir / t.file
-            with path.open("w", newline="", encoding="utf-8") as fh:
-                wr = csv.writer(fh)
-                wr.writerow(t.columns)
-                wr.writerows([csv_value(v) for v in row] for row in t.rows)
-            files.append(path)
+    files = write_csvs(out_dir, secs)
     html = _env().get_template("whatif.html").render(w=w, sections=secs, limit=HTML_ROWS)
     index = out_dir / "whatif.html"
     index.write_text(html, encoding="utf-8")
