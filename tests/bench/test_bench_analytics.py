@@ -24,7 +24,7 @@ import random
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -116,19 +116,25 @@ def fill(db: Database, n: int) -> None:
              "at_s": end - 365 * 86_400 + j * 12 * 86_400 + i * 600, "part": "charger",
              "ok": j % 2 == 1, "planned": j % 4 == 2, "in_service": j % 2 == 1,
              "faulted": j % 4 == 0} for i, s in enumerate(stations) for j in range(30)])
-    cols = ", ".join(COLUMNS)
+    bulk_sessions(db, COLUMNS, rows(n))
+
+
+def bulk_sessions(db: Database, columns: Sequence[str], made: Iterable[tuple[Any, ...]]) -> None:
+    """``made`` into charging_sessions as fast as each database takes rows (one executemany
+    transaction on SQLite, COPY on PostgreSQL), then the planner's statistics (ANALYZE)."""
+    cols = ", ".join(columns)
     with db.engine.connect() as sa_conn:
         raw: Any = sa_conn.connection.driver_connection
         if db.dialect == "sqlite":
             raw.execute("BEGIN")
             raw.executemany(f"INSERT INTO charging_sessions ({cols}) VALUES "
-                            f"({', '.join('?' * len(COLUMNS))})", rows(n))
+                            f"({', '.join('?' * len(columns))})", made)
             raw.execute("COMMIT")
             raw.execute("ANALYZE")
         else:
             with raw.cursor() as cur, cur.copy(
                     f"COPY charging_sessions ({cols}) FROM STDIN") as copy:
-                for row in rows(n):
+                for row in made:
                     copy.write_row(row)
             raw.commit()
             raw.autocommit = True

@@ -38,7 +38,7 @@ from kiosk.backoffice.analytics.whatif import CHUNK, reprice
 from kiosk.backoffice.storage import Database, charging_sessions, open_db
 from kiosk.billing.fastprice import CompiledBook
 from kiosk.billing.tariff import Tariff, parse_tariffs
-from tests.bench.test_bench_analytics import COLUMNS, END, rows, station_ids
+from tests.bench.test_bench_analytics import COLUMNS, END, bulk_sessions, rows, station_ids
 from tests.support.postgres import new_database
 
 SMOKE = 5_000
@@ -71,24 +71,7 @@ def with_zone(n: int) -> Iterator[tuple[Any, ...]]:
 
 
 def fill(db: Database, n: int) -> None:
-    cols = ", ".join(ALL)
-    with db.engine.connect() as sa_conn:
-        raw: Any = sa_conn.connection.driver_connection
-        if db.dialect == "sqlite":
-            raw.execute("BEGIN")
-            raw.executemany(f"INSERT INTO charging_sessions ({cols}) VALUES "
-                            f"({', '.join('?' * len(ALL))})", with_zone(n))
-            raw.execute("COMMIT")
-            raw.execute("ANALYZE")
-        else:
-            with raw.cursor() as cur, cur.copy(
-                    f"COPY charging_sessions ({cols}) FROM STDIN") as copy:
-                for row in with_zone(n):
-                    copy.write_row(row)
-            raw.commit()
-            raw.autocommit = True
-            raw.execute("VACUUM ANALYZE charging_sessions")
-            raw.autocommit = False
+    bulk_sessions(db, ALL, with_zone(n))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
