@@ -52,12 +52,12 @@ $(STAMP): requirements.lock pyproject.toml
 # deps-debian every time (a quick dpkg-query): a package added here reaches an existing venv too
 venv: deps-debian $(STAMP) translations
 
-# The driver's screens in every language: the .ts sources (resources/translations) compiled to
+# The driver's screens in every language: the .ts sources (kiosk/resources/translations) compiled to
 # the .qm files the kiosk loads (not kept in git: built here, at install and by the package).
-TS_FILES := $(wildcard resources/translations/kiosk_*.ts)
+TS_FILES := $(wildcard kiosk/resources/translations/kiosk_*.ts)
 QM_FILES := $(TS_FILES:.ts=.qm)
 translations: $(QM_FILES)
-resources/translations/%.qm: resources/translations/%.ts $(STAMP)
+kiosk/resources/translations/%.qm: kiosk/resources/translations/%.ts $(STAMP)
 	$(VENV)/bin/pyside6-lrelease -silent $< -qm $@
 
 # After changing texts on the screens: collect them into the .ts files (then translate the new
@@ -65,7 +65,7 @@ resources/translations/%.qm: resources/translations/%.ts $(STAMP)
 UI_SOURCES := $(wildcard kiosk/ui/*.py)
 update-translations: $(STAMP)
 	$(VENV)/bin/pyside6-lupdate -no-obsolete -locations none -source-language en \
-		$(UI_SOURCES) -ts $(foreach l,de fr nl,resources/translations/kiosk_$(l).ts)
+		$(UI_SOURCES) -ts $(foreach l,de fr nl,kiosk/resources/translations/kiosk_$(l).ts)
 
 run: venv
 	$(VENV)/bin/kiosk run --demo

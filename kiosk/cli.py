@@ -2,7 +2,7 @@
 
 Production is the default: ``kiosk run --config FILE``. The simulators and TEST keys run only
 with the switch ``kiosk run --demo`` (with no ``--config``: the demo config
-``resources/kiosk.toml``). A bad config or key ends with one line on standard error and exit
+``kiosk/resources/kiosk.toml``). A bad config or key ends with one line on standard error and exit
 code 2.
 
 Subcommands of the device issues (``card-info``, ``charger-probe``), of billing (``price``)

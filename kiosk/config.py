@@ -12,7 +12,7 @@ run, the payment host is reached over TLS with certificate and host-name checks 
 with ``host.allow_plaintext_lab``), the records go to the back office over HTTPS with its CA
 pinned (``backoffice.url`` and ``backoffice.ca_file``) unless ``backoffice.offline`` says they
 leave by USB, and the CA key file must not hold the project's TEST CA.
-With ``demo``, a missing device section is its simulator (``resources/kiosk.toml``, the demo
+With ``demo``, a missing device section is its simulator (``kiosk/resources/kiosk.toml``, the demo
 config, spells every key out). ``demo`` is an argument of :func:`parse_config`, never a key of
 the file.
 
@@ -54,7 +54,7 @@ from kiosk.billing.money import MINOR_UNITS, exponent
 from kiosk.files import FileRefused, file_kind, read_regular_file
 
 SCHEMA_VERSION = 1
-RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+RESOURCES = Path(__file__).resolve().parent / "resources"
 DEFAULT_CONFIG_PATH = RESOURCES / "kiosk.toml"
 
 

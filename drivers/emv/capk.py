@@ -3,7 +3,7 @@
 A key is accepted only when its check value (SHA-1 of RID || index || modulus || exponent)
 matches, and it is used only until its expiry date. Certificate revocation: a list of
 (RID, CA index, issuer certificate serial number) the issuer certificate recovery refuses.
-The keys come from a JSON file (``reader.ca_keys`` in the config; ``resources/ca_keys``).
+The keys come from a JSON file (``reader.ca_keys`` in the config; ``kiosk/resources/ca_keys``).
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ against what a card would send, not against itself:
 * :func:`signed_static_data` (93, SDA) and :func:`signed_dynamic_data` (9F4B, DDA / CDA / fDDA).
 * :func:`decipher_pin_block`: what the card does with an offline enciphered PIN (Book 2, 7.2).
 
-The keys of the simulators come from ``resources/test_keys`` (:func:`load_test_pki`): a test CA
+The keys of the simulators come from ``kiosk/resources/test_keys`` (:func:`load_test_pki`): a test CA
 under the schemes' RIDs with index E1, and TEST keys only.
 """
 
@@ -28,8 +28,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from drivers.emv.oda import PublicKey
 
-TEST_CA_KEYS_PATH = Path(__file__).resolve().parents[2] / "resources" / "ca_keys.json"
-TEST_PKI_PATH = (Path(__file__).resolve().parents[2] / "resources" / "test_keys"
+TEST_CA_KEYS_PATH = Path(__file__).resolve().parents[2] / "kiosk" / "resources" / "ca_keys.json"
+TEST_PKI_PATH = (Path(__file__).resolve().parents[2] / "kiosk" / "resources" / "test_keys"
                  / "TEST_ONLY_emv_pki.json")
 
 

@@ -7,7 +7,7 @@ file of the wrong size, a group- or world-readable file, or one owned by another
 error naming the path, never silently replaced (records keyed by it would stop matching).
 
 TEST keys (:func:`dukpt_test_key_reason`, :func:`ca_test_key_reason`): the project's test CA
-and the simulators' card keys (``resources/test_keys``, ``resources/ca_keys.json``), and the
+and the simulators' card keys (``kiosk/resources/test_keys``, ``kiosk/resources/ca_keys.json``), and the
 DUKPT keys of the published test data (ANSI X9.24-1 A.4 and the X9.24-3 supplement, which the
 host simulator uses). A production terminal refuses all of them.
 """
@@ -258,5 +258,5 @@ def ca_test_key_reason(store: CaKeyStore) -> str | None:
         if name is None and _fingerprint(k.key.modulus) in TEST_CA_FINGERPRINTS:
             name = "the project's TEST CA"
         if name is not None:
-            return f"{rid.hex().upper()}/{index:02X} is {name} (resources/test_keys)"
+            return f"{rid.hex().upper()}/{index:02X} is {name} (kiosk/resources/test_keys)"
     return None

@@ -1,6 +1,6 @@
 """The kiosk's visual identity: the bundled typeface and the icon set.
 
-Everything lives under ``resources/ui/`` (:data:`RESOURCES_UI`, found through
+Everything lives under ``kiosk/resources/ui/`` (:data:`RESOURCES_UI`, found through
 :data:`kiosk.config.RESOURCES`):
 
 - ``fonts/``: Inter (SIL Open Font License 1.1, ``fonts/OFL.txt``) in four static weights,

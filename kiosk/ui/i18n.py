@@ -2,7 +2,7 @@
 
 Every text on the driver's screens is a literal inside ``translate("Context", "...")`` (Qt's
 ``QCoreApplication.translate``), so ``pyside6-lupdate`` finds it (``make translations`` updates
-``resources/translations/kiosk_<lang>.ts`` and compiles the ``.qm`` files the kiosk loads).
+``kiosk/resources/translations/kiosk_<lang>.ts`` and compiles the ``.qm`` files the kiosk loads).
 English is the source language: it needs no file.
 
 :class:`Translations` installs the translator of the chosen language; a language the station

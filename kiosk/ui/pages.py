@@ -160,7 +160,7 @@ def make_card(layout: QLayout, name: str = "") -> QFrame:
 
 
 class IconLabel(QLabel):
-    """One of the kiosk's icons (resources/ui/icons), drawn for the screen's size and palette;
+    """One of the kiosk's icons (kiosk/resources/ui/icons), drawn for the screen's size and palette;
     never the only sign of anything (a title or text says it too)."""
 
     def __init__(self, icon: str, color: str, design_px: int, name: str = "") -> None:

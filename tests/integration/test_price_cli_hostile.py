@@ -25,7 +25,7 @@ from kiosk.cli import main
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data" / "ocpi"
 TARIFFS = [DATA / "tariff_day_night.json", DATA / "tariff_step_zero.json",
-           ROOT / "resources" / "tariffs" / "demo.json"]
+           ROOT / "kiosk" / "resources" / "tariffs" / "demo.json"]
 CDRS = [DATA / "cdr_day_night.json", DATA / "cdr_aligned_periods.json"]
 ZONES = ["UTC", "Europe/Berlin", "Pacific/Kiritimati", "America/St_Johns"]
 SENTINEL = "@@hostile@@"

@@ -108,9 +108,9 @@ def _site(tmp_path: Path, operator_key: str) -> Path:
     import shutil
 
     site = tmp_path / "site"
-    shutil.copytree(ROOT / "resources" / "tariffs", site / "tariffs")
-    shutil.copy(ROOT / "resources" / "ca_keys.json", site / "ca_keys.json")
-    text = (ROOT / "resources" / "kiosk.toml").read_text()
+    shutil.copytree(ROOT / "kiosk" / "resources" / "tariffs", site / "tariffs")
+    shutil.copy(ROOT / "kiosk" / "resources" / "ca_keys.json", site / "ca_keys.json")
+    text = (ROOT / "kiosk" / "resources" / "kiosk.toml").read_text()
     assert 'operator_key = ""' in text
     text = text.replace('operator_key = ""', f'operator_key = "{operator_key}"', 1)
     (site / "kiosk.toml").write_text(text)

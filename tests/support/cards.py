@@ -1,4 +1,4 @@
-"""The project's test CA key file (resources/ca_keys.json) for the kernel's tests."""
+"""The project's test CA key file (kiosk/resources/ca_keys.json) for the kernel's tests."""
 
 from __future__ import annotations
 

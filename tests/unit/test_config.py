@@ -190,12 +190,12 @@ def _pcsc_config(folder: Path, extra: str = "") -> Path:
 
 def test_the_ca_key_file_is_found_next_to_the_config() -> None:
     cfg = load_config(DEFAULT_CONFIG_PATH, demo=True)
-    assert cfg.ca_keys_path() == ROOT / "resources" / "ca_keys.json"
+    assert cfg.ca_keys_path() == ROOT / "kiosk" / "resources" / "ca_keys.json"
     assert cfg.ca_keys_path().is_file()  # type: ignore[union-attr]
 
 
 def test_a_pcsc_reader_loads_a_good_ca_key_file(tmp_path: Path) -> None:
-    shutil.copy(ROOT / "resources" / "ca_keys.json", tmp_path / "ca_keys.json")
+    shutil.copy(ROOT / "kiosk" / "resources" / "ca_keys.json", tmp_path / "ca_keys.json")
     assert load_config(_pcsc_config(tmp_path), demo=True).ca_keys_path() == \
         tmp_path / "ca_keys.json"
     (tmp_path / "keys").mkdir()
@@ -205,7 +205,7 @@ def test_a_pcsc_reader_loads_a_good_ca_key_file(tmp_path: Path) -> None:
 
 
 def test_a_ca_key_whose_check_value_does_not_match_stops_the_kiosk(tmp_path: Path) -> None:
-    data = json.loads((ROOT / "resources" / "ca_keys.json").read_text())
+    data = json.loads((ROOT / "kiosk" / "resources" / "ca_keys.json").read_text())
     data["keys"][1]["sha1_checksum"] = "00" * 20
     (tmp_path / "ca_keys.json").write_text(json.dumps(data))
     p = _pcsc_config(tmp_path)
@@ -339,7 +339,7 @@ def test_the_host_ca_file_is_needed_and_must_be_a_readable_certificate(tmp_path:
 
 
 def test_the_test_ca_is_refused_outside_demo(tmp_path: Path) -> None:
-    shutil.copy(ROOT / "resources" / "ca_keys.json", tmp_path / "test_ca.json")
+    shutil.copy(ROOT / "kiosk" / "resources" / "ca_keys.json", tmp_path / "test_ca.json")
     p = production_config(tmp_path, reader=['ca_keys = "test_ca.json"'])
     with pytest.raises(ConfigError, match=r"reader\.ca_keys: .*test_ca\.json: a TEST key: "
                                           r"A000000003/E1 is the project's TEST CA") as err:
@@ -355,7 +355,7 @@ def test_the_test_ca_is_refused_outside_demo(tmp_path: Path) -> None:
 
 
 def test_the_test_ca_is_known_by_its_fingerprint_too() -> None:
-    """A package shipped without resources/test_keys still knows the test CA."""
+    """A package shipped without kiosk/resources/test_keys still knows the test CA."""
     from drivers.sim.pki import load_test_pki
     from kiosk.security.keys import TEST_CA_FINGERPRINTS, _fingerprint
 

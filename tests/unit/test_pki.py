@@ -268,7 +268,7 @@ def test_impossible_certificates_are_refused(call: Callable[[RsaKeyPair, RsaKeyP
 
 def test_the_generator_writes_loadable_files(tmp_path: Path) -> None:
     out = tmp_path / "test_keys"
-    proc = subprocess.run([sys.executable, str(ROOT / "resources/test_keys/generate.py"),
+    proc = subprocess.run([sys.executable, str(ROOT / "kiosk/resources/test_keys/generate.py"),
                            "--out", str(out)], capture_output=True, text=True, timeout=60,
                           check=False)
     assert proc.returncode == 0, proc.stderr

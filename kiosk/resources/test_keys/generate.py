@@ -1,9 +1,9 @@
-"""Generates the kiosk's TEST EMV PKI: run ``.venv/bin/python resources/test_keys/generate.py``.
+"""Generates the kiosk's TEST EMV PKI: run ``.venv/bin/python kiosk/resources/test_keys/generate.py``.
 
 Writes ``TEST_ONLY_emv_pki.json`` (a test CA, two issuers and one ICC key per virtual card, with
 private keys, for the simulators) into ``--out`` (default: this folder) and the terminal's CA
 key list ``ca_keys.json`` (public CA keys with check values, the revocation list) into the
-folder above it, i.e. ``resources/``. New random keys on every run: the virtual cards build
+folder above it, i.e. ``kiosk/resources/``. New random keys on every run: the virtual cards build
 their certificates from the JSON, so nothing else needs regenerating.
 """
 
