@@ -11,8 +11,8 @@ against what a card would send, not against itself:
 * :func:`signed_static_data` (93, SDA) and :func:`signed_dynamic_data` (9F4B, DDA / CDA / fDDA).
 * :func:`decipher_pin_block`: what the card does with an offline enciphered PIN (Book 2, 7.2).
 
-The keys of the simulators come from ``kiosk/resources/test_keys`` (:func:`load_test_pki`): a test CA
-under the schemes' RIDs with index E1, and TEST keys only.
+The keys of the simulators come from ``kiosk/resources/test_keys`` (:func:`load_test_pki`): a
+test CA under the schemes' RIDs with index E1, and TEST keys only.
 """
 
 from __future__ import annotations

@@ -7,8 +7,9 @@ file of the wrong size, a group- or world-readable file, or one owned by another
 error naming the path, never silently replaced (records keyed by it would stop matching).
 
 TEST keys (:func:`dukpt_test_key_reason`, :func:`ca_test_key_reason`): the project's test CA
-and the simulators' card keys (``kiosk/resources/test_keys``, ``kiosk/resources/ca_keys.json``), and the
-DUKPT keys of the published test data (ANSI X9.24-1 A.4 and the X9.24-3 supplement, which the
+and the simulators' card keys (``kiosk/resources/test_keys``,
+``kiosk/resources/ca_keys.json``), and the DUKPT keys of the published test data
+(ANSI X9.24-1 A.4 and the X9.24-3 supplement, which the
 host simulator uses). A production terminal refuses all of them.
 """
 

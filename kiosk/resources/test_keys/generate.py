@@ -1,4 +1,5 @@
-"""Generates the kiosk's TEST EMV PKI: run ``.venv/bin/python kiosk/resources/test_keys/generate.py``.
+"""Generates the kiosk's TEST EMV PKI:
+``.venv/bin/python kiosk/resources/test_keys/generate.py``.
 
 Writes ``TEST_ONLY_emv_pki.json`` (a test CA, two issuers and one ICC key per virtual card, with
 private keys, for the simulators) into ``--out`` (default: this folder) and the terminal's CA
